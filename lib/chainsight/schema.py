@@ -1,0 +1,351 @@
+"""The data contract: canonical tables, their columns, validation and the row ledger.
+
+Every dataset Chainsight analyses (the synthetic retailer, a reference dataset or a
+user's own order lines) arrives as the same five canonical tables:
+
+``customers``, ``products``, ``orders`` (one row per order line), ``sites``
+(candidate warehouses) and ``calendar`` (one row per day, with festivals and
+promotions). Only a few columns are required; the rest are optional and a
+notebook whose optional input is absent says so and skips that section.
+
+Loading never drops a row silently: a :class:`Ledger` accounts for every input
+row as kept or dropped with a reason, and ``rows_in == kept + dropped`` always.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+# ---------------------------------------------------------------------------
+# Column names (use these constants, never string literals, in library code)
+# ---------------------------------------------------------------------------
+CUSTOMER_ID = "customer_id"
+PRODUCT_ID = "product_id"
+ORDER_ID = "order_id"
+TIMESTAMP = "timestamp"
+QUANTITY = "quantity"
+UNIT_PRICE = "unit_price"
+LIST_PRICE = "list_price"
+DISCOUNT = "discount"
+PROMO = "promo"
+CHANNEL = "channel"
+SHIP_MODE = "ship_mode"
+DELIVERY_DAYS = "delivery_days"
+RETURNED = "returned"
+COMPLAINT = "complaint"
+CUSTOMISED = "customised"
+SITE_ID = "site_id"
+COUNTRY = "country"
+
+SIGNUP_DATE = "signup_date"
+GENDER = "gender"
+AGE = "age"
+INCOME_BAND = "income_band"
+OCCUPATION = "occupation"
+CITY = "city"
+CITY_TIER = "city_tier"
+LON = "lon"
+LAT = "lat"
+
+CATEGORY = "category"
+DESCRIPTION = "description"
+UNIT_COST = "unit_cost"
+SUPPLIER = "supplier"
+LEAD_TIME_DAYS = "lead_time_days"
+SHELF_LIFE_DAYS = "shelf_life_days"
+CUSTOMISABLE = "customisable"
+
+FIXED_COST = "fixed_cost"
+CAPACITY = "capacity"
+
+DATE = "date"
+EVENT = "event"
+EVENT_KIND = "event_kind"  # "festival" or "promotion"
+
+TABLES = ("customers", "products", "orders", "sites", "calendar")
+
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "orders": (CUSTOMER_ID, TIMESTAMP, PRODUCT_ID, QUANTITY, UNIT_PRICE),
+    "customers": (CUSTOMER_ID,),
+    "products": (PRODUCT_ID,),
+    "sites": (SITE_ID, CITY, LON, LAT),
+    "calendar": (DATE,),
+}
+
+# Columns whose values are timestamps / dates, parsed on load.
+DATETIME_COLUMNS: dict[str, tuple[str, ...]] = {
+    "orders": (TIMESTAMP,),
+    "customers": (SIGNUP_DATE,),
+    "calendar": (DATE,),
+}
+
+# Numeric columns, checked on load so that "12 pcs" in a quantity column is an error.
+NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
+    "orders": (QUANTITY, UNIT_PRICE, LIST_PRICE, DISCOUNT, DELIVERY_DAYS),
+    "customers": (AGE, LON, LAT),
+    "products": (UNIT_PRICE, UNIT_COST, LEAD_TIME_DAYS, SHELF_LIFE_DAYS),
+    "sites": (LON, LAT, FIXED_COST, CAPACITY),
+    "calendar": (),
+}
+
+SHIP_MODES = ("express", "standard", "economy", "pickup")
+CATEGORIES = ("apparel", "electronics", "furniture", "food")
+CITY_TIERS = ("1", "new-1", "2", "3")
+
+
+class DataContractError(ValueError):
+    """Input data that breaks the contract. The message names the table, the
+    column and example rows, so the user can find and fix them."""
+
+
+def _examples(frame: pd.DataFrame, mask: pd.Series | np.ndarray, columns, n: int = 5) -> str:
+    rows = frame.loc[np.asarray(mask), [c for c in columns if c in frame.columns]].head(n)
+    return rows.to_string(max_colwidth=40)
+
+
+def contract_error(
+    table: str, column: str, problem: str, frame: pd.DataFrame | None = None, mask=None
+) -> DataContractError:
+    """Build a :class:`DataContractError` naming table, column and example rows."""
+    msg = f"table '{table}', column '{column}': {problem}"
+    if frame is not None and mask is not None:
+        count = int(np.asarray(mask).sum())
+        msg += f" ({count:,} row(s); first examples below, by input row number)\n"
+        msg += _examples(frame, mask, [column] + [c for c in frame.columns if c != column][:3])
+    return DataContractError(msg)
+
+
+def require_columns(frame: pd.DataFrame, table: str, columns) -> None:
+    """Fail with a clear message when ``frame`` lacks any of ``columns``."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataContractError(
+            f"table '{table}': missing required column(s) {missing}; "
+            f"columns present: {list(frame.columns)}"
+        )
+
+
+# ---------------------------------------------------------------------------
+# Row ledger
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LedgerEntry:
+    table: str
+    reason: str
+    rows: int
+
+
+@dataclass
+class Ledger:
+    """Accounts for every input row of every table: kept, or dropped with a reason.
+
+    ``rows_in[table] == kept[table] + sum(dropped rows of table)`` always holds
+    (see :meth:`check`).
+    """
+
+    rows_in: dict[str, int] = field(default_factory=dict)
+    kept: dict[str, int] = field(default_factory=dict)
+    dropped: list[LedgerEntry] = field(default_factory=list)
+
+    def start(self, table: str, rows: int) -> None:
+        self.rows_in[table] = self.rows_in.get(table, 0) + int(rows)
+        self.kept[table] = self.kept.get(table, 0) + int(rows)
+
+    def drop(self, table: str, reason: str, rows: int) -> None:
+        # Zero counts are kept too: the ledger shows every rule that was applied.
+        self.dropped.append(LedgerEntry(table, reason, int(rows)))
+        self.kept[table] -= int(rows)
+
+    def merge(self, other: Ledger) -> None:
+        for t, n in other.rows_in.items():
+            self.rows_in[t] = self.rows_in.get(t, 0) + n
+            self.kept[t] = self.kept.get(t, 0) + other.kept[t]
+        self.dropped.extend(other.dropped)
+
+    def check(self) -> None:
+        for table, n_in in self.rows_in.items():
+            dropped = sum(e.rows for e in self.dropped if e.table == table)
+            if n_in != self.kept[table] + dropped:
+                raise AssertionError(
+                    f"ledger for '{table}' does not add up: {n_in} in, "
+                    f"{self.kept[table]} kept, {dropped} dropped"
+                )
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per table and outcome: ``table, outcome, reason, rows``."""
+        rows = []
+        for table, n_in in self.rows_in.items():
+            rows.append((table, "in", "rows read", n_in))
+            by_reason: dict[str, int] = {}
+            for e in self.dropped:
+                if e.table == table:
+                    by_reason[e.reason] = by_reason.get(e.reason, 0) + e.rows
+            for reason, n in by_reason.items():
+                rows.append((table, "dropped", reason, n))
+            rows.append((table, "kept", "rows kept", self.kept[table]))
+        return pd.DataFrame(rows, columns=["table", "outcome", "reason", "rows"])
+
+    def to_dict(self) -> dict:
+        return {
+            "rows_in": dict(self.rows_in),
+            "kept": dict(self.kept),
+            "dropped": [e.__dict__ for e in self.dropped],
+        }
+
+
+Rule = tuple[str, Callable[[pd.DataFrame], pd.Series]]
+
+
+def apply_drop_rules(frame: pd.DataFrame, table: str, rules: list[Rule], ledger: Ledger):
+    """Drop rows by ordered rules, recording each drop in ``ledger``.
+
+    A row is counted under the first rule that matches it, so reasons never
+    double-count. Each rule is ``(reason, frame -> boolean Series)`` and sees
+    only the rows that earlier rules kept.
+    """
+    ledger.start(table, len(frame))
+    for reason, rule in rules:
+        mask = np.asarray(rule(frame), dtype=bool)
+        ledger.drop(table, reason, int(mask.sum()))
+        frame = frame.loc[~mask]
+    return frame.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------
+def _schema(table: str) -> pa.DataFrameSchema:
+    """pandera schema for the columns of ``table`` that have value rules."""
+    nonneg = pa.Check.ge(0)
+    cols: dict[str, pa.Column] = {}
+    if table == "orders":
+        cols = {
+            CUSTOMER_ID: pa.Column(str, nullable=False),
+            PRODUCT_ID: pa.Column(str, nullable=False),
+            TIMESTAMP: pa.Column("datetime64[ns]", nullable=False),
+            QUANTITY: pa.Column(float, pa.Check.gt(0), nullable=False, coerce=True),
+            UNIT_PRICE: pa.Column(float, nonneg, nullable=False, coerce=True),
+            DISCOUNT: pa.Column(float, pa.Check.in_range(0, 1), required=False, coerce=True),
+            SHIP_MODE: pa.Column(str, pa.Check.isin(SHIP_MODES), required=False, nullable=True),
+            DELIVERY_DAYS: pa.Column(float, nonneg, required=False, nullable=True, coerce=True),
+        }
+    elif table == "customers":
+        cols = {
+            CUSTOMER_ID: pa.Column(str, unique=True, nullable=False),
+            AGE: pa.Column(float, pa.Check.in_range(0, 120), required=False, nullable=True,
+                           coerce=True),
+            CITY_TIER: pa.Column(str, pa.Check.isin(CITY_TIERS), required=False, nullable=True),
+        }
+    elif table == "products":
+        cols = {
+            PRODUCT_ID: pa.Column(str, unique=True, nullable=False),
+            UNIT_PRICE: pa.Column(float, nonneg, required=False, nullable=True, coerce=True),
+            UNIT_COST: pa.Column(float, nonneg, required=False, nullable=True, coerce=True),
+            LEAD_TIME_DAYS: pa.Column(float, nonneg, required=False, nullable=True, coerce=True),
+        }
+    elif table == "sites":
+        cols = {
+            SITE_ID: pa.Column(str, unique=True),
+            LON: pa.Column(float, pa.Check.in_range(-180, 180), coerce=True),
+            LAT: pa.Column(float, pa.Check.in_range(-90, 90), coerce=True),
+            FIXED_COST: pa.Column(float, nonneg, required=False, coerce=True),
+            CAPACITY: pa.Column(float, nonneg, required=False, coerce=True),
+        }
+    elif table == "calendar":
+        cols = {DATE: pa.Column("datetime64[ns]", unique=True)}
+    return pa.DataFrameSchema(cols, strict=False)
+
+
+def _parse_datetimes(frame: pd.DataFrame, table: str, date_format: str | None) -> pd.DataFrame:
+    for col in DATETIME_COLUMNS.get(table, ()):
+        if col not in frame.columns or pd.api.types.is_datetime64_any_dtype(frame[col]):
+            continue
+        parsed = pd.to_datetime(frame[col], format=date_format, errors="coerce")
+        bad = parsed.isna() & frame[col].notna()
+        if bad.any():
+            fmt = f" with format '{date_format}'" if date_format else ""
+            raise contract_error(table, col, f"dates that cannot be parsed{fmt}", frame, bad)
+        frame[col] = parsed
+    return frame
+
+
+def _check_numeric(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    for col in NUMERIC_COLUMNS.get(table, ()):
+        if col not in frame.columns or pd.api.types.is_numeric_dtype(frame[col]):
+            continue
+        if pd.api.types.is_bool_dtype(frame[col]):
+            continue
+        parsed = pd.to_numeric(frame[col], errors="coerce")
+        bad = parsed.isna() & frame[col].notna()
+        if bad.any():
+            raise contract_error(table, col, "values that are not numbers", frame, bad)
+        frame[col] = parsed
+    return frame
+
+
+def validate(frame: pd.DataFrame, table: str, date_format: str | None = None) -> pd.DataFrame:
+    """Check ``frame`` against the contract for ``table`` and return it typed.
+
+    Required columns must be present, id columns become strings, date columns are
+    parsed (unparsable values are an error, not a silent NaT), numeric columns
+    must hold numbers, and value rules (quantity > 0, price >= 0, known ship
+    modes, ...) must hold.
+
+    Raises
+    ------
+    DataContractError
+        naming the table, the column and example rows.
+    """
+    if table not in TABLES:
+        raise DataContractError(f"unknown table '{table}'; expected one of {TABLES}")
+    if len(frame) == 0:
+        raise DataContractError(f"table '{table}': no rows")
+    require_columns(frame, table, REQUIRED[table])
+    frame = frame.copy()
+    for col in (CUSTOMER_ID, PRODUCT_ID, ORDER_ID, SITE_ID):
+        if col in frame.columns:
+            missing = frame[col].isna()
+            if missing.any() and col in REQUIRED[table]:
+                raise contract_error(table, col, "missing values", frame, missing)
+            frame[col] = _id_strings(frame[col])
+    frame = _parse_datetimes(frame, table, date_format)
+    frame = _check_numeric(frame, table)
+    try:
+        return _schema(table).validate(frame, lazy=True)
+    except SchemaErrors as err:
+        fc = err.failure_cases
+        first = fc.iloc[0]
+        column = str(first["column"])
+        idx = fc.loc[fc["column"] == first["column"], "index"].dropna()
+        mask = frame.index.isin(idx.astype(frame.index.dtype, errors="ignore"))
+        raise contract_error(
+            table, column, f"fails check '{first['check']}'", frame, mask
+        ) from None
+
+
+def _id_strings(col: pd.Series) -> pd.Series:
+    """Ids as strings; integral floats (17850.0 from a CSV with blanks) lose the '.0'."""
+    if pd.api.types.is_float_dtype(col):
+        out = col.map(lambda v: None if pd.isna(v) else (str(int(v)) if v == int(v) else str(v)))
+        return out.astype(object)
+    return col.astype(object).where(col.isna(), col.astype(str))
+
+
+def check_references(tables: dict[str, pd.DataFrame]) -> None:
+    """Order lines may only name customers and products that their tables list."""
+    orders = tables["orders"]
+    for ref_table, col in (("customers", CUSTOMER_ID), ("products", PRODUCT_ID)):
+        ref = tables.get(ref_table)
+        if ref is None:
+            continue
+        unknown = ~orders[col].isin(ref[col])
+        if unknown.any():
+            raise contract_error(
+                "orders", col, f"values not found in table '{ref_table}'", orders, unknown
+            )

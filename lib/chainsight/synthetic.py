@@ -1,0 +1,480 @@
+"""The synthetic retailer: a fictional omni-channel retailer in China.
+
+Customers live in real cities and belong to hidden personas that drive what, when
+and how often they buy, how they want it delivered and how they react to
+festivals and promotions. Purchases follow a buy-till-you-die process (a Poisson
+purchase rate per customer, modulated by the calendar, and a chance to lapse
+after each purchase), so the customer-value models of later notebooks have a
+true answer to find.
+
+Injected effects, recorded in the ground truth:
+
+* **rising customisation**: ``family_homemaker`` customers order customised
+  furniture more and more often (share of customisable lines customised rises
+  linearly from 25% to 65% over the period);
+* **category shift**: ``silver_shopper`` customers move from packaged food towards
+  electronics (electronics share 8% -> 35%);
+* **quality incident**: one packaged-food SKU has a quality problem for three
+  weeks (returns and complaints jump), and its demand halves for eight weeks after.
+
+Everything is deterministic for a seed. Customers are generated in chunks with
+their own random streams, so the ``large`` size can be streamed to Parquet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from chainsight import reference_tables as ref
+from chainsight import schema as S
+
+SIZES = {"small": 3_000, "default": 20_000, "large": 1_000_000}
+START = pd.Timestamp("2023-01-01")
+END = pd.Timestamp("2025-12-31")
+CHUNK_CUSTOMERS = 50_000
+DETOUR_FACTOR = 1.3  # road distance / great-circle distance
+
+CUSTOMISATION_RAMP = ("family_homemaker", 0.25, 0.65)
+CATEGORY_SHIFT = ("silver_shopper", (0.10, 0.35, 0.10, 0.45))  # shares at the end
+INCIDENT = dict(start="2024-07-08", days=21, recovery_days=56, return_rate=0.35,
+                complaint_rate=0.30, demand_kept=0.5)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """What the generator knows and the analysis must not read."""
+
+    customers: pd.DataFrame  # customer_id, persona, purchase_rate_per_year, dropout_prob
+    personas: pd.DataFrame
+    effects: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RetailData:
+    customers: pd.DataFrame
+    products: pd.DataFrame
+    orders: pd.DataFrame
+    sites: pd.DataFrame
+    calendar: pd.DataFrame
+    truth: GroundTruth
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {t: getattr(self, t) for t in S.TABLES}
+
+
+# ---------------------------------------------------------------------------
+# Static tables
+# ---------------------------------------------------------------------------
+def make_calendar(start: pd.Timestamp = START, end: pd.Timestamp = END,
+                  seed: int = 0) -> pd.DataFrame:
+    """One row per day with the festival or promotion running that day.
+
+    Columns: date, event, event_kind ('festival' / 'promotion' / ''), peak (bool),
+    uplift (the demand multiplier for an average customer).
+    """
+    days = pd.date_range(start, end, freq="D")
+    cal = pd.DataFrame({S.DATE: days, S.EVENT: "", S.EVENT_KIND: "", "peak": False,
+                        "uplift": 1.0})
+    for year in range(start.year, end.year + 1):
+        for name, (anchor, lo, hi, mult, peak_mult) in ref.FESTIVALS.items():
+            a = (pd.Timestamp(ref.SPRING_FESTIVAL[year]) if anchor == "spring"
+                 else pd.Timestamp(f"{year}-{anchor}"))
+            window = (cal[S.DATE] >= a + pd.Timedelta(days=lo)) & (
+                cal[S.DATE] <= a + pd.Timedelta(days=hi))
+            cal.loc[window, [S.EVENT, S.EVENT_KIND, "uplift"]] = [name, "festival", mult]
+            n_peak = ref.PEAK_DAYS.get(name, 0)
+            if n_peak:
+                peak = (cal[S.DATE] > a - pd.Timedelta(days=n_peak)) & (cal[S.DATE] <= a)
+                cal.loc[peak, ["peak", "uplift"]] = [True, peak_mult]
+    # Brand promotions: three-day sales, about one every five weeks, off festival days.
+    rng = np.random.default_rng([seed, 7001])
+    t = 10
+    while t < len(cal) - 3:
+        span = slice(t, t + 3)
+        if (cal[S.EVENT_KIND].iloc[span] == "").all():
+            idx = cal.index[span]
+            cal.loc[idx, [S.EVENT, S.EVENT_KIND, "uplift"]] = ["Brand promotion", "promotion",
+                                                               1.3]
+        t += int(rng.integers(28, 42))
+    cal["weekday"] = cal[S.DATE].dt.dayofweek
+    return cal
+
+
+def make_products(seed: int) -> pd.DataFrame:
+    """SKUs with category, family, price, unit cost, supplier, lead time, shelf life."""
+    rng = np.random.default_rng([seed, 7002])
+    rows = []
+    k = 0
+    for cat in ref.CATEGORIES:
+        fams = ref.FAMILIES[cat]
+        sups = ref.SUPPLIERS[cat]
+        for i in range(ref.SKUS_PER_CATEGORY[cat]):
+            fam, median, sigma = fams[i % len(fams)]
+            sup, lt_lo, lt_hi = sups[int(rng.integers(len(sups)))]
+            price = float(np.round(median * rng.lognormal(0, sigma), 0) - 0.01)
+            price = max(price, 9.99)
+            customisable = cat == "furniture" and fam in ("Sofa", "Wardrobe", "Bed frame", "Desk")
+            lead = int(rng.integers(lt_lo, lt_hi + 1))
+            k += 1
+            rows.append({
+                S.PRODUCT_ID: f"SKU{k:04d}",
+                S.CATEGORY: cat,
+                "family": fam,
+                S.DESCRIPTION: f"{fam} {chr(65 + i % 26)}{i // 26 + 1}",
+                S.UNIT_PRICE: price,
+                S.UNIT_COST: round(price * rng.uniform(0.45, 0.72), 2),
+                S.SUPPLIER: sup,
+                S.LEAD_TIME_DAYS: lead,
+                S.SHELF_LIFE_DAYS: ref.SHELF_LIFE_DAYS.get(fam, np.nan),
+                S.CUSTOMISABLE: customisable,
+                "popularity": float(rng.pareto(1.5) + 0.2),
+            })
+    return pd.DataFrame(rows)
+
+
+def make_sites(seed: int) -> pd.DataFrame:
+    """Candidate warehouse cities with annual fixed cost (CNY) and capacity (units/yr)."""
+    rng = np.random.default_rng([seed, 7003])
+    c = ref.CITIES.set_index("city")
+    rows = []
+    for i, (city, current) in enumerate(ref.SITE_CITIES.items(), start=1):
+        tier = c.loc[city, "city_tier"]
+        rows.append({
+            S.SITE_ID: f"W{i:02d}", S.CITY: city, S.LON: c.loc[city, "lon"],
+            S.LAT: c.loc[city, "lat"], S.CITY_TIER: tier,
+            S.FIXED_COST: round(ref.SITE_FIXED_COST_CNY[tier] * rng.uniform(0.9, 1.1), -3),
+            S.CAPACITY: float(rng.choice([400_000, 600_000, 800_000, 1_200_000])),
+            "current": current,
+        })
+    return pd.DataFrame(rows)
+
+
+def great_circle_km(lon1, lat1, lon2, lat2) -> np.ndarray:
+    """Haversine distance in km (broadcasts)."""
+    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(v, dtype=float))
+                              for v in (lon1, lat1, lon2, lat2))
+    a = (np.sin((lat2 - lat1) / 2) ** 2
+         + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2)
+    return 2 * 6371.0 * np.arcsin(np.sqrt(a))
+
+
+def _persona_table() -> pd.DataFrame:
+    rows = []
+    for name, p in ref.PERSONAS.items():
+        row = {"persona": name, "share": p["share"], "age_mean": p["age"][0],
+               "female_share": p["female"], "orders_per_year": p["orders_per_year"],
+               "dropout_per_purchase": p["dropout"], "basket_lines": p["basket"],
+               "discount_sensitivity": p["discount_sensitivity"],
+               "festival_response": p["festival_response"],
+               "return_rate": p["return_rate"], "complaint_rate": p["complaint_rate"],
+               "customisation": p["customisation"]}
+        row.update({f"cat_{c}": v for c, v in zip(ref.CATEGORIES, p["categories"])})
+        row.update({f"ship_{s}": v for s, v in zip(ref.SHIP_LEVELS, p["ship"])})
+        row.update({f"tier_{t}": v for t, v in zip(ref.TIER_LEVELS, p["tier"])})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------
+# Customers and orders, one chunk at a time
+# ---------------------------------------------------------------------------
+def _choice_rows(rng, probs: np.ndarray) -> np.ndarray:
+    """Draw one index per row of a (n, k) probability matrix."""
+    cdf = np.cumsum(probs, axis=1)
+    u = rng.random(len(probs))[:, None] * cdf[:, -1:]
+    return np.minimum((u > cdf).sum(axis=1), probs.shape[1] - 1)
+
+
+def _intensity_matrix(calendar: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """(persona, day) demand multiplier: festival uplift scaled by each persona's
+    festival response and affinity, promotions by its discount sensitivity,
+    plus a weekly pattern (weekends busier)."""
+    out = np.empty((len(names), len(calendar)))
+    base = calendar["uplift"].to_numpy()
+    kind = calendar[S.EVENT_KIND].to_numpy()
+    event = calendar[S.EVENT].to_numpy()
+    weekly = np.where(calendar["weekday"].to_numpy() >= 5, 1.15, 0.94)
+    for i, name in enumerate(names):
+        p = ref.PERSONAS[name]
+        resp = np.where(kind == "promotion", p["discount_sensitivity"], p["festival_response"])
+        aff = np.ones(len(calendar))
+        for ev, mult in p["event_affinity"].items():
+            aff[np.char.startswith(event.astype(str), ev)] = mult
+        lift = np.where(base >= 1, 1 + resp * aff * (base - 1), base)
+        out[i] = lift * weekly
+    return out
+
+
+def _chunk(chunk: int, n: int, first_index: int, seed: int, products: pd.DataFrame,
+           sites: pd.DataFrame, calendar: pd.DataFrame):
+    rng = np.random.default_rng([seed, 1, chunk])
+    names = list(ref.PERSONAS)
+    P = [ref.PERSONAS[k] for k in names]
+    n_days = len(calendar)
+
+    # --- customers -------------------------------------------------------
+    persona = rng.choice(len(names), size=n, p=np.array([p["share"] for p in P]))
+    age = np.array([P[k]["age"][0] for k in persona]) + rng.normal(
+        0, 1, n) * np.array([P[k]["age"][1] for k in persona])
+    age = np.clip(np.round(age), 18, 85)
+    female = rng.random(n) < np.array([p["female"] for p in P])[persona]
+    income = _choice_rows(rng, np.array([p["income"] for p in P])[persona])
+    occ_levels = sorted({o for p in P for o in p["occupation"]})
+    occ_probs = np.array([[p["occupation"].get(o, 0.0) for o in occ_levels] for p in P])
+    occupation = _choice_rows(rng, occ_probs[persona])
+    tier = _choice_rows(rng, np.array([p["tier"] for p in P])[persona])
+    cities = ref.CITIES
+    city = np.empty(n, dtype=int)
+    for t, tname in enumerate(ref.TIER_LEVELS):
+        idx = np.flatnonzero(tier == t)
+        cand = np.flatnonzero(cities["city_tier"].to_numpy() == tname)
+        w = cities["population_m"].to_numpy()[cand]
+        city[idx] = cand[rng.choice(len(cand), size=len(idx), p=w / w.sum())]
+    # A launch cohort in the first quarter, then acquisition growing over time.
+    launch = rng.random(n) < 0.25
+    signup = np.where(launch, rng.random(n) * 90, np.sqrt(rng.random(n)) * n_days)
+    signup = np.minimum(signup, n_days - 1).astype(int)
+    rate = rng.gamma(2.0, 0.5, n) * np.array([p["orders_per_year"] for p in P])[persona] / 365
+    dmean = np.array([p["dropout"] for p in P])[persona]
+    dropout = rng.beta(dmean * 12, (1 - dmean) * 12)
+    cat_pref = rng.gamma(np.array([p["categories"] for p in P])[persona] * 12, 1.0)
+    cat_pref /= cat_pref.sum(axis=1, keepdims=True)
+    ship_pref = rng.gamma(np.array([p["ship"] for p in P])[persona] * 8, 1.0) + 1e-9
+    ship_pref /= ship_pref.sum(axis=1, keepdims=True)
+    # Individual variation around the persona's rates.
+    indiv = rng.lognormal(0, 0.3, (n, 3))  # returns, complaints, discount use
+
+    ids = np.char.add("C", np.char.zfill((first_index + np.arange(n)).astype(str), 7))
+    # A small share of customers did not fill in their profile.
+    no_profile = rng.random(n) < 0.03
+    customers = pd.DataFrame({
+        S.CUSTOMER_ID: ids,
+        S.SIGNUP_DATE: calendar[S.DATE].to_numpy()[signup],
+        S.GENDER: np.where(no_profile, None, np.where(female, "F", "M")),
+        S.AGE: np.where(no_profile, np.nan, age),
+        S.INCOME_BAND: np.where(no_profile, None, np.array(ref.INCOME_LEVELS)[income]),
+        S.OCCUPATION: np.where(no_profile, None, np.array(occ_levels)[occupation]),
+        S.CITY: cities["city"].to_numpy()[city],
+        S.CITY_TIER: cities["city_tier"].to_numpy()[city],
+        S.LON: cities["lon"].to_numpy()[city],
+        S.LAT: cities["lat"].to_numpy()[city],
+    })
+    truth = pd.DataFrame({
+        S.CUSTOMER_ID: ids, "persona": np.array(names)[persona],
+        "purchase_rate_per_year": rate * 365, "dropout_prob": dropout,
+    })
+
+    # --- purchase events: thinning of a calendar-modulated Poisson process ----
+    inten = _intensity_matrix(calendar, names)
+    imax = inten.max(axis=1)
+    active = n_days - signup
+    n_cand = rng.poisson(rate * imax[persona] * active)
+    cust = np.repeat(np.arange(n), n_cand)
+    day = signup[cust] + (rng.random(len(cust)) * active[cust]).astype(int)
+    keep = rng.random(len(cust)) * imax[persona[cust]] < inten[persona[cust], day]
+    cust, day = cust[keep], day[keep]
+    # First purchase on the signup day, then repeats until the customer lapses
+    # (after each purchase, lapse with the customer's dropout probability).
+    cust = np.concatenate([np.arange(n), cust])
+    day = np.concatenate([signup, day])
+    order = np.lexsort((day, cust))
+    cust, day = cust[order], day[order]
+    rank = np.arange(len(cust)) - np.searchsorted(cust, cust)
+    lifetime = rng.geometric(dropout)  # purchases made before lapsing
+    alive = rank < lifetime[cust]
+    truth["n_orders"] = np.bincount(cust[alive], minlength=n)
+    truth["lapsed_by_end"] = truth["n_orders"].to_numpy() < np.bincount(cust, minlength=n)
+    cust, day = cust[alive], day[alive]
+    n_orders = len(cust)
+    pk = persona[cust]
+
+    cal = calendar
+    event = cal[S.EVENT].to_numpy()[day]
+    kind = cal[S.EVENT_KIND].to_numpy()[day]
+    peak = cal["peak"].to_numpy()[day]
+    hour = np.where(peak & (rng.random(n_orders) < 0.35), rng.integers(0, 2, n_orders),
+                    rng.choice(24, n_orders, p=_HOURS))
+    ts = (cal[S.DATE].to_numpy()[day] + hour.astype("timedelta64[h]")
+          + rng.integers(0, 3600, n_orders).astype("timedelta64[s]"))
+    channel = _choice_rows(rng, np.array([p["channel"] for p in P])[pk])
+    ship = _choice_rows(rng, ship_pref[cust])
+    ship_mode = np.array(ref.SHIP_LEVELS + ("pickup",))[np.where(channel == 3, 3, ship)]
+
+    # Delivery days from the distance to the nearest site of the current network.
+    cur = sites[sites["current"]]
+    dist = great_circle_km(customers[S.LON].to_numpy()[:, None],
+                           customers[S.LAT].to_numpy()[:, None],
+                           cur[S.LON].to_numpy()[None, :], cur[S.LAT].to_numpy()[None, :])
+    road_km = dist.min(axis=1)[cust] * DETOUR_FACTOR + 15  # last-mile floor
+    base = np.select(
+        [ship_mode == "express", ship_mode == "standard", ship_mode == "economy"],
+        [1 + (road_km > 700) + (road_km > 1600), 2 + road_km // 600, 3 + road_km // 400], 0)
+    noise = rng.poisson(np.select([ship_mode == "express", ship_mode == "standard",
+                                   ship_mode == "economy"], [0.15, 0.5, 0.9], 0))
+    congestion = np.where(peak | (event == "Double 11"), rng.integers(0, 3, n_orders), 0)
+    congestion += np.where(event == "Spring Festival holiday", 3, 0)
+    delivery = np.where(ship_mode == "pickup", 0, base + noise + congestion).astype(float)
+    promised = np.select([ship_mode == "express", ship_mode == "standard"],
+                         [1 + (road_km > 700) + (road_km > 1600), 3 + road_km // 600],
+                         5 + road_km // 400)
+    late = (delivery > promised) & (ship_mode != "pickup")
+
+    # --- order lines --------------------------------------------------------
+    n_lines = 1 + rng.poisson(np.array([p["basket"] for p in P])[pk] - 1)
+    line_order = np.repeat(np.arange(n_orders), n_lines)
+    lc = cust[line_order]
+    lp = persona[lc]
+    lday = day[line_order]
+    frac = lday / (n_days - 1)
+    prefs = cat_pref[lc].copy()
+    shift_p = names.index(CATEGORY_SHIFT[0])
+    m = lp == shift_p
+    prefs[m] = (1 - frac[m, None]) * prefs[m] + frac[m, None] * np.array(CATEGORY_SHIFT[1])
+    # Food sells more before Spring Festival; electronics on 618 and Double 11.
+    ev = event[line_order]
+    prefs[:, 3] *= np.where(ev == "Spring Festival", 2.2, 1.0)
+    prefs[:, 1] *= np.where(np.isin(ev, ["618", "Double 11"]), 1.6, 1.0)
+    cat = _choice_rows(rng, prefs)
+
+    prod_cat = products[S.CATEGORY].map({c: i for i, c in enumerate(ref.CATEGORIES)}).to_numpy()
+    price = products[S.UNIT_PRICE].to_numpy()
+    pop = products["popularity"].to_numpy()
+    sku = np.empty(len(lc), dtype=int)
+    for pi, p in enumerate(P):
+        for ci in range(len(ref.CATEGORIES)):
+            sel = np.flatnonzero((lp == pi) & (cat == ci))
+            cand = np.flatnonzero(prod_cat == ci)
+            w = pop[cand] * (price[cand] / price[cand].mean()) ** (-p["price_sensitivity"])
+            sku[sel] = cand[np.searchsorted(np.cumsum(w) / w.sum(), rng.random(len(sel)))
+                            .clip(0, len(cand) - 1)]
+
+    # Quality incident: after it, half of the affected SKU's buyers pick another food SKU.
+    food = np.flatnonzero(prod_cat == 3)
+    incident_sku = food[np.argsort(-pop[food])[0]]
+    substitute = food[np.argsort(-pop[food])[1]]
+    inc_start = (pd.Timestamp(INCIDENT["start"]) - cal[S.DATE].iloc[0]).days
+    inc_end = inc_start + INCIDENT["days"]
+    in_recovery = (lday >= inc_start) & (lday < inc_end + INCIDENT["recovery_days"])
+    switch = (sku == incident_sku) & in_recovery & (rng.random(len(sku)) > INCIDENT["demand_kept"])
+    sku[switch] = substitute
+    in_incident = (sku == incident_sku) & (lday >= inc_start) & (lday < inc_end)
+
+    fam = products["family"].to_numpy()[sku]
+    qty = 1 + np.select([cat == 0, cat == 3], [rng.poisson(0.3, len(sku)),
+                                               rng.poisson(1.5, len(sku))], 0)
+    qty = np.where(np.isin(fam, ["Laptop", "Smartphone", "Sofa", "Wardrobe", "Bed frame"]), 1, qty)
+
+    # Discounts: deep on festival peaks, moderate in festival windows and promotions,
+    # and a coupon now and then; discount-sensitive customers use them more.
+    lkind = kind[line_order]
+    lpeak = peak[line_order]
+    dsens = np.array([p["discount_sensitivity"] for p in P])[lp] * indiv[lc, 2]
+    depth = np.select([lpeak, lkind == "festival", lkind == "promotion"],
+                      [rng.uniform(0.2, 0.35, len(sku)), rng.uniform(0.08, 0.2, len(sku)),
+                       rng.uniform(0.1, 0.2, len(sku))], 0.0)
+    takes = rng.random(len(sku)) < np.clip(0.45 + 0.2 * dsens, 0, 0.98)
+    coupon = (rng.random(len(sku)) < 0.06 * dsens) * 0.05
+    discount = np.round(np.where((depth > 0) & takes, depth, coupon), 2)
+    list_price = price[sku]
+    unit_price = np.round(list_price * (1 - discount), 2)
+
+    # Customisation (furniture that can be made to order).
+    cust_p = np.array([p["customisation"] for p in P])[lp]
+    ramp_p = names.index(CUSTOMISATION_RAMP[0])
+    cust_p = np.where(lp == ramp_p, CUSTOMISATION_RAMP[1]
+                      + (CUSTOMISATION_RAMP[2] - CUSTOMISATION_RAMP[1]) * frac, cust_p)
+    customised = products[S.CUSTOMISABLE].to_numpy()[sku] & (rng.random(len(sku)) < cust_p)
+    ldelivery = delivery[line_order] + np.where(customised, rng.integers(7, 22, len(sku)), 0)
+
+    # Returns and complaints.
+    llate = late[line_order]
+    cat_ret = np.array([2.0, 0.8, 0.6, 0.3])[cat]
+    p_ret = (np.array([p["return_rate"] for p in P])[lp] * indiv[lc, 0] * cat_ret
+             * np.where(customised, 0.2, 1.0) * np.where(llate, 1.5, 1.0))
+    p_ret = np.where(in_incident, INCIDENT["return_rate"], p_ret)
+    p_cmp = (np.array([p["complaint_rate"] for p in P])[lp] * indiv[lc, 1]
+             * np.where(llate, 3.0, 1.0))
+    p_cmp = np.where(in_incident, INCIDENT["complaint_rate"], p_cmp)
+
+    order_ids = np.char.add("O", np.char.zfill(
+        (chunk * 10_000_000 + np.arange(n_orders)).astype(str), 10))
+    orders = pd.DataFrame({
+        S.ORDER_ID: order_ids[line_order],
+        S.CUSTOMER_ID: ids[lc],
+        S.TIMESTAMP: ts[line_order],
+        S.PRODUCT_ID: products[S.PRODUCT_ID].to_numpy()[sku],
+        S.QUANTITY: qty.astype(float),
+        S.LIST_PRICE: list_price,
+        S.UNIT_PRICE: unit_price,
+        S.DISCOUNT: discount,
+        S.PROMO: discount >= 0.08,
+        S.CHANNEL: np.array(ref.CHANNEL_LEVELS)[channel][line_order],
+        S.SHIP_MODE: ship_mode[line_order],
+        S.DELIVERY_DAYS: ldelivery,
+        S.RETURNED: rng.random(len(sku)) < np.clip(p_ret, 0, 0.95),
+        S.COMPLAINT: rng.random(len(sku)) < np.clip(p_cmp, 0, 0.95),
+        S.CUSTOMISED: customised,
+    })
+    orders = orders.sort_values([S.TIMESTAMP, S.ORDER_ID], kind="stable", ignore_index=True)
+    effects = {"incident_sku": products[S.PRODUCT_ID].iloc[incident_sku],
+               "incident_substitute_sku": products[S.PRODUCT_ID].iloc[substitute]}
+    return customers, orders, truth, effects
+
+
+# Hour-of-day purchase profile (evening peak).
+_HOURS = np.array([2, 1, .5, .3, .3, .4, .8, 1.5, 2.5, 3.5, 4, 4.5, 5, 4.5, 4, 4, 4.2, 4.5,
+                   5, 6, 7, 7.5, 6, 4])
+_HOURS = _HOURS / _HOURS.sum()
+
+
+def iter_chunks(size: str | int, seed: int, products: pd.DataFrame, sites: pd.DataFrame,
+                calendar: pd.DataFrame, chunk_customers: int = CHUNK_CUSTOMERS
+                ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]]:
+    """Yield (customers, orders, truth, effects) per chunk of customers."""
+    n_total = SIZES[size] if isinstance(size, str) else int(size)
+    for chunk, first in enumerate(range(0, n_total, chunk_customers)):
+        n = min(chunk_customers, n_total - first)
+        yield _chunk(chunk, n, first, seed, products, sites, calendar)
+
+
+def effects_doc(effects: dict) -> dict:
+    """The injected effects as a JSON-able dict."""
+    return {
+        "customisation_ramp": {"persona": CUSTOMISATION_RAMP[0],
+                               "share_start": CUSTOMISATION_RAMP[1],
+                               "share_end": CUSTOMISATION_RAMP[2]},
+        "category_shift": {"persona": CATEGORY_SHIFT[0],
+                           "end_shares": dict(zip(ref.CATEGORIES, CATEGORY_SHIFT[1]))},
+        "quality_incident": {**INCIDENT, "sku": effects["incident_sku"],
+                             "substitute_sku": effects["incident_substitute_sku"]},
+        "festivals": {k: {"window_multiplier": v[3], "peak_multiplier": v[4]}
+                      for k, v in ref.FESTIVALS.items()},
+    }
+
+
+def static_tables(seed: int):
+    return make_products(seed), make_sites(seed), make_calendar(seed=seed)
+
+
+def generate(size: str | int = "default", seed: int = 42) -> RetailData:
+    """Generate the synthetic retailer in memory.
+
+    Parameters
+    ----------
+    size : "small" (3,000 customers), "default" (20,000) or "large" (1,000,000; use
+        :func:`chainsight.datasets.write_synthetic` to stream it to Parquet), or a
+        number of customers.
+    seed : the random seed; the same seed gives the same data.
+    """
+    products, sites, calendar = static_tables(seed)
+    parts = list(iter_chunks(size, seed, products, sites, calendar))
+    customers = pd.concat([p[0] for p in parts], ignore_index=True)
+    orders = pd.concat([p[1] for p in parts], ignore_index=True)
+    truth_c = pd.concat([p[2] for p in parts], ignore_index=True)
+    truth = GroundTruth(truth_c, _persona_table(), effects_doc(parts[0][3]))
+    return RetailData(customers, products.drop(columns="popularity"), orders, sites,
+                      calendar, truth)
