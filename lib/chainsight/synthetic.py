@@ -172,9 +172,9 @@ def _persona_table() -> pd.DataFrame:
                "festival_response": p["festival_response"],
                "return_rate": p["return_rate"], "complaint_rate": p["complaint_rate"],
                "customisation": p["customisation"]}
-        row.update({f"cat_{c}": v for c, v in zip(ref.CATEGORIES, p["categories"])})
-        row.update({f"ship_{s}": v for s, v in zip(ref.SHIP_LEVELS, p["ship"])})
-        row.update({f"tier_{t}": v for t, v in zip(ref.TIER_LEVELS, p["tier"])})
+        row.update({f"cat_{c}": v for c, v in zip(ref.CATEGORIES, p["categories"], strict=True)})
+        row.update({f"ship_{s}": v for s, v in zip(ref.SHIP_LEVELS, p["ship"], strict=True)})
+        row.update({f"tier_{t}": v for t, v in zip(ref.TIER_LEVELS, p["tier"], strict=True)})
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -448,7 +448,8 @@ def effects_doc(effects: dict) -> dict:
                                "share_start": CUSTOMISATION_RAMP[1],
                                "share_end": CUSTOMISATION_RAMP[2]},
         "category_shift": {"persona": CATEGORY_SHIFT[0],
-                           "end_shares": dict(zip(ref.CATEGORIES, CATEGORY_SHIFT[1]))},
+                           "end_shares": dict(zip(ref.CATEGORIES, CATEGORY_SHIFT[1],
+                                                  strict=True))},
         "quality_incident": {**INCIDENT, "sku": effects["incident_sku"],
                              "substitute_sku": effects["incident_substitute_sku"]},
         "festivals": {k: {"window_multiplier": v[3], "peak_multiplier": v[4]}

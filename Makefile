@@ -1,0 +1,44 @@
+# Chainsight: `make reports` builds everything and writes reports/default/index.html;
+# `make test` runs the test suite. Both create the environment first if needed.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PARAMS ?= reports/params/default.yaml
+SIZE   ?= default
+SEED   ?= 42
+
+.DEFAULT_GOAL := help
+.PHONY: help env data lab reports test lint bench constraints
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+env: $(STAMP) ## create .venv and install the project (quick when it is already there)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+data: env ## generate the synthetic retailer (SIZE=small|default|large, SEED=42)
+	$(BIN)/chainsight data --size $(SIZE) --seed $(SEED)
+
+lab: env ## open the notebooks in JupyterLab
+	$(BIN)/jupyter lab notebooks/
+
+reports: env ## run the notebooks into HTML reports (PARAMS=reports/params/<set>.yaml)
+	$(BIN)/chainsight report --params $(PARAMS)
+
+test: env ## run the tests (notebooks run on the quick parameter set)
+	$(BIN)/python -m pytest -q
+
+lint: env ## ruff on the library, tests, benchmarks and notebooks
+	$(BIN)/ruff check lib tests benchmarks notebooks
+
+bench: env ## time the heavy paths; prints figures to compare
+	$(BIN)/python benchmarks/bench_generate.py
+
+constraints: env ## re-pin constraints.txt to what is installed (after tests pass)
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt

@@ -1,0 +1,78 @@
+"""The ``chainsight`` command.
+
+    chainsight report --params reports/params/quick.yaml [--notebooks 00,01] [--out DIR]
+    chainsight data [--size default] [--seed 42]
+    chainsight check --mapping data/user/my_orders.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from chainsight import datasets, report
+from chainsight.schema import DataContractError
+
+
+def _report(args) -> int:
+    params = report.load_params(args.params)
+    root = datasets.PROJECT_ROOT
+    out = Path(args.out) if args.out else root / "reports" / params.name
+    select = tuple(n.strip().zfill(2) for n in args.notebooks.split(",")) if args.notebooks \
+        else None
+    results = report.run_reports(params, Path(args.notebooks_dir or root / "notebooks"), out,
+                                 select=select, jobs=args.jobs)
+    failed = [r.notebook for r in results if r.status != "ok"]
+    print(f"Index: {out / 'index.html'}")
+    if failed:
+        print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _data(args) -> int:
+    t0 = time.perf_counter()
+    path = datasets.write_synthetic(args.size, args.seed)
+    print(f"Synthetic retailer '{args.size}' (seed {args.seed}) written to {path} "
+          f"in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def _check(args) -> int:
+    ds = datasets.load_mapped(args.mapping)
+    print(datasets.table_summary(ds).to_string(index=False))
+    print()
+    print(ds.ledger.to_frame().to_string(index=False))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="chainsight", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("report", help="run notebooks into HTML reports")
+    p.add_argument("--params", required=True, help="parameter set, e.g. reports/params/quick.yaml")
+    p.add_argument("--notebooks", help="comma-separated notebook numbers, e.g. 00,01")
+    p.add_argument("--out", help="output folder (default reports/<parameter set name>)")
+    p.add_argument("--jobs", type=int, default=1, help="notebooks run in parallel (default 1)")
+    p.add_argument("--notebooks-dir", help=argparse.SUPPRESS)
+    p.set_defaults(func=_report)
+    p = sub.add_parser("data", help="generate the synthetic retailer into data/generated/")
+    p.add_argument("--size", default="default", help="small, default or large")
+    p.add_argument("--seed", type=int, default=42)
+    p.set_defaults(func=_data)
+    p = sub.add_parser("check", help="load your data through a YAML mapping and show the ledger")
+    p.add_argument("--mapping", required=True)
+    p.set_defaults(func=_check)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (DataContractError, FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

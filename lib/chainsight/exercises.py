@@ -1,0 +1,53 @@
+"""Automatic checks for the notebooks' exercises.
+
+An exercise asks the learner to compute a value; :func:`check` compares it with
+the value the library computes and says, in one line, whether it is right.
+An exercise left unanswered (``None``) is reported as not attempted, so a
+notebook still runs end to end in the report pipeline.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from chainsight import overview
+from chainsight import schema as S
+from chainsight.datasets import Dataset
+
+
+def check(name: str, answer, expected, rel_tol: float = 1e-3) -> bool | None:
+    """Print whether ``answer`` matches ``expected``; return True, False or None
+    (not attempted)."""
+    if answer is None:
+        print(f"{name}: not attempted yet. Replace None with your answer and re-run.")
+        return None
+    if isinstance(expected, int | float) and not isinstance(expected, bool):
+        try:
+            ok = math.isclose(float(answer), float(expected), rel_tol=rel_tol, abs_tol=1e-9)
+        except (TypeError, ValueError):
+            ok = False
+    else:
+        ok = answer == expected
+    print(f"{name}: {'correct' if ok else 'not quite, try again'} (your answer: {answer!r})")
+    return ok
+
+
+# Expected values, computed from the data the notebook loaded ---------------
+def express_share(ds: Dataset) -> float:
+    """Share of order lines shipped by express (0-1)."""
+    return float((ds.orders[S.SHIP_MODE] == "express").mean())
+
+
+def busiest_tier_for(ds: Dataset, category: str) -> str:
+    """The city tier where ``category`` has its largest revenue share."""
+    mix = overview.category_mix_by_tier(ds.orders, ds.tables["customers"], ds.tables["products"])
+    mix = mix[(mix[S.CITY_TIER] != "all") & (mix["category"] == category)]
+    return str(mix.loc[mix["share"].idxmax(), S.CITY_TIER])
+
+
+def repeat_customer_share(orders: pd.DataFrame) -> float:
+    """Share of customers with orders on more than one day (0-1)."""
+    days = orders.groupby(S.CUSTOMER_ID)[S.TIMESTAMP].apply(lambda t: t.dt.normalize().nunique())
+    return float((days > 1).mean())

@@ -1,0 +1,309 @@
+"""The report pipeline and the metric recorder.
+
+:func:`run_reports` executes notebooks with papermill (kernel ``python3``), passing
+each notebook only the parameters it declares, exports each to HTML without
+code, and writes ``index.html`` and ``metrics.json`` for the run.
+
+Inside a notebook, :func:`record` stores a named value. The value lands in the
+executed notebook as an output of a private MIME type (invisible in HTML), from
+which the runner collects ``metrics.json``; tests and the dashboard read that.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import json
+import math
+import platform
+import shutil
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+import yaml
+
+METRIC_MIME = "application/vnd.chainsight.metrics+json"
+LEDGER_KEY = "data_ledger"
+KERNEL = "python3"
+
+
+# ---------------------------------------------------------------------------
+# Recording metrics from a notebook
+# ---------------------------------------------------------------------------
+def _jsonable(value):
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, int | float | str | bool) or value is None:
+        return value
+    raise TypeError(f"metric values must be numbers, text, lists or dicts, not {type(value)}")
+
+
+def record(name: str, value):
+    """Record a named value from a notebook; returns the value unchanged."""
+    from IPython.display import display
+
+    display({METRIC_MIME: {name: _jsonable(value)}}, raw=True)
+    return value
+
+
+def record_ledger(ledger) -> None:
+    """Record the data ledger (a :class:`chainsight.schema.Ledger`)."""
+    record(LEDGER_KEY, ledger.to_frame().to_dict(orient="records"))
+
+
+def record_versions() -> dict:
+    """Record the versions of Python and the main libraries."""
+    import importlib.metadata as md
+
+    pkgs = ["chainsight", "numpy", "pandas", "scipy", "scikit-learn", "statsforecast",
+            "ortools", "duckdb", "pandera", "papermill"]
+    versions = {"python": platform.python_version()}
+    for p in pkgs:
+        try:
+            versions[p] = md.version(p)
+        except md.PackageNotFoundError:
+            versions[p] = None
+    return record("versions", versions)
+
+
+def read_metrics(nb) -> dict:
+    """All values recorded in an executed notebook (later records win)."""
+    out: dict = {}
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            data = o.get("data", {})
+            if METRIC_MIME in data:
+                payload = data[METRIC_MIME]
+                out.update(json.loads(payload) if isinstance(payload, str) else payload)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Parameter sets
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ParamSet:
+    name: str
+    parameters: dict
+    notebooks: tuple[str, ...] | None = None  # None: every notebook
+    description: str = ""
+
+
+def load_params(path: str | Path) -> ParamSet:
+    """Read a parameter set: ``name``, ``description``, ``notebooks`` (optional list
+    of numbers such as "00"), ``parameters`` (the values notebooks may declare)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"parameter set not found: {path}")
+    spec = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(spec.get("parameters", {}), dict):
+        raise ValueError(f"{path}: 'parameters' must be a mapping of name: value")
+    nbs = spec.get("notebooks")
+    return ParamSet(spec.get("name", path.stem), spec.get("parameters", {}),
+                    tuple(str(n).zfill(2) for n in nbs) if nbs else None,
+                    spec.get("description", ""))
+
+
+def find_notebooks(folder: Path, select: tuple[str, ...] | None = None) -> list[Path]:
+    """Notebooks ``NN_name.ipynb`` in learning order, optionally only numbers in ``select``."""
+    found = sorted(p for p in Path(folder).glob("[0-9][0-9]_*.ipynb"))
+    if select is None:
+        return found
+    chosen = [p for p in found if p.name[:2] in select]
+    missing = set(select) - {p.name[:2] for p in chosen}
+    if missing:
+        raise ValueError(f"no notebook numbered {sorted(missing)} in {folder}")
+    return chosen
+
+
+# ---------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------
+@dataclass
+class NotebookResult:
+    notebook: str
+    status: str  # "ok" or "failed"
+    seconds: float
+    parameters: dict
+    metrics: dict = field(default_factory=dict)
+    error: str = ""
+    html: str = ""
+
+
+def execute_one(path: Path, parameters: dict, out_dir: Path) -> NotebookResult:
+    """Execute one notebook and export it to HTML without code; never raises."""
+    import papermill as pm
+
+    path = Path(path)
+    stem = path.stem
+    executed = out_dir / f"{stem}.ipynb"
+    declared = pm.inspect_notebook(str(path))
+    passed = {k: v for k, v in parameters.items() if k in declared}
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(str(path), str(executed), parameters=passed, kernel_name=KERNEL,
+                            cwd=str(path.parent), progress_bar=False, log_output=False)
+    except pm.PapermillExecutionError as err:
+        return NotebookResult(stem, "failed", time.perf_counter() - t0, passed,
+                              _metrics_of(executed), f"{err.ename}: {err.evalue}")
+    except Exception as err:  # kernel died, notebook unreadable, ...
+        return NotebookResult(stem, "failed", time.perf_counter() - t0, passed, {},
+                              "".join(traceback.format_exception_only(err)).strip())
+    seconds = time.perf_counter() - t0
+    nb = nbformat.read(executed, as_version=4)
+    (out_dir / f"{stem}.html").write_text(export_html(nb), encoding="utf-8")
+    return NotebookResult(stem, "ok", seconds, passed, read_metrics(nb), "", f"{stem}.html")
+
+
+def _metrics_of(executed: Path) -> dict:
+    try:
+        return read_metrics(nbformat.read(executed, as_version=4))
+    except (OSError, ValueError):
+        return {}
+
+
+def export_html(nb) -> str:
+    """HTML of an executed notebook without code cells, prompts or exercise cells."""
+    from nbconvert import HTMLExporter
+    from traitlets.config import Config
+
+    c = Config()
+    c.TagRemovePreprocessor.remove_cell_tags = ("exercise", "remove-from-report")
+    c.TagRemovePreprocessor.enabled = True
+    exporter = HTMLExporter(config=c, template_name="lab")
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    nb = copy.deepcopy(nb)
+    for cell in nb.cells:  # recorded metrics are for metrics.json, not for readers
+        if "outputs" in cell:
+            cell.outputs = [o for o in cell.outputs if METRIC_MIME not in o.get("data", {})]
+    body, _ = exporter.from_notebook_node(nb)
+    return body
+
+
+def run_reports(params: ParamSet, notebooks_dir: Path, out_dir: Path,
+                select: tuple[str, ...] | None = None, jobs: int = 1,
+                progress: Callable[[str], None] = print) -> list[NotebookResult]:
+    """Run the selected notebooks into ``out_dir`` and write its index.
+
+    ``out_dir`` holds exactly one run: it is emptied first, so nothing from an
+    earlier run is left looking current.
+    """
+    paths = find_notebooks(notebooks_dir, select or params.notebooks)
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    total = len(paths)
+    results: list[NotebookResult] = []
+    progress(f"Running {total} notebook(s) with parameter set '{params.name}' into {out_dir}")
+
+    def report(i: int, r: NotebookResult) -> None:
+        msg = f"[{i}/{total}] {r.notebook}: {r.status} in {r.seconds:.1f} s"
+        progress(msg + (f"  ({r.error.splitlines()[0][:200]})" if r.error else ""))
+
+    if jobs > 1 and total > 1:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            futures = [pool.submit(execute_one, p, params.parameters, out_dir) for p in paths]
+            for i, f in enumerate(futures, start=1):
+                results.append(f.result())
+                report(i, results[-1])
+    else:
+        for i, p in enumerate(paths, start=1):
+            progress(f"[{i}/{total}] {p.stem}: running ...")
+            results.append(execute_one(p, params.parameters, out_dir))
+            report(i, results[-1])
+    (out_dir / "metrics.json").write_text(json.dumps(
+        {"parameter_set": params.name, "started": started,
+         "notebooks": {r.notebook: asdict(r) for r in results}}, indent=2))
+    (out_dir / "index.html").write_text(render_index(params, results, started),
+                                        encoding="utf-8")
+    return results
+
+
+# ---------------------------------------------------------------------------
+# index.html
+# ---------------------------------------------------------------------------
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;
+padding:0 1em;color:#222}
+h1{margin-bottom:.2em} .sub{color:#666;margin-top:0}
+table{border-collapse:collapse;margin:.5em 0 1.5em} td,th{border:1px solid #ddd;padding:4px 8px;
+text-align:left;vertical-align:top} th{background:#f4f4f4}
+.ok{color:#1a7f37;font-weight:bold} .failed{color:#c62828;font-weight:bold}
+.card{border:1px solid #ddd;border-radius:6px;padding:.5em 1em;margin:1em 0}
+pre{white-space:pre-wrap;background:#fff4f4;padding:.5em}
+"""
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    return html.escape(str(v))
+
+
+def _table(rows: list[dict], columns: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{_fmt(r.get(c, ''))}</td>" for c in columns)
+                   + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def render_index(params: ParamSet, results: list[NotebookResult], started: str) -> str:
+    n_failed = sum(r.status != "ok" for r in results)
+    summary = (f"{len(results) - n_failed} of {len(results)} notebook(s) ran"
+               + (f"; <span class='failed'>{n_failed} failed</span>" if n_failed else ""))
+    rows = []
+    for r in results:
+        link = (f"<a href='{html.escape(r.html)}'>{html.escape(r.notebook)}</a>" if r.html
+                else html.escape(r.notebook))
+        rows.append(f"<tr><td>{link}</td><td class='{r.status}'>{r.status}</td>"
+                    f"<td>{r.seconds:.1f} s</td></tr>")
+    overview = ("<table><tr><th>notebook</th><th>status</th><th>duration</th></tr>"
+                + "".join(rows) + "</table>")
+    cards = []
+    for r in results:
+        parts = [f"<h2>{html.escape(r.notebook)} <span class='{r.status}'>{r.status}</span></h2>"]
+        if r.error:
+            parts.append(f"<p>Error:</p><pre>{html.escape(r.error)}</pre>"
+                         "<p>No HTML report was written for this notebook; the executed "
+                         "notebook with the error is in this folder.</p>")
+        parts.append("<h3>Parameters</h3>" + _table(
+            [{"parameter": k, "value": v} for k, v in r.parameters.items()],
+            ["parameter", "value"]))
+        ledger = r.metrics.get(LEDGER_KEY)
+        if ledger:
+            parts.append("<h3>Data ledger</h3>" + _table(ledger, ["table", "outcome",
+                                                                   "reason", "rows"]))
+        keys = [k for k in r.metrics if k not in (LEDGER_KEY, "versions")]
+        if keys:
+            parts.append("<h3>Key metrics</h3>" + _table(
+                [{"metric": k, "value": _short(r.metrics[k])} for k in keys],
+                ["metric", "value"]))
+        cards.append("<div class='card'>" + "".join(parts) + "</div>")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Chainsight reports: "
+            f"{html.escape(params.name)}</title><style>{_CSS}</style></head><body>"
+            f"<h1>Chainsight reports</h1><p class='sub'>Parameter set "
+            f"<b>{html.escape(params.name)}</b> · started {started} · {summary}</p>"
+            f"<p>{html.escape(params.description)}</p>{overview}{''.join(cards)}</body></html>")
+
+
+def _short(v):
+    if isinstance(v, dict | list):
+        s = json.dumps(v)
+        return s if len(s) <= 200 else s[:197] + "..."
+    return v

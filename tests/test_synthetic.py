@@ -1,0 +1,145 @@
+"""The synthetic retailer: determinism, size, realism, and ground truth kept apart."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from chainsight import datasets, overview, synthetic
+from chainsight import reference_tables as ref
+from chainsight import schema as S
+
+
+def _fingerprint(d: synthetic.RetailData) -> str:
+    h = hashlib.sha256()
+    for frame in (d.orders, d.customers):
+        h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def test_same_seed_same_data_other_seed_other_data(small):
+    again = synthetic.generate("small", seed=42)
+    assert _fingerprint(again) == _fingerprint(small)
+    other = synthetic.generate("small", seed=43)
+    assert _fingerprint(other) != _fingerprint(small)
+
+
+def test_reference_content(small):
+    assert len(small.customers) == synthetic.SIZES["small"]
+    assert ref.CITIES["city"].nunique() >= 30
+    assert set(ref.CITIES["city_tier"]) == set(S.CITY_TIERS)
+    assert 5 <= len(ref.PERSONAS) <= 7
+    p = small.products
+    assert len(p) >= 200 and set(p[S.CATEGORY]) == set(S.CATEGORIES)
+    assert p.loc[p[S.CATEGORY] == "food", S.SHELF_LIFE_DAYS].notna().all()
+    furn = p[p[S.CATEGORY] == "furniture"]
+    assert 0 < furn[S.CUSTOMISABLE].mean() < 1
+    assert furn[S.LEAD_TIME_DAYS].mean() > p.loc[p[S.CATEGORY] == "food", S.LEAD_TIME_DAYS].mean()
+    assert (p[S.UNIT_COST] < p[S.UNIT_PRICE]).all()
+    assert len(small.sites) >= 15 and small.sites[S.FIXED_COST].gt(0).all()
+
+
+def test_calendar_has_real_festival_dates(small):
+    cal = small.calendar.set_index(S.DATE)
+    assert cal.loc["2024-11-11", S.EVENT] == "Double 11" and cal.loc["2024-11-11", "peak"]
+    assert cal.loc["2025-06-18", S.EVENT] == "618"
+    assert cal.loc["2025-12-12", S.EVENT] == "Double 12"
+    assert cal.loc["2024-10-03", S.EVENT] == "National Day"
+    # Lunar new year 2024 was 10 February: the holiday starts on the eve.
+    assert cal.loc["2024-02-09", S.EVENT] == "Spring Festival holiday"
+    assert cal.loc["2024-02-01", S.EVENT] == "Spring Festival"
+    assert (cal[S.EVENT_KIND] == "promotion").sum() > 20
+
+
+def test_festival_uplift_is_visible_in_orders(small):
+    daily = overview.daily_orders(small.orders)
+    up = overview.festival_uplift(daily, small.calendar).set_index("event")["uplift"]
+    assert up["Double 11"] > 1.5
+    assert up["618"] > 1.3
+    assert up["Spring Festival holiday"] < 0.8
+
+
+def test_personas_differ_in_category_mix_and_ship_mode(small):
+    o = small.orders.merge(small.truth.customers[[S.CUSTOMER_ID, "persona"]])
+    o[S.CATEGORY] = o[S.PRODUCT_ID].map(small.products.set_index(S.PRODUCT_ID)[S.CATEGORY])
+    cat = pd.crosstab(o["persona"], o[S.CATEGORY], normalize="index")
+    assert cat.loc["young_trendsetter", "apparel"] > 2 * cat.loc["tech_enthusiast", "apparel"]
+    assert cat.loc["tech_enthusiast", "electronics"] > 0.5
+    assert cat.min().min() > 0.02  # every persona buys every category sometimes
+    ship = pd.crosstab(o["persona"], o[S.SHIP_MODE], normalize="index")
+    assert ship.loc["urban_professional", "express"] > 3 * ship.loc["value_seeker", "express"]
+    assert ship.loc["value_seeker", "economy"] > 0.4
+
+
+def test_injected_effects_are_present(small):
+    o = small.orders.merge(small.truth.customers[[S.CUSTOMER_ID, "persona"]])
+    o[S.CATEGORY] = o[S.PRODUCT_ID].map(small.products.set_index(S.PRODUCT_ID)[S.CATEGORY])
+    year = o[S.TIMESTAMP].dt.year
+    silver = o[o["persona"] == "silver_shopper"]
+    share = silver.groupby(year.loc[silver.index])[S.CATEGORY].apply(
+        lambda c: (c == "electronics").mean())
+    assert share.loc[2025] > share.loc[2023] + 0.08
+    fam = o[(o["persona"] == "family_homemaker") & o[S.PRODUCT_ID].isin(
+        small.products.loc[small.products[S.CUSTOMISABLE], S.PRODUCT_ID])]
+    cust = fam.groupby(year.loc[fam.index])[S.CUSTOMISED].mean()
+    assert cust.loc[2025] > cust.loc[2023] + 0.15
+    inc = small.truth.effects["quality_incident"]
+    start = pd.Timestamp(inc["start"])
+    sku = o[o[S.PRODUCT_ID] == inc["sku"]]
+    during = sku[sku[S.TIMESTAMP].between(start, start + pd.Timedelta(days=inc["days"]))]
+    before = sku[sku[S.TIMESTAMP] < start]
+    assert during[S.COMPLAINT].mean() > 3 * before[S.COMPLAINT].mean()
+
+
+def test_delivery_days_follow_distance_and_mode(small):
+    o = small.orders.merge(small.customers[[S.CUSTOMER_ID, S.CITY]])
+    shipped = o[(o[S.SHIP_MODE] != "pickup") & ~o[S.CUSTOMISED]]
+    by_mode = shipped.groupby(S.SHIP_MODE)[S.DELIVERY_DAYS].mean()
+    assert by_mode["express"] < by_mode["standard"] < by_mode["economy"]
+    exp = shipped[shipped[S.SHIP_MODE] == "standard"].groupby(S.CITY)[S.DELIVERY_DAYS].mean()
+    assert exp["Urumqi"] > exp["Shanghai"] + 1
+    assert (o.loc[(o[S.SHIP_MODE] == "pickup") & ~o[S.CUSTOMISED], S.DELIVERY_DAYS] == 0).all()
+
+
+def test_customers_drop_out_and_truth_is_apart(small):
+    t = small.truth.customers
+    assert t["lapsed_by_end"].mean() > 0.2
+    assert S.CUSTOMER_ID in t and "persona" not in small.customers.columns
+    assert (t["n_orders"] == small.orders.groupby(S.CUSTOMER_ID)[S.ORDER_ID].nunique()
+            .reindex(t[S.CUSTOMER_ID]).fillna(0).to_numpy()).all()
+
+
+def test_streamed_chunks_equal_in_memory(data_dir):
+    out = datasets.write_synthetic(1_200, seed=5, out=data_dir / "s", chunk_customers=500)
+    mem = synthetic.generate(1_200, seed=5)
+    # The in-memory generator uses one chunk of 1,200, the streamed one three of
+    # at most 500: different random streams, so compare structure, not values.
+    on_disk = pd.read_parquet(out / "orders.parquet")
+    assert pd.read_parquet(out / "customers.parquet")[S.CUSTOMER_ID].is_unique
+    assert on_disk[S.ORDER_ID].str.len().eq(11).all()
+    assert list(on_disk.columns) == list(mem.orders.columns)
+    assert len(pd.read_parquet(out / "customers.parquet")) == 1_200
+    assert json.loads((out / "truth" / "effects.json").read_text())["quality_incident"]["sku"]
+    again = datasets.write_synthetic(1_200, seed=5, out=data_dir / "t", chunk_customers=500)
+    pd.testing.assert_frame_equal(on_disk, pd.read_parquet(again / "orders.parquet"))
+
+
+def test_load_synthetic_generates_once_and_validates(data_dir):
+    ds = datasets.load("synthetic", size=400, seed=1)
+    assert (datasets.synthetic_dir(400, 1) / "_complete").exists()
+    assert set(ds.tables) == set(S.TABLES)
+    ds.ledger.check()
+    assert ds.ledger.rows_in["orders"] == len(ds.orders)
+    truth = datasets.load_truth(400, 1)
+    assert len(truth.customers) == 400
+
+
+@pytest.mark.parametrize("size", ["small"])
+def test_sizes_are_known(size):
+    assert synthetic.SIZES[size] > 0
+    assert synthetic.SIZES["default"] >= 20_000 and synthetic.SIZES["large"] >= 1_000_000
+    assert np.isfinite(synthetic.DETOUR_FACTOR)
