@@ -261,20 +261,20 @@ def load_mapped(mapping: str | Path) -> Dataset:
     if unknown:
         raise S.DataContractError(
             f"mapping file {mapping}: unknown section(s) {unknown}; tables are {S.TABLES}")
+    sections = {t: spec[t] for t in S.TABLES if spec.get(t) is not None}
+    rules = {}
+    for table, section in sections.items():
+        if not isinstance(section, dict) or "path" not in section:
+            raise S.DataContractError(f"mapping file {mapping}: section '{table}' needs 'path'")
+        rules[table] = _rules(section.get("drop", []), f"mapping file {mapping}, section '{table}'")
     ledger = S.Ledger()
     tables = {}
-    for table in S.TABLES:
-        section = spec.get(table)
-        if section is None:
-            continue
-        if "path" not in section:
-            raise S.DataContractError(f"mapping file {mapping}: section '{table}' needs 'path'")
+    for table, section in sections.items():
         file = (mapping.parent / section["path"]).resolve()
         raw = _read_file(file, table, section.get("encoding", "utf-8"))
         frame = _rename(raw, section.get("columns", {}), table, file)
         S.require_columns(frame, table, S.REQUIRED[table])
-        rules = _rules(section.get("drop", []), f"mapping file {mapping}, section '{table}'")
-        frame = S.apply_drop_rules(frame, table, rules, ledger)
+        frame = S.apply_drop_rules(frame, table, rules[table], ledger)
         tables[table] = S.validate(frame, table, section.get("date_format"))
     S.check_references(tables)
     ledger.check()

@@ -1,0 +1,82 @@
+"""The report pipeline: parameters, HTML without code, metrics, failures and stale files."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from chainsight import cli, report
+
+
+def _notebook(path, body: str, params: str = "x = 1\n"):
+    p = new_code_cell(params)
+    p.metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=[new_markdown_cell("# Fixture"), p, new_code_cell(body)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def fixture_notebooks(tmp_path):
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    _notebook(nbs / "00_fine.ipynb", "from chainsight.report import record\n"
+              "record('twice_x', 2 * x)\nprint('SECRET_SOURCE_LINE')")
+    _notebook(nbs / "01_broken.ipynb", "raise ValueError('deliberate failure for the test')")
+    _notebook(nbs / "02_after.ipynb", "from chainsight.report import record\nrecord('y', y)",
+              params="y = 0\n")
+    params = tmp_path / "p.yaml"
+    params.write_text("name: fixture\nparameters:\n  x: 21\n  y: 5\n  unused: 9\n")
+    return nbs, params
+
+
+def test_failing_notebook_fails_the_run_but_not_the_others(fixture_notebooks, tmp_path):
+    nbs, params = fixture_notebooks
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "01_broken.html").write_text("an old report that must not survive")
+    code = cli.main(["report", "--params", str(params), "--out", str(out),
+                     "--notebooks-dir", str(nbs)])
+    assert code == 1
+    assert not (out / "01_broken.html").exists()
+    assert (out / "00_fine.html").exists() and (out / "02_after.html").exists()
+    metrics = json.loads((out / "metrics.json").read_text())["notebooks"]
+    assert metrics["00_fine"]["status"] == "ok"
+    assert metrics["00_fine"]["metrics"]["twice_x"] == 42
+    assert metrics["00_fine"]["parameters"] == {"x": 21}  # only what it declares
+    assert metrics["02_after"]["metrics"]["y"] == 5
+    assert metrics["01_broken"]["status"] == "failed"
+    assert "deliberate failure" in metrics["01_broken"]["error"]
+    index = (out / "index.html").read_text()
+    assert "failed" in index and "deliberate failure" in index
+    html = (out / "00_fine.html").read_text()
+    assert "SECRET_SOURCE_LINE" in html  # the output is shown ...
+    assert "print(" not in html  # ... but not the code
+    assert report.METRIC_MIME not in html
+
+
+def test_selecting_notebooks_and_clean_success(fixture_notebooks, tmp_path):
+    nbs, params = fixture_notebooks
+    out = tmp_path / "run"
+    code = cli.main(["report", "--params", str(params), "--out", str(out),
+                     "--notebooks", "0,2", "--notebooks-dir", str(nbs)])
+    assert code == 0
+    assert sorted(p.name for p in out.glob("*.html")) == ["00_fine.html", "02_after.html",
+                                                          "index.html"]
+    with pytest.raises(ValueError, match="no notebook numbered"):
+        report.find_notebooks(nbs, ("07",))
+
+
+def test_bad_parameter_set_is_a_clear_error(tmp_path, capsys):
+    assert cli.main(["report", "--params", str(tmp_path / "missing.yaml")]) == 2
+    assert "parameter set not found" in capsys.readouterr().err
+
+
+def test_record_rejects_values_it_cannot_store():
+    with pytest.raises(TypeError, match="metric values"):
+        report._jsonable(object())
+    assert report._jsonable({"a": float("nan"), "b": [1, 2.5]}) == {"a": None, "b": [1, 2.5]}
