@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 
 import pandas as pd
@@ -188,3 +189,9 @@ def test_cdnow_sample():
     assert len(ds.orders) == 6_919 and ds.orders[S.CUSTOMER_ID].nunique() == 2_357
     revenue = (ds.orders[S.QUANTITY] * ds.orders[S.UNIT_PRICE]).sum()
     assert revenue == pytest.approx(244_091.94, abs=0.01)
+
+
+def test_relative_mapping_path_is_read_from_the_project_folder(tmp_path):
+    spec = _mapping(tmp_path)
+    relative = os.path.relpath(spec, datasets.PROJECT_ROOT)
+    assert len(datasets.load("custom", mapping=relative).orders) == 3

@@ -6,8 +6,9 @@ One entry point, :func:`load`, gives every notebook its data:
   generated into ``data/generated/`` on first use;
 * ``load("online_retail")``: UCI Online Retail (all 541,909 lines accounted for);
 * ``load("cdnow")``: the CDNOW 1/10 sample used in the BG/NBD papers;
-* ``load("custom", mapping="my_orders.yaml")``: your own order lines through a
-  small YAML column mapping (see the README).
+* ``load("custom", mapping="data/user/my_shop.yaml")``: your own order lines through a
+  small YAML column mapping (see the README); a relative path is read from the
+  project folder.
 
 Every loader returns a :class:`Dataset`: the canonical tables present, and the
 ledger that accounts for every input row.
@@ -331,7 +332,10 @@ def load(dataset: str = "synthetic", size: str | int = "small", seed: int = 42,
     if dataset == "custom":
         if not mapping:
             raise S.DataContractError("dataset 'custom' needs a mapping file (mapping=...)")
-        return load_mapped(mapping)
+        mapping = Path(mapping)
+        # Relative to the project folder, so a path means the same from notebooks/ and from
+        # the command line.
+        return load_mapped(mapping if mapping.is_absolute() else PROJECT_ROOT / mapping)
     raise S.DataContractError(f"unknown dataset '{dataset}'; expected one of {DATASETS}")
 
 
