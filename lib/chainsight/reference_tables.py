@@ -106,9 +106,9 @@ CHANNEL_LEVELS = ("app", "mini_program", "web", "store")
 
 PERSONAS = {
     "urban_professional": dict(
-        share=0.18, age=(33, 5), female=0.45, income=(0.02, 0.18, 0.50, 0.30),
+        share=0.18, age=(36, 5), female=0.50, income=(0.02, 0.18, 0.50, 0.30),
         occupation={"professional": 0.5, "manager": 0.3, "civil servant": 0.2},
-        tier=(0.55, 0.30, 0.12, 0.03), categories=(0.30, 0.35, 0.15, 0.20),
+        tier=(0.55, 0.30, 0.12, 0.03), categories=(0.34, 0.26, 0.20, 0.20),
         orders_per_year=7.0, dropout=0.06, basket=1.8, price_sensitivity=0.1,
         discount_sensitivity=0.5, festival_response=0.9, event_affinity={},
         ship=(0.72, 0.24, 0.04), channel=(0.55, 0.15, 0.25, 0.05),
@@ -138,9 +138,9 @@ PERSONAS = {
         ship=(0.04, 0.34, 0.62), channel=(0.45, 0.40, 0.05, 0.10),
         return_rate=0.05, complaint_rate=0.04, customisation=0.02),
     "tech_enthusiast": dict(
-        share=0.13, age=(28, 5), female=0.15, income=(0.10, 0.40, 0.38, 0.12),
-        occupation={"engineer": 0.5, "student": 0.25, "professional": 0.25},
-        tier=(0.35, 0.40, 0.20, 0.05), categories=(0.12, 0.66, 0.07, 0.15),
+        share=0.13, age=(26, 4), female=0.12, income=(0.10, 0.40, 0.38, 0.12),
+        occupation={"engineer": 0.65, "student": 0.35},
+        tier=(0.30, 0.45, 0.20, 0.05), categories=(0.10, 0.72, 0.05, 0.13),
         orders_per_year=5.0, dropout=0.08, basket=1.4, price_sensitivity=0.2,
         discount_sensitivity=1.0, festival_response=1.4, event_affinity={"618": 1.8},
         ship=(0.76, 0.20, 0.04), channel=(0.50, 0.10, 0.38, 0.02),
