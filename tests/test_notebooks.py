@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import papermill as pm
 import pytest
 
 from chainsight import cli, datasets, exercises, report
+from chainsight import schema as S
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -43,12 +46,21 @@ def test_parameter_sets_only_use_declared_parameters():
         assert not unknown, f"{params.name} sets parameters no notebook declares: {unknown}"
 
 
-def test_notebook_00_on_quick(tmp_path):
-    out = tmp_path / "quick"
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """Notebooks 00 and 01 on the quick parameter set, through the users' command."""
+    out = tmp_path_factory.mktemp("reports") / "quick"
     code = cli.main(["report", "--params", str(ROOT / "reports/params/quick.yaml"),
-                     "--notebooks", "00", "--out", str(out)])
-    assert code == 0, (out / "index.html").read_text() if (out / "index.html").exists() else ""
-    m = json.loads((out / "metrics.json").read_text())["notebooks"]["00_data_overview"]
+                     "--notebooks", "00,01", "--out", str(out), "--jobs", "2"])
+    metrics = json.loads((out / "metrics.json").read_text())["notebooks"]
+    errors = {k: v["error"] for k, v in metrics.items() if v["error"]}
+    assert code == 0, errors
+    return out, metrics
+
+
+def test_notebook_00_on_quick(quick_run):
+    out, metrics = quick_run
+    m = metrics["00_data_overview"]
     ds = datasets.load("synthetic", size="small", seed=42)
     assert m["metrics"]["order_lines"] == len(ds.orders)
     assert m["metrics"]["top_event"] == "Double 11"
@@ -58,9 +70,32 @@ def test_notebook_00_on_quick(tmp_path):
     html = (out / "00_data_overview.html").read_text()
     assert "Orders over time" in html and html.count("<img") >= 3
     assert "datasets.load(" not in html
-    assert "answer_1" not in html  # exercises stay in the workbook, out of the report
+    assert "answer_1" not in html and "Exercises" not in html  # workbook only
     index = (out / "index.html").read_text()
     assert "Data ledger" in index and "00_data_overview" in index
+
+
+def test_notebook_01_on_quick(quick_run):
+    out, metrics = quick_run
+    m = metrics["01_customer_profiles"]["metrics"]
+    assert m["customers_profiled"] == 3000 and 3 <= m["segments"] <= 8
+    assert m["targeting_revenue_clv"] > m["targeting_revenue_random"]
+    assert m["segment_wape_aware"] < m["segment_wape_blind"]
+    assert m["cdnow_bgnbd"]["r"] == pytest.approx(0.243, abs=5e-4)
+    html = (out / "01_customer_profiles.html").read_text()
+    for heading in ("RFM", "Segment cards", "Value concentration", "CDNOW",
+                    "Profile-blind vs profile-aware"):
+        assert heading in html, heading
+
+
+def test_no_raw_customer_id_in_any_report(quick_run):
+    out, _ = quick_run
+    ids = set(datasets.load("synthetic", size="small", seed=42).tables["customers"]
+              [S.CUSTOMER_ID])
+    for page in out.glob("*.html"):
+        tokens = set(re.findall(r"[A-Za-z0-9]+", page.read_text()))
+        leaked = ids & tokens
+        assert not leaked, f"{page.name} shows raw customer ids, e.g. {sorted(leaked)[:3]}"
 
 
 def test_exercise_checks(capsys, small):
@@ -74,3 +109,10 @@ def test_exercise_checks(capsys, small):
     share = exercises.express_share(ds)
     assert share == pytest.approx((small.orders["ship_mode"] == "express").mean())
     assert 0 < exercises.repeat_customer_share(small.orders) < 1
+
+
+def test_profile_exercise_answers():
+    customers = pd.DataFrame({"segment": [1, 1, 2], "monetary": [30.0, 10.0, 60.0],
+                              "rfm_group": ["champions", "loyal", "champions"]})
+    assert exercises.segment_revenue_share(customers, 1) == pytest.approx(0.4)
+    assert exercises.rfm_group_size(customers, "champions") == 2

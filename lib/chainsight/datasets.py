@@ -50,6 +50,7 @@ class Dataset:
     tables: dict[str, pd.DataFrame]
     ledger: S.Ledger
     description: str = ""
+    currency: str = "currency units"  # for axis labels and tables
 
     @property
     def orders(self) -> pd.DataFrame:
@@ -154,7 +155,7 @@ def load_synthetic(size: str | int = "small", seed: int = 42) -> Dataset:
         tables[t] = S.validate(frame, t)
     S.check_references(tables)
     return Dataset("synthetic", tables, ledger,
-                   f"Synthetic omni-channel retailer, size '{size}', seed {seed}")
+                   f"Synthetic omni-channel retailer, size '{size}', seed {seed}", "CNY")
 
 
 def load_truth(size: str | int, seed: int) -> synthetic.GroundTruth:
@@ -202,7 +203,7 @@ def load_online_retail(path: Path | None = None) -> Dataset:
     tables = {"orders": orders, "products": products, "customers": customers}
     ledger.check()
     return Dataset("online_retail", tables, ledger,
-                   "UCI Online Retail: UK gift retailer, 2010-12-01 to 2011-12-09")
+                   "UCI Online Retail: UK gift retailer, 2010-12-01 to 2011-12-09", "GBP")
 
 
 def load_cdnow(path: Path | None = None) -> Dataset:
@@ -229,7 +230,7 @@ def load_cdnow(path: Path | None = None) -> Dataset:
     orders = S.validate(orders, "orders")
     ledger.check()
     return Dataset("cdnow", {"orders": orders}, ledger,
-                   "CDNOW 1/10 sample: 2,357 customers, 1997-01 to 1998-06")
+                   "CDNOW 1/10 sample: 2,357 customers, 1997-01 to 1998-06", "USD")
 
 
 def _mode(s: pd.Series):
@@ -258,7 +259,8 @@ def load_mapped(mapping: str | Path) -> Dataset:
         raise S.DataContractError(f"mapping file {mapping} is not valid YAML: {err}") from None
     if not isinstance(spec, dict) or "orders" not in spec:
         raise S.DataContractError(f"mapping file {mapping}: needs an 'orders' section")
-    unknown = [k for k in spec if k not in S.TABLES and k not in ("name", "description")]
+    unknown = [k for k in spec if k not in S.TABLES
+               and k not in ("name", "description", "currency")]
     if unknown:
         raise S.DataContractError(
             f"mapping file {mapping}: unknown section(s) {unknown}; tables are {S.TABLES}")
@@ -279,7 +281,8 @@ def load_mapped(mapping: str | Path) -> Dataset:
         tables[table] = S.validate(frame, table, section.get("date_format"))
     S.check_references(tables)
     ledger.check()
-    return Dataset(spec.get("name", mapping.stem), tables, ledger, spec.get("description", ""))
+    return Dataset(spec.get("name", mapping.stem), tables, ledger, spec.get("description", ""),
+                   spec.get("currency", "currency units"))
 
 
 def _read_file(path: Path, table: str, encoding: str = "utf-8") -> pd.DataFrame:

@@ -51,3 +51,14 @@ def repeat_customer_share(orders: pd.DataFrame) -> float:
     """Share of customers with orders on more than one day (0-1)."""
     days = orders.groupby(S.CUSTOMER_ID)[S.TIMESTAMP].apply(lambda t: t.dt.normalize().nunique())
     return float((days > 1).mean())
+
+
+def segment_revenue_share(customers: pd.DataFrame, segment: int = 1) -> float:
+    """Share of past revenue (0-1) that comes from one segment of a profile."""
+    return float(customers.loc[customers["segment"] == segment, "monetary"].sum()
+                 / customers["monetary"].sum())
+
+
+def rfm_group_size(customers: pd.DataFrame, group: str = "champions") -> int:
+    """Number of customers in an RFM group."""
+    return int((customers["rfm_group"] == group).sum())

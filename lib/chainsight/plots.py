@@ -78,3 +78,97 @@ def bar(frame: pd.DataFrame, x: str, y: str, title: str, xlabel: str, ylabel: st
     sns.barplot(data=frame.head(top), y=x, x=y, ax=ax, color="#4c72b0")
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     return ax
+
+
+def rfm_heatmap(rfm: pd.DataFrame, value: pd.Series, value_label: str) -> plt.Axes:
+    """Mean ``value`` per recency score x frequency score, with customer counts."""
+    d = rfm.assign(v=value.to_numpy())
+    mean = d.pivot_table(index="r_score", columns="f_score", values="v", aggfunc="mean")
+    count = d.pivot_table(index="r_score", columns="f_score", values="v", aggfunc="size")
+    annot = mean.round(0).astype("Int64").astype(str) + "\n(" + count.fillna(0).astype(int) \
+        .astype(str) + ")"
+    fig, ax = plt.subplots(figsize=(7, 5))
+    sns.heatmap(mean.sort_index(ascending=False), annot=annot.sort_index(ascending=False),
+                fmt="", cmap="YlGnBu", ax=ax, cbar_kws={"label": value_label})
+    ax.set(title=f"RFM grid: mean {value_label} (customers)",
+           xlabel="frequency score (5 = most orders)", ylabel="recency score (5 = most recent)")
+    return ax
+
+
+def k_diagnostics(diag: pd.DataFrame, chosen: int) -> plt.Figure:
+    """BIC of the mixture and silhouette of k-means for each number of segments."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    a1.plot(diag["k"], diag["bic"] / 1e3, marker="o")
+    a1.set(title="Mixture: BIC (lower is better)", xlabel="number of segments k",
+           ylabel="BIC (thousands)")
+    a2.plot(diag["k"], diag["silhouette"], marker="o", color="#dd8452")
+    a2.set(title="k-means: silhouette (higher is better)", xlabel="number of segments k",
+           ylabel="silhouette")
+    for a in (a1, a2):
+        a.axvline(chosen, color="grey", ls="--", lw=1)
+    fig.tight_layout()
+    return fig
+
+
+def by_segment(customers: pd.DataFrame, columns: dict[str, str]) -> plt.Figure:
+    """Box plots of features by segment; ``columns`` maps column -> axis label."""
+    cols = [c for c in columns if c in customers.columns]
+    fig, axes = plt.subplots(1, len(cols), figsize=(3.2 * len(cols), 3.8), squeeze=False)
+    for ax, col in zip(axes[0], cols, strict=True):
+        sns.boxplot(data=customers, x="segment", y=col, ax=ax, showfliers=False,
+                    color="#8fb3d9")
+        ax.set(xlabel="segment (1 = most valuable)", ylabel=columns[col])
+    fig.suptitle("Features by segment")
+    fig.tight_layout()
+    return fig
+
+
+def lorenz(values: dict[str, pd.Series]) -> plt.Axes:
+    """Cumulative share of each value against the share of customers, largest first."""
+    fig, ax = plt.subplots(figsize=(6, 5))
+    for label, v in values.items():
+        v = v.clip(lower=0).sort_values(ascending=False).to_numpy()
+        x = (pd.RangeIndex(1, len(v) + 1) / len(v)).to_numpy() * 100
+        ax.plot(x, v.cumsum() / v.sum() * 100, label=label)
+    ax.plot([0, 100], [0, 100], color="grey", ls="--", lw=1, label="all customers equal")
+    ax.set(title="Value concentration", xlabel="customers, most valuable first (%)",
+           ylabel="cumulative share of value (%)")
+    ax.legend()
+    return ax
+
+
+def histogram(values: pd.Series, title: str, xlabel: str, log: bool = False) -> plt.Axes:
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    sns.histplot(values[values > 0] if log else values, bins=50, log_scale=log, ax=ax)
+    ax.set(title=title, xlabel=xlabel, ylabel="customers")
+    return ax
+
+
+def actual_vs_predicted(frame: pd.DataFrame, x: str, title: str, xlabel: str, ylabel: str,
+                        kind: str = "line", marker: float | None = None) -> plt.Axes:
+    """``actual`` and ``predicted`` columns against ``x``, as lines or grouped bars."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    if kind == "line":
+        ax.plot(frame[x], frame["actual"], label="actual", color="#34495e")
+        ax.plot(frame[x], frame["predicted"], label="predicted", ls="--", color="#dd8452")
+    else:
+        frame.set_index(x)[["actual", "predicted"]].plot.bar(ax=ax, rot=0)
+    if marker is not None:
+        ax.axvline(marker, color="grey", ls=":", lw=1)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.legend()
+    return ax
+
+
+def method_bars(frame: pd.DataFrame, value: str, title: str, xlabel: str,
+                percent: bool = False) -> plt.Axes:
+    """One horizontal bar per method (the baseline-vs-profile comparison)."""
+    fig, ax = plt.subplots(figsize=(8, 0.55 * len(frame) + 1.2))
+    v = frame[value] * (100 if percent else 1)
+    ax.barh(frame["method"], v, color=sns.color_palette("deep", len(frame)))
+    for i, val in enumerate(v):
+        ax.annotate(f"{val:,.1f}{'%' if percent else ''}", (val, i), xytext=(4, 0),
+                    textcoords="offset points", va="center", fontsize=9)
+    ax.set(title=title, xlabel=xlabel, ylabel="")
+    ax.invert_yaxis()
+    return ax

@@ -1,0 +1,132 @@
+"""CLV models against published values (CDNOW) and data with a known answer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from chainsight import clv, datasets
+from chainsight import schema as S
+
+REF = datasets.reference_dir() / "cdnow"
+
+
+@pytest.fixture(scope="module")
+def cdnow():
+    orders = datasets.load("cdnow").orders
+    summary = clv.rfm_summary(orders, "1997-09-30", "1998-06-30")
+    return orders, summary
+
+
+@pytest.fixture(scope="module")
+def fitted(cdnow):
+    _, summary = cdnow
+    return clv.fit_bgnbd(summary), clv.fit_gamma_gamma(summary)
+
+
+def test_summary_from_raw_transactions_equals_the_published_one(cdnow):
+    _, s = cdnow
+    pub = pd.read_csv(REF / "cdnow_customers_summary_with_transactions.csv")
+    s = s.assign(ID=s[S.CUSTOMER_ID].astype(int)).set_index("ID").loc[pub["ID"]]
+    assert len(s) == len(pub) == 2357
+    assert (s["x"].to_numpy() == pub["x"].to_numpy()).all()
+    # The published file rounds to two decimals.
+    for col in ("t_x", "T", "zbar"):
+        assert np.abs(s[col].to_numpy() - pub[col].to_numpy()).max() <= 0.005 + 1e-9, col
+    assert s["x"].sum() == 2457 and (s["x"] > 0).sum() == 946
+    assert s["x_holdout"].sum() == 1882
+
+
+def test_bgnbd_reproduces_fader_hardie_lee_2005(fitted):
+    bg, _ = fitted
+    pub = clv.CDNOW_PUBLISHED["bgnbd"]
+    for name in ("r", "alpha", "a", "b"):
+        assert round(bg.params[name], 3) == pub[name], name
+    assert round(bg.log_likelihood, 1) == pub["log_likelihood"]
+    assert bg.report.converged and bg.report.n_converged >= 3
+    assert bg.report.ll_spread < 1e-3
+
+
+def test_gamma_gamma_reproduces_fader_hardie_2013(fitted):
+    _, gg = fitted
+    pub = clv.CDNOW_PUBLISHED["gamma_gamma"]
+    for name in ("p", "q", "gamma"):
+        assert round(gg.params[name], 2) == pub[name], name
+    assert gg.log_likelihood == pytest.approx(-4055.9177, abs=0.01)
+
+
+def test_predictions_match_hardies_spreadsheet(fitted, cdnow):
+    bg, gg = fitted
+    t = [0.1429, 1, 3, 31.8571, 32, 78]
+    expected = [0.0078, 0.0532, 0.1506, 1.0405, 1.0437, 1.8576]
+    assert clv.expected_transactions(bg, t) == pytest.approx(expected, abs=5e-4)
+    assert clv.conditional_expected_transactions(bg, 39, 2, 30.43, 38.86) == pytest.approx(
+        1.226, abs=1e-3)
+    pub = pd.read_csv(REF / "cdnow_customers_summary_with_transactions.csv").head(10)
+    spend = clv.conditional_expected_spend(gg, pub["x"], pub["zbar"])
+    assert spend == pytest.approx([24.65, 18.91, 35.17, 35.17, 35.17, 71.46, 18.91, 35.17,
+                                   27.28, 35.17], abs=0.01)
+
+
+def test_calibration_holdout_check(cdnow):
+    orders, _ = cdnow
+    res = clv.calibration_holdout_check(orders, "1997-01-01", "1997-09-30", "1998-06-30")
+    track = res["tracking"]
+    assert res["final_week"] == 78 and track["actual"].iloc[-1] == 2457 + 1882
+    assert track["actual"].iloc[38] == 2457  # end of the 39-week calibration
+    assert abs(res["final_error"]) < 0.06
+    by_x = res["by_frequency"]
+    assert by_x["customers"].sum() == 2357
+    assert (np.diff(by_x["predicted"]) > 0).all()  # more past purchases, more expected
+
+
+def test_bgnbd_recovers_known_parameters():
+    rng = np.random.default_rng(1)
+    n, T, true = 30_000, 52.0, dict(r=0.6, alpha=5.0, a=0.9, b=3.0)
+    lam = rng.gamma(true["r"], 1 / true["alpha"], n)
+    p = rng.beta(true["a"], true["b"], n)
+    x, tx = np.zeros(n), np.zeros(n)
+    for i in range(n):  # the BG/NBD story, customer by customer
+        t = 0.0
+        while True:
+            t += rng.exponential(1 / lam[i])
+            if t > T:
+                break
+            x[i] += 1
+            tx[i] = t
+            if rng.random() < p[i]:
+                break
+    summary = pd.DataFrame({"x": x, "t_x": tx, "T": T})
+    bg = clv.fit_bgnbd(summary, subsample=10_000)
+    for name, value in true.items():
+        assert bg.params[name] == pytest.approx(value, rel=0.2), name
+    assert "polished on all 30,000 customers" in bg.report.message
+
+
+def test_customer_value_is_consistent(fitted, cdnow):
+    bg, gg = fitted
+    _, s = cdnow
+    v = clv.customer_value(bg, gg, s, horizon_weeks=52, annual_discount_rate=0.1)
+    assert len(v) == len(s) and v["p_alive"].between(0, 1).all()
+    assert (v["clv"] <= v["expected_spend"] + 1e-9).all()  # discounting only lowers it
+    undiscounted = clv.customer_value(bg, gg, s, horizon_weeks=52, annual_discount_rate=0)
+    assert undiscounted["clv"].to_numpy() == pytest.approx(
+        undiscounted["expected_spend"].to_numpy())
+    longer = clv.customer_value(bg, gg, s, horizon_weeks=104)
+    assert (longer["clv"] >= v["clv"] - 1e-9).all()
+
+
+def test_gamma_gamma_needs_repeat_buyers():
+    s = pd.DataFrame({"x": [0, 1, 0], "t_x": [0, 1, 0], "T": [5, 5, 5], "zbar": [0, 10, 0]})
+    with pytest.raises(ValueError, match="at least 3 customers"):
+        clv.fit_gamma_gamma(s)
+
+
+def test_fits_on_the_full_online_retail_base():
+    orders = datasets.load("online_retail").orders
+    s = clv.rfm_summary(orders)
+    bg, gg = clv.fit_bgnbd(s), clv.fit_gamma_gamma(s)
+    assert len(s) == 4338
+    assert bg.report.converged and gg.report.converged
+    assert np.isfinite(clv.customer_value(bg, gg, s)["clv"]).all()

@@ -1,0 +1,146 @@
+"""Customer profiles: features with known answers, RFM, segments recovering the
+hidden personas, determinism, cards and privacy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from chainsight import datasets, profiling
+from chainsight import schema as S
+
+
+def _orders():
+    rows = [  # customer, day, product, qty, price, ship, discount, order
+        ("a", "2024-01-01", "p1", 1, 100.0, "express", 0.0, "o1"),
+        ("a", "2024-01-01", "p2", 2, 50.0, "express", 0.1, "o1"),
+        ("a", "2024-01-11", "p1", 1, 100.0, "standard", 0.0, "o2"),
+        ("a", "2024-01-31", "p1", 1, 100.0, "express", 0.0, "o3"),
+        ("b", "2024-01-21", "p2", 4, 25.0, "economy", 0.2, "o4"),
+    ]
+    o = pd.DataFrame(rows, columns=[S.CUSTOMER_ID, S.TIMESTAMP, S.PRODUCT_ID, S.QUANTITY,
+                                    S.UNIT_PRICE, S.SHIP_MODE, S.DISCOUNT, S.ORDER_ID])
+    o[S.TIMESTAMP] = pd.to_datetime(o[S.TIMESTAMP])
+    products = pd.DataFrame({S.PRODUCT_ID: ["p1", "p2"], S.CATEGORY: ["apparel", "food"]})
+    calendar = pd.DataFrame({S.DATE: pd.date_range("2024-01-01", "2024-01-31"),
+                             S.EVENT_KIND: ""})
+    calendar.loc[calendar[S.DATE] == "2024-01-11", S.EVENT_KIND] = "festival"
+    return o, products, calendar
+
+
+def test_features_have_known_values():
+    o, products, calendar = _orders()
+    f = profiling.customer_features(o, products=products, calendar=calendar,
+                                    as_of="2024-02-10").set_index(S.CUSTOMER_ID)
+    a, b = f.loc["a"], f.loc["b"]
+    assert a["recency_days"] == 10 and b["recency_days"] == 20
+    assert a["frequency"] == 3 and a["order_lines"] == 4 and a["purchase_days"] == 3
+    assert a["monetary"] == 400 and a["avg_order_value"] == pytest.approx(400 / 3)
+    assert a["ipt_mean_days"] == 15 and a["ipt_cv"] == pytest.approx(np.std([10, 20], ddof=1)
+                                                                      / 15)
+    assert np.isnan(b["ipt_mean_days"])  # one purchase day: no inter-purchase time
+    assert a["ship_express"] == 0.75 and b["ship_economy"] == 1
+    assert a["discount_share"] == 0.25
+    assert a["cat_apparel"] == 0.75 and a["cat_food"] == 0.25
+    assert a["festival_share"] == 0.25 and a["tenure_days"] == 40
+
+
+def test_features_need_the_required_columns():
+    o, _, _ = _orders()
+    with pytest.raises(S.DataContractError, match="unit_price"):
+        profiling.customer_features(o.drop(columns=S.UNIT_PRICE))
+
+
+def test_rfm_scores_are_quintiles_with_named_groups():
+    rng = np.random.default_rng(0)
+    f = pd.DataFrame({S.CUSTOMER_ID: [f"c{i}" for i in range(500)],
+                      "recency_days": rng.integers(0, 400, 500),
+                      "frequency": rng.integers(1, 30, 500),
+                      "monetary": rng.gamma(2, 100, 500)})
+    r = profiling.rfm_scores(f)
+    for col in ("r_score", "f_score", "m_score"):
+        assert (r[col].value_counts() == 100).all()
+    best = r.loc[f["recency_days"].idxmin()]
+    assert best["r_score"] == 5
+    champions = r[r["rfm_group"] == "champions"]
+    assert (champions["r_score"] == 5).all() and champions["f_score"].isin([4, 5]).all()
+    assert (r["rfm_group"] != "other").all()
+
+
+@pytest.fixture(scope="module")
+def small_profile():
+    ds = datasets.load("synthetic", size="small", seed=42)
+    return ds, profiling.build_profile(ds, seed=42)
+
+
+def test_segments_recover_the_hidden_personas(small_profile):
+    ds, prof = small_profile
+    truth = datasets.load_truth("small", 42).customers
+    persona = prof.customers[[S.CUSTOMER_ID]].merge(truth, on=S.CUSTOMER_ID)["persona"]
+    ari = adjusted_rand_score(persona, prof.customers["segment"])
+    assert ari >= 0.85, f"adjusted Rand index {ari:.3f}"
+
+
+def test_profile_is_deterministic_and_ordered_by_value(small_profile):
+    ds, prof = small_profile
+    again = profiling.build_profile(ds, seed=42)
+    assert (again.customers["segment"].to_numpy() == prof.customers["segment"].to_numpy()).all()
+    means = prof.customers.groupby("segment")["clv"].mean()
+    assert list(means.index) == list(range(1, prof.segmentation.k + 1))
+    assert means.is_monotonic_decreasing
+    diag = prof.segmentation.diagnostics
+    assert prof.segmentation.k == diag.loc[diag["bic"].idxmin(), "k"]
+
+
+def test_kmeans_option_uses_silhouette(small_profile):
+    ds, prof = small_profile
+    seg = profiling.segment_customers(prof.customers, k_range=range(3, 6), method="kmeans")
+    assert seg.k == seg.diagnostics.loc[seg.diagnostics["silhouette"].idxmax(), "k"]
+    with pytest.raises(ValueError, match="method"):
+        profiling.segment_customers(prof.customers, method="dbscan")
+
+
+def test_segment_cards(small_profile):
+    _, prof = small_profile
+    cards = prof.segments
+    assert cards["customers"].sum() == len(prof.customers)
+    assert cards["revenue_share"].sum() == pytest.approx(1)
+    assert cards["name"].str.len().gt(0).all() and cards["name"].nunique() == len(cards)
+    for col in ("top_categories", "delivery_preference", "festival_sensitivity", "mean_age",
+                "female_share", "income_mix", "city_tier_mix", "mean_clv"):
+        assert col in cards.columns
+    tech = cards[cards["top_categories"].str.startswith("electronics")]
+    assert tech["name"].str.contains("electronics").any()
+
+
+def test_small_segments_are_suppressed(small_profile):
+    _, prof = small_profile
+    cards = profiling.suppress_small(prof.segments, min_size=int(prof.segments["customers"]
+                                                                 .median()) + 1)
+    hidden = cards[cards["name"].str.startswith("(suppressed")]
+    assert 0 < len(hidden) < len(cards)
+    assert hidden[["customers", "mean_clv", "revenue_share"]].isna().all().all()
+
+
+def test_pseudonymous_keys():
+    ids = pd.Series(["C0000001", "C0000002", "C0000001"])
+    k1 = profiling.pseudonymise(ids, "salt-a")
+    assert k1.iloc[0] == k1.iloc[2] != k1.iloc[1]
+    assert (k1 != profiling.pseudonymise(ids, "salt-b")).all()
+    assert not k1.str.contains("C000").any()
+    with pytest.raises(ValueError, match="salt"):
+        profiling.pseudonymise(ids, "")
+
+
+def test_holdout_check_profile_beats_blind_on_synthetic(small_profile):
+    ds, _ = small_profile
+    res = profiling.holdout_check(ds, "2025-01-01")
+    t = res["targeting"].set_index("method")["holdout_revenue"]
+    assert t["predicted CLV (profile)"] > t["random (no profile)"]
+    errs = res["segment_errors"].set_index("method")["wape"]
+    assert errs["profile-aware (BG/NBD per customer)"] < errs["profile-blind (average rate)"]
+    assert res["profile"].as_of < pd.Timestamp("2025-01-01")
+    with pytest.raises(ValueError, match="outside the data"):
+        profiling.holdout_check(ds, "2030-01-01")
