@@ -37,8 +37,10 @@ test: env ## run the tests (notebooks run on the quick parameter set)
 lint: env ## ruff on the library, tests, benchmarks and notebooks
 	$(BIN)/ruff check lib tests benchmarks notebooks
 
-bench: env ## time the heavy paths; prints figures to compare
+bench: env ## time the heavy paths; prints figures to compare (installs the bench extra)
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python benchmarks/bench_generate.py
+	$(BIN)/python benchmarks/bench_profile.py
 
 constraints: env ## re-pin constraints.txt to what is installed (after tests pass)
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt

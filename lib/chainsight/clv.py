@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from chainsight import schema as S
-from chainsight.sql import query
+from chainsight.sql import query, source
 
 X, TX, T_, ZBAR = "x", "t_x", "T", "zbar"
 
@@ -30,7 +30,7 @@ X, TX, T_, ZBAR = "x", "t_x", "T", "zbar"
 # ---------------------------------------------------------------------------
 # From order lines to the (x, t_x, T, zbar) summary
 # ---------------------------------------------------------------------------
-def rfm_summary(orders: pd.DataFrame, calibration_end: str | pd.Timestamp | None = None,
+def rfm_summary(orders: pd.DataFrame | str, calibration_end: str | pd.Timestamp | None = None,
                 holdout_end: str | pd.Timestamp | None = None) -> pd.DataFrame:
     """Per customer: x, t_x, T (weeks), zbar, first purchase day, and if ``holdout_end``
     is given, the purchase days and value in the holdout period.
@@ -38,17 +38,20 @@ def rfm_summary(orders: pd.DataFrame, calibration_end: str | pd.Timestamp | None
     Purchases on the same day are merged into one transaction (value summed).
     ``x`` counts purchase days after the first up to ``calibration_end``
     (inclusive; default: the last day in the data); ``zbar`` is the mean value of
-    those repeat days (0 when x = 0). Required columns: customer_id, timestamp,
-    quantity, unit_price.
+    those repeat days (0 when x = 0). ``orders`` is a DataFrame or the path of a
+    Parquet file with customer_id, timestamp, quantity, unit_price.
     """
-    S.require_columns(orders, "orders", (S.CUSTOMER_ID, S.TIMESTAMP, S.QUANTITY, S.UNIT_PRICE))
-    cal_end = pd.Timestamp(calibration_end or orders[S.TIMESTAMP].max()).normalize()
+    src, columns, tables = source(orders)
+    S.require_columns(columns, "orders", (S.CUSTOMER_ID, S.TIMESTAMP, S.QUANTITY, S.UNIT_PRICE))
+    if calibration_end is None:
+        calibration_end = query(f"SELECT max({S.TIMESTAMP}) AS t FROM {src}", **tables)["t"][0]
+    cal_end = pd.Timestamp(calibration_end).normalize()
     hold_end = pd.Timestamp(holdout_end).normalize() if holdout_end is not None else cal_end
     return query(f"""
         WITH days AS (
             SELECT {S.CUSTOMER_ID} AS cid, CAST({S.TIMESTAMP} AS DATE) AS day,
                    sum({S.QUANTITY} * {S.UNIT_PRICE}) AS value
-            FROM orders WHERE CAST({S.TIMESTAMP} AS DATE) <= DATE '{hold_end.date()}'
+            FROM {src} WHERE CAST({S.TIMESTAMP} AS DATE) <= DATE '{hold_end.date()}'
             GROUP BY 1, 2),
         firsts AS (SELECT cid, min(day) AS first FROM days GROUP BY 1),
         d AS (SELECT days.*, firsts.first FROM days JOIN firsts USING (cid)
@@ -64,7 +67,7 @@ def rfm_summary(orders: pd.DataFrame, calibration_end: str | pd.Timestamp | None
                count(*) FILTER (WHERE day > DATE '{cal_end.date()}') AS x_holdout,
                coalesce(sum(value) FILTER (WHERE day > DATE '{cal_end.date()}'), 0)
                    AS value_holdout
-        FROM d GROUP BY cid ORDER BY cid""", orders=orders)
+        FROM d GROUP BY cid ORDER BY cid""", **tables)
 
 
 # ---------------------------------------------------------------------------
@@ -111,60 +114,92 @@ class GammaGamma:
         return {"p": float(self.p), "q": float(self.q), "gamma": float(self.gamma)}
 
 
-def bgnbd_loglik(params, x, t_x, T, weights=None) -> float:
-    """Total BG/NBD log-likelihood for parameters (r, alpha, a, b)."""
+def bgnbd_loglik(params, x, t_x, T, weights=None, gradient: bool = False):
+    """Total BG/NBD log-likelihood for parameters (r, alpha, a, b).
+
+    With ``gradient=True`` also returns its gradient with respect to the
+    logarithms of the parameters (what the optimiser works on).
+    """
     r, alpha, a, b = params
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
+    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
+    rep = x > 0
     a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
     a2 = (special.gammaln(a + b) + special.gammaln(b + x) - special.gammaln(b)
           - special.gammaln(a + b + x))
     a3 = -(r + x) * np.log(alpha + T)
     with np.errstate(divide="ignore", invalid="ignore"):
-        a4 = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300))
+        a4 = np.where(rep, np.log(a) - np.log(np.where(rep, b + x - 1, 1.0))
                       - (r + x) * np.log(alpha + t_x), -np.inf)
-    ll = a1 + a2 + np.logaddexp(a3, a4)
-    return float(np.sum(ll if weights is None else ll * weights))
+    last = np.logaddexp(a3, a4)
+    total = float(np.sum(w * (a1 + a2 + last)))
+    if not gradient:
+        return total
+    w3, w4 = np.exp(a3 - last), np.exp(a4 - last)
+    dg = special.digamma
+    d_r = dg(r + x) - dg(r) + np.log(alpha) - w3 * np.log(alpha + T) \
+        - w4 * np.log(alpha + t_x)
+    d_alpha = r / alpha - (r + x) * (w3 / (alpha + T) + w4 / (alpha + t_x))
+    d_a = dg(a + b) - dg(a + b + x) + w4 / a
+    d_b = dg(a + b) + dg(b + x) - dg(b) - dg(a + b + x) \
+        - w4 / np.where(rep, b + x - 1, 1.0)
+    grad = np.array([np.sum(w * d) for d in (d_r, d_alpha, d_a, d_b)]) * np.asarray(params)
+    return total, grad
 
 
-def gg_loglik(params, x, zbar, weights=None) -> float:
-    """Total Gamma-Gamma log-likelihood for (p, q, gamma) over customers with x > 0."""
+def gg_loglik(params, x, zbar, weights=None, gradient: bool = False):
+    """Total Gamma-Gamma log-likelihood for (p, q, gamma) over customers with x > 0;
+    with ``gradient=True`` also its gradient with respect to the log-parameters."""
     p, q, g = params
     x, zbar = np.asarray(x, dtype=float), np.asarray(zbar, dtype=float)
+    w = np.ones_like(x) if weights is None else np.asarray(weights, dtype=float)
     px = p * x
     ll = (special.gammaln(px + q) - special.gammaln(px) - special.gammaln(q) + q * np.log(g)
           + (px - 1) * np.log(zbar) + px * np.log(x) - (px + q) * np.log(g + x * zbar))
-    return float(np.sum(ll if weights is None else ll * weights))
+    total = float(np.sum(w * ll))
+    if not gradient:
+        return total
+    dg = special.digamma
+    d_p = x * (dg(px + q) - dg(px) + np.log(zbar) + np.log(x) - np.log(g + x * zbar))
+    d_q = dg(px + q) - dg(q) + np.log(g) - np.log(g + x * zbar)
+    d_g = q / g - (px + q) / (g + x * zbar)
+    grad = np.array([np.sum(w * d) for d in (d_p, d_q, d_g)]) * np.asarray(params)
+    return total, grad
 
 
-def _multistart(negll, starts: list[np.ndarray], names: list[str]):
+def _negative(loglik):
+    """Objective for the optimiser: negative log-likelihood and gradient in log space,
+    with a large finite value where the likelihood is not defined."""
+    def f(log_params):
+        with np.errstate(all="ignore"):
+            ll, grad = loglik(np.exp(log_params))
+        if not (np.isfinite(ll) and np.all(np.isfinite(grad))):
+            return 1e300, np.zeros_like(log_params)
+        return -ll, -grad
+    return f
+
+
+def _multistart(objective, starts: list[np.ndarray], names: list[str]):
+    """Minimise ``objective`` (value, gradient) from each start; report every start."""
     rows, best = [], None
     for i, s in enumerate(starts):
-        try:
-            res = optimize.minimize(negll, s, method="L-BFGS-B",
-                                    bounds=[(-12, 12)] * len(s), options={"maxiter": 2000})
-            res2 = optimize.minimize(negll, res.x, method="Nelder-Mead",
-                                     options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 4000})
-            if res2.fun <= res.fun:
-                res = res2
-            ok = bool(res.success) and np.isfinite(res.fun)
-            msg = str(res.message)
-        except (FloatingPointError, ValueError) as err:  # a start in a bad region
-            res, ok, msg = None, False, str(err)
+        res = optimize.minimize(objective, s, jac=True, method="L-BFGS-B",
+                                bounds=[(-15, 15)] * len(s),
+                                options={"maxiter": 3000, "gtol": 1e-7, "ftol": 1e-13})
+        ok = bool(res.success) and res.fun < 1e299
         row = {"start": i, **{f"start_{n}": float(np.exp(v)) for n, v in zip(names, s,
                                                                              strict=True)},
-               "converged": ok, "log_likelihood": -float(res.fun) if res is not None else np.nan,
-               "message": msg}
-        if res is not None:
-            row.update({n: float(np.exp(v)) for n, v in zip(names, res.x, strict=True)})
+               "converged": ok, "log_likelihood": -float(res.fun) if ok else np.nan,
+               "iterations": int(res.nit), "message": str(res.message)}
+        row.update({n: float(np.exp(v)) for n, v in zip(names, res.x, strict=True)})
         rows.append(row)
         if ok and (best is None or res.fun < best.fun):
             best = res
     table = pd.DataFrame(rows)
     conv = table[table["converged"]]
     if best is None:
-        report = FitReport(False, len(starts), 0, np.nan, np.nan,
-                           "no start converged; see the starts table", table)
-        return None, report
+        return None, FitReport(False, len(starts), 0, np.nan, np.nan,
+                               "no start converged; see the starts table", table)
     spread = float(conv["log_likelihood"].max() - conv["log_likelihood"].min())
     report = FitReport(True, len(starts), len(conv), -float(best.fun), spread,
                        f"{len(conv)} of {len(starts)} starts converged; best log-likelihood "
@@ -173,7 +208,7 @@ def _multistart(negll, starts: list[np.ndarray], names: list[str]):
 
 
 def fit_bgnbd(summary: pd.DataFrame, n_starts: int = 4, seed: int = 0,
-              subsample: int = 200_000) -> BGNBD:
+              subsample: int = 50_000) -> BGNBD:
     """Fit BG/NBD by maximum likelihood on a summary from :func:`rfm_summary`.
 
     Several starts (the first one a standard guess, the others random around it)
@@ -191,25 +226,26 @@ def fit_bgnbd(summary: pd.DataFrame, n_starts: int = 4, seed: int = 0,
     x, tx, T, w = (g[c].to_numpy(dtype=float) for c in (X, TX, T_, "w"))
     scale = max(float(np.mean(T)), 1e-9)
 
-    def make_negll(idx):
-        def negll(lp):
-            val = -bgnbd_loglik(np.exp(lp), x[idx], tx[idx], T[idx], w[idx])
-            return val if np.isfinite(val) else 1e300
-        return negll
+    def objective(idx, weights):
+        return _negative(lambda p: bgnbd_loglik(p, x[idx], tx[idx], T[idx], weights,
+                                                gradient=True))
 
     rng = np.random.default_rng(seed)
     idx_all = np.arange(len(g))
-    idx = idx_all
+    idx, w_sub = idx_all, w
     if w.sum() > subsample:  # draw customers (not rows) in proportion to their weight
-        idx = np.unique(rng.choice(len(g), size=subsample, p=w / w.sum()))
+        draws = np.bincount(rng.choice(len(g), size=subsample, p=w / w.sum()),
+                            minlength=len(g))
+        idx = np.flatnonzero(draws)
+        w_sub = draws[idx].astype(float)
     base = np.log([0.5, scale, 1.0, 2.0])
     starts = [base] + [base + rng.normal(0, 0.7, 4) for _ in range(n_starts - 1)]
     names = ["r", "alpha", "a", "b"]
-    best, report = _multistart(make_negll(idx), starts, names)
+    best, report = _multistart(objective(idx, w_sub), starts, names)
     if best is None:
         raise RuntimeError(f"BG/NBD fit failed: {report.message}\n{report.starts}")
     if len(idx) < len(idx_all):
-        polished, rep2 = _multistart(make_negll(idx_all), [np.log(best)], names)
+        polished, rep2 = _multistart(objective(idx_all, w), [np.log(best)], names)
         if polished is not None:
             best = polished
             report = FitReport(True, report.n_starts, report.n_converged, rep2.log_likelihood,
@@ -227,15 +263,11 @@ def fit_gamma_gamma(summary: pd.DataFrame, n_starts: int = 4, seed: int = 0) -> 
     if len(rep) < 3:
         raise ValueError("Gamma-Gamma needs at least 3 customers with repeat purchases")
     x, z = rep[X].to_numpy(float), rep[ZBAR].to_numpy(float)
-
-    def negll(lp):
-        val = -gg_loglik(np.exp(lp), x, z)
-        return val if np.isfinite(val) else 1e300
-
     rng = np.random.default_rng(seed)
     base = np.log([2.0, 2.0, float(np.mean(z))])
     starts = [base] + [base + rng.normal(0, 0.7, 3) for _ in range(n_starts - 1)]
-    best, report = _multistart(negll, starts, ["p", "q", "gamma"])
+    objective = _negative(lambda p: gg_loglik(p, x, z, gradient=True))
+    best, report = _multistart(objective, starts, ["p", "q", "gamma"])
     if best is None:
         raise RuntimeError(f"Gamma-Gamma fit failed: {report.message}\n{report.starts}")
     return GammaGamma(*best, gg_loglik(best, x, z), report)

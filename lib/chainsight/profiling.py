@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,7 @@ from sklearn.preprocessing import StandardScaler
 
 from chainsight import clv
 from chainsight import schema as S
-from chainsight.sql import query
+from chainsight.sql import query, source
 
 INCOME_ORDER = {"low": 0, "middle": 1, "high": 2, "very high": 3}
 TIER_ORDER = {"1": 0, "new-1": 1, "2": 2, "3": 3}
@@ -47,86 +48,101 @@ def _cols(frame: pd.DataFrame | None, *names: str) -> bool:
     return frame is not None and all(n in frame.columns for n in names)
 
 
-def customer_features(orders: pd.DataFrame, customers: pd.DataFrame | None = None,
+def customer_features(orders: pd.DataFrame | str | Path,
+                      customers: pd.DataFrame | None = None,
                       products: pd.DataFrame | None = None,
                       calendar: pd.DataFrame | None = None,
                       as_of: str | pd.Timestamp | None = None) -> pd.DataFrame:
     """One row per customer with RFM, behaviour and (where present) demographics.
 
-    Required: orders with customer_id, timestamp, product_id, quantity, unit_price.
+    Required: orders (a DataFrame, or the path of a Parquet file, read out of core)
+    with customer_id, timestamp, product_id, quantity, unit_price.
     Optional inputs add features: order_id (orders), discount, promo, ship_mode,
-    channel, returned, complaint, customised (order lines); category (products);
-    festival days (calendar); demographics and city tier (customers). Only
-    orders up to ``as_of`` (default: the last order) are used.
+    channel, returned, complaint, customised (order lines); category (products:
+    revenue share per category); festival days (calendar: the share of purchase
+    days in a festival window); demographics and city tier (customers). Only
+    orders up to ``as_of`` (default: the last order) are used. Shares of lines
+    (discount, ship mode, channel, returns, ...) are per order line.
     """
-    S.require_columns(orders, "orders", S.REQUIRED["orders"])
-    as_of = pd.Timestamp(as_of) if as_of is not None else orders[S.TIMESTAMP].max()
-    o = orders
-    order_key = S.ORDER_ID if S.ORDER_ID in o.columns else \
+    src, columns, tables = source(orders)
+    S.require_columns(columns, "orders", S.REQUIRED["orders"])
+    if as_of is None:
+        as_of = query(f"SELECT max({S.TIMESTAMP}) AS t FROM {src}", **tables)["t"].iloc[0]
+    as_of = pd.Timestamp(as_of)
+    order_key = S.ORDER_ID if S.ORDER_ID in columns else \
         f"{S.CUSTOMER_ID} || '@' || CAST({S.TIMESTAMP} AS VARCHAR)"
     line_aggs = []
-    if S.DISCOUNT in o.columns:
+    if S.DISCOUNT in columns:
         line_aggs.append(f"avg(CASE WHEN {S.DISCOUNT} > 0 THEN 1.0 ELSE 0 END) AS discount_share")
     for flag, name in ((S.PROMO, "promo_share"), (S.RETURNED, "return_rate"),
                        (S.COMPLAINT, "complaint_rate"), (S.CUSTOMISED, "customised_share")):
-        if flag in o.columns:
+        if flag in columns:
             line_aggs.append(f"avg(CAST({flag} AS DOUBLE)) AS {name}")
-    if S.SHIP_MODE in o.columns:
+    if S.SHIP_MODE in columns:
         for mode in ("express", "standard", "economy", "pickup"):
             line_aggs.append(f"avg(CASE WHEN {S.SHIP_MODE} = '{mode}' THEN 1.0 ELSE 0 END)"
                              f" AS ship_{mode}")
-    if S.CHANNEL in o.columns:
-        line_aggs.append(f"mode({S.CHANNEL}) AS main_channel")
-        for ch in sorted(o[S.CHANNEL].dropna().unique()):
+    if S.CHANNEL in columns:
+        channels = query(f"SELECT DISTINCT {S.CHANNEL} AS c FROM {src} WHERE {S.CHANNEL} "
+                         "IS NOT NULL ORDER BY 1", **tables)["c"]
+        for ch in channels:
             line_aggs.append(f"avg(CASE WHEN {S.CHANNEL} = '{ch}' THEN 1.0 ELSE 0 END)"
                              f" AS channel_{_safe(ch)}")
-    cat_join, cat_aggs = "", []
-    if _cols(products, S.PRODUCT_ID, S.CATEGORY):
-        cat_join = (f"LEFT JOIN (SELECT {S.PRODUCT_ID}, {S.CATEGORY} FROM products) p "
-                    f"USING ({S.PRODUCT_ID})")
-        for c in sorted(products[S.CATEGORY].dropna().unique()):
-            cat_aggs.append(f"sum(CASE WHEN p.{S.CATEGORY} = '{c}' THEN {S.QUANTITY} * "
-                            f"{S.UNIT_PRICE} ELSE 0 END) / nullif(sum({S.QUANTITY} * "
-                            f"{S.UNIT_PRICE}), 0) AS cat_{_safe(c)}")
-    fest_join, fest_agg = "", ""
-    if _cols(calendar, S.DATE, S.EVENT_KIND):
-        fest_join = (f"LEFT JOIN (SELECT CAST({S.DATE} AS DATE) AS day, {S.EVENT_KIND} "
-                     f"FROM calendar) cal ON cal.day = CAST(l.{S.TIMESTAMP} AS DATE)")
-        fest_agg = (f", avg(CASE WHEN cal.{S.EVENT_KIND} = 'festival' THEN 1.0 ELSE 0 END)"
-                    " AS festival_share")
-    extra = "".join(", " + a for a in line_aggs + cat_aggs)
-    tables = {"orders": o}
-    if cat_join:
+    cat_cte = cat_cols = cat_join = ""
+    if _cols(products, S.PRODUCT_ID, S.CATEGORY):  # revenue share per category
+        cats = sorted(products[S.CATEGORY].dropna().unique())
+        aggs = ", ".join(f"sum(CASE WHEN p.{S.CATEGORY} = '{c}' THEN {S.QUANTITY} * "
+                         f"{S.UNIT_PRICE} ELSE 0 END) / nullif(sum({S.QUANTITY} * "
+                         f"{S.UNIT_PRICE}), 0) AS cat_{_safe(c)}" for c in cats)
+        cat_cte = (f", cat AS (SELECT l.{S.CUSTOMER_ID}, {aggs} FROM l LEFT JOIN (SELECT "
+                   f"{S.PRODUCT_ID}, {S.CATEGORY} FROM products) p USING ({S.PRODUCT_ID}) "
+                   "GROUP BY 1)")
+        cat_cols = "".join(f", cat.cat_{_safe(c)}" for c in cats)
+        cat_join = f"LEFT JOIN cat USING ({S.CUSTOMER_ID})"
         tables["products"] = products
-    if fest_join:
-        tables["calendar"] = calendar
+    fest_agg = ""
+    if _cols(calendar, S.DATE, S.EVENT_KIND):  # a semi-join on the few festival days
+        tables["festival_days"] = pd.DataFrame({"day": pd.to_datetime(
+            calendar.loc[calendar[S.EVENT_KIND] == "festival", S.DATE]).dt.date.unique()})
+        fest_agg = (", avg(CASE WHEN day IN (SELECT day FROM festival_days) THEN 1.0 "
+                    "ELSE 0 END) AS festival_share")
+    extra = "".join(", " + a for a in line_aggs)
+    main_cte = main_col = main_join = ""
+    if S.CHANNEL in columns:  # the most used channel; ties go to the first name
+        main_cte = (f", chn AS (SELECT {S.CUSTOMER_ID}, {S.CHANNEL}, count(*) AS n FROM l "
+                    f"GROUP BY 1, 2), main AS (SELECT {S.CUSTOMER_ID}, first({S.CHANNEL} "
+                    f"ORDER BY n DESC, {S.CHANNEL}) AS main_channel FROM chn GROUP BY 1)")
+        main_col = ", main.main_channel"
+        main_join = f"LEFT JOIN main USING ({S.CUSTOMER_ID})"
+    # Only the columns used: the line CTE is read several times, so it is kept narrow.
+    used = [c for c in (*S.REQUIRED["orders"], S.ORDER_ID, S.DISCOUNT, S.PROMO, S.RETURNED,
+                        S.COMPLAINT, S.CUSTOMISED, S.SHIP_MODE, S.CHANNEL) if c in columns]
     feats = query(f"""
-        WITH l AS (SELECT * FROM orders WHERE {S.TIMESTAMP} <= TIMESTAMP '{as_of}'),
+        WITH l AS NOT MATERIALIZED (SELECT {", ".join(used)} FROM {src}
+                   WHERE {S.TIMESTAMP} <= TIMESTAMP '{as_of}'),
         days AS (SELECT {S.CUSTOMER_ID}, CAST({S.TIMESTAMP} AS DATE) AS day
                  FROM l GROUP BY 1, 2),
-        gaps AS (SELECT {S.CUSTOMER_ID},
+        gaps AS (SELECT {S.CUSTOMER_ID}, day,
                         date_diff('day', lag(day) OVER (PARTITION BY {S.CUSTOMER_ID}
                                   ORDER BY day), day) AS gap FROM days),
-        ipt AS (SELECT {S.CUSTOMER_ID}, avg(gap) AS ipt_mean_days,
-                       stddev_samp(gap) / nullif(avg(gap), 0) AS ipt_cv
-                FROM gaps WHERE gap IS NOT NULL GROUP BY 1),
+        ipt AS (SELECT {S.CUSTOMER_ID}, count(*) AS purchase_days, avg(gap) AS ipt_mean_days,
+                       stddev_samp(gap) / nullif(avg(gap), 0) AS ipt_cv {fest_agg}
+                FROM gaps GROUP BY 1),
         base AS (
             SELECT l.{S.CUSTOMER_ID},
                    date_diff('day', max(l.{S.TIMESTAMP}), TIMESTAMP '{as_of}') AS recency_days,
                    count(DISTINCT {order_key}) AS frequency,
                    sum({S.QUANTITY} * {S.UNIT_PRICE}) AS monetary,
                    count(*) AS order_lines,
-                   count(DISTINCT CAST(l.{S.TIMESTAMP} AS DATE)) AS purchase_days,
                    date_diff('day', min(l.{S.TIMESTAMP}), TIMESTAMP '{as_of}') AS tenure_days,
-                   sum({S.QUANTITY} * {S.UNIT_PRICE}) / count(DISTINCT {order_key})
-                       AS avg_order_value,
-                   count(*) / count(DISTINCT {order_key}) AS basket_lines,
                    avg({S.UNIT_PRICE}) AS avg_unit_price
-                   {extra} {fest_agg}
-            FROM l {cat_join} {fest_join}
-            GROUP BY l.{S.CUSTOMER_ID})
-        SELECT base.*, ipt.ipt_mean_days, ipt.ipt_cv
-        FROM base LEFT JOIN ipt USING ({S.CUSTOMER_ID})
+                   {extra}
+            FROM l GROUP BY l.{S.CUSTOMER_ID})
+        {cat_cte} {main_cte}
+        SELECT base.*, monetary / frequency AS avg_order_value,
+               order_lines / frequency AS basket_lines, ipt.purchase_days,
+               ipt.* EXCLUDE ({S.CUSTOMER_ID}, purchase_days) {cat_cols} {main_col}
+        FROM base JOIN ipt USING ({S.CUSTOMER_ID}) {cat_join} {main_join}
         ORDER BY {S.CUSTOMER_ID}""", **tables)
     feats["orders_per_year"] = feats["frequency"] / np.maximum(feats["tenure_days"], 30) * 365
     if customers is not None:

@@ -121,13 +121,14 @@ def contract_error(
     return DataContractError(msg)
 
 
-def require_columns(frame: pd.DataFrame, table: str, columns) -> None:
-    """Fail with a clear message when ``frame`` lacks any of ``columns``."""
-    missing = [c for c in columns if c not in frame.columns]
+def require_columns(frame, table: str, columns) -> None:
+    """Fail with a clear message when ``frame`` (a DataFrame, or a list of column
+    names) lacks any of ``columns``."""
+    present = list(frame.columns) if hasattr(frame, "columns") else list(frame)
+    missing = [c for c in columns if c not in present]
     if missing:
         raise DataContractError(
-            f"table '{table}': missing required column(s) {missing}; "
-            f"columns present: {list(frame.columns)}"
+            f"table '{table}': missing required column(s) {missing}; columns present: {present}"
         )
 
 

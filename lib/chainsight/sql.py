@@ -6,6 +6,8 @@ same way with ``read_parquet('...')``, so large files are handled out of core.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pandas as pd
 
@@ -19,3 +21,15 @@ def query(sql: str, **tables: pd.DataFrame) -> pd.DataFrame:
         return con.execute(sql).df()
     finally:
         con.close()
+
+
+def source(frame_or_path, name: str = "orders") -> tuple[str, list[str], dict]:
+    """Something to query: a DataFrame, or a Parquet file path (or glob) read out of
+    core. Returns the SQL to select from, its column names, and the frames to
+    register with :func:`query`."""
+    if isinstance(frame_or_path, pd.DataFrame):
+        return name, list(frame_or_path.columns), {name: frame_or_path}
+    path = str(Path(frame_or_path)).replace("'", "''")
+    expr = f"read_parquet('{path}')"
+    cols = query(f"DESCRIBE SELECT * FROM {expr}")["column_name"].tolist()
+    return expr, cols, {}
