@@ -144,3 +144,17 @@ def test_sizes_are_known(size):
     assert synthetic.SIZES[size] > 0
     assert synthetic.SIZES["default"] >= 20_000 and synthetic.SIZES["large"] >= 1_000_000
     assert np.isfinite(synthetic.DETOUR_FACTOR)
+
+
+def test_parallel_first_use_never_reads_a_half_written_folder(data_dir):
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=3) as pool:
+        sizes = list(pool.map(_orders_of_fresh_load, [300] * 3))
+    assert len(set(sizes)) == 1 and sizes[0] > 0
+    leftovers = [p.name for p in (data_dir / "generated").iterdir() if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def _orders_of_fresh_load(n: int) -> int:
+    return len(datasets.load("synthetic", size=n, seed=3).orders)

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,11 +113,29 @@ def write_synthetic(size: str | int = "default", seed: int = 42, out: Path | Non
 
     Customers and order lines are streamed one chunk of customers at a time, so the
     ``large`` size never sits in memory whole. The ground truth goes to ``truth/``
-    beside the data. A ``_complete`` marker is written last.
+    beside the data. Everything is written to a private folder first and moved into
+    place at the end, so notebooks running in parallel never read a half-written
+    file; a ``_complete`` marker says the folder is whole.
     """
-    out = Path(out) if out else synthetic_dir(size, seed)
+    final = Path(out) if out else synthetic_dir(size, seed)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    out = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        _write_synthetic(size, seed, out, chunk_customers)
+        if final.exists():
+            if (final / "_complete").exists():  # another process finished first
+                shutil.rmtree(out)
+                return final
+            shutil.rmtree(final)  # a partial folder left by an interrupted run
+        os.rename(out, final)
+    except BaseException:
+        shutil.rmtree(out, ignore_errors=True)
+        raise
+    return final
+
+
+def _write_synthetic(size: str | int, seed: int, out: Path, chunk_customers: int) -> None:
     (out / "truth").mkdir(parents=True, exist_ok=True)
-    (out / "_complete").unlink(missing_ok=True)
     products, sites, calendar = synthetic.static_tables(seed)
     writers: dict[str, pq.ParquetWriter] = {}
     effects = None
@@ -139,7 +159,6 @@ def write_synthetic(size: str | int = "default", seed: int = 42, out: Path | Non
     (out / "truth" / "effects.json").write_text(
         json.dumps(synthetic.effects_doc(effects), indent=2))
     (out / "_complete").write_text(json.dumps({"size": str(size), "seed": seed}))
-    return out
 
 
 def load_synthetic(size: str | int = "small", seed: int = 42) -> Dataset:
