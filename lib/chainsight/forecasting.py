@@ -1,0 +1,517 @@
+"""Demand forecasting (需求预测) from order lines, with and without the profile.
+
+Panels are long frames ``unique_id, ds, y`` (weekly units, weeks starting on
+Monday) plus the keys of each series (segment, category, product). Models:
+
+* ``naive`` and ``seasonal_naive`` baselines (with normal prediction intervals
+  from their in-sample errors);
+* ``ets`` (statsforecast AutoETS, non-seasonal; the calendar is left to the
+  global model) and ``tsb`` (Teunter-Syntetos-Babai, for intermittent series);
+* ``gbm``: one global gradient-boosting model (scikit-learn) across all series of
+  a panel, direct multi-horizon, with recent levels, the same week last year,
+  calendar and event features (festival and promotion days, a week before and
+  after), and the series keys; a split-conformal interval from its own errors on
+  the last weeks of the training data.
+
+:func:`backtest` runs models from several forecast origins; :func:`accuracy`
+scores them (MASE, WAPE, bias, interval coverage). :func:`compare_profile`
+sets a profile-blind forecast (category totals split by historical segment
+shares) against a profile-aware one (per segment x category, summed), at
+segment x category, category and SKU level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.ensemble import HistGradientBoostingRegressor
+
+from chainsight import schema as S
+from chainsight.sql import query, source
+
+MODELS = ("naive", "seasonal_naive", "ets", "tsb", "gbm")
+KEYS = ("segment", S.CATEGORY, S.PRODUCT_ID)
+
+
+# ---------------------------------------------------------------------------
+# Panels
+# ---------------------------------------------------------------------------
+def weekly_panel(orders, by: list[str] | tuple = (), customers: pd.DataFrame | None = None,
+                 products: pd.DataFrame | None = None, start=None, end=None) -> pd.DataFrame:
+    """Weekly units per series, every week present (zeros filled).
+
+    ``by`` lists the keys: any of ``segment`` (needs ``customers`` with
+    customer_id and segment; customers not in it, for example those who arrived
+    after the profile was built, form the segment ``new``), ``category`` (needs
+    ``products``) and ``product_id``; empty for the total. Weeks start on Monday;
+    ``ds`` is the Monday. Segments become text labels.
+    """
+    src, columns, tables = source(orders)
+    S.require_columns(columns, "orders", (S.CUSTOMER_ID, S.TIMESTAMP, S.PRODUCT_ID, S.QUANTITY))
+    by = list(by)
+    joins = []
+    if "segment" in by:
+        if customers is None or "segment" not in customers.columns:
+            raise ValueError("a panel by segment needs customers with a 'segment' column")
+        tables["seg"] = customers[[S.CUSTOMER_ID, "segment"]]
+        joins.append(f"LEFT JOIN seg USING ({S.CUSTOMER_ID})")
+    if S.CATEGORY in by:
+        if products is None or S.CATEGORY not in products.columns:
+            raise ValueError("a panel by category needs products with a 'category' column")
+        tables["prod"] = products[[S.PRODUCT_ID, S.CATEGORY]]
+        joins.append(f"JOIN prod USING ({S.PRODUCT_ID})")
+    sel = "".join(("coalesce(CAST(segment AS VARCHAR), 'new') AS segment" if k == "segment"
+                   else k) + ", " for k in by)
+    agg = query(f"""
+        SELECT {sel} CAST(date_trunc('week', {S.TIMESTAMP}) AS DATE) AS ds,
+               sum({S.QUANTITY}) AS y
+        FROM {src} o {' '.join(joins)}
+        GROUP BY ALL""", **tables)
+    agg["ds"] = pd.to_datetime(agg["ds"])
+    start = pd.Timestamp(start) if start is not None else agg["ds"].min()
+    end = pd.Timestamp(end) if end is not None else agg["ds"].max()
+    weeks = pd.date_range(start - pd.Timedelta(days=start.dayofweek), end, freq="W-MON")
+    series = agg[by].drop_duplicates() if by else pd.DataFrame(index=[0])
+    grid = series.merge(pd.DataFrame({"ds": weeks}), how="cross")
+    panel = grid.merge(agg, on=[*by, "ds"], how="left").fillna({"y": 0.0})
+    panel["unique_id"] = (panel[by].astype(str).agg("|".join, axis=1) if by else "total")
+    return panel[["unique_id", "ds", "y", *by]].sort_values(["unique_id", "ds"],
+                                                          ignore_index=True)
+
+
+def weekly_calendar(calendar: pd.DataFrame | None, weeks: pd.Series | pd.DatetimeIndex
+                    ) -> pd.DataFrame:
+    """Calendar features per week (Monday ``ds``): festival, peak and promotion days in
+    the week, the week before (lead) and after (lag), and the week of the year."""
+    weeks = pd.DatetimeIndex(pd.Series(weeks).drop_duplicates().sort_values())
+    out = pd.DataFrame({"ds": weeks, "week_of_year": weeks.isocalendar().week.to_numpy()})
+    cols = ["festival_days", "peak_days", "promo_days", "holiday_days"]
+    if calendar is None or S.EVENT_KIND not in calendar.columns:
+        for c in cols:
+            out[c] = 0.0
+    else:
+        c = calendar.copy()
+        c["ds"] = c[S.DATE] - pd.to_timedelta(c[S.DATE].dt.dayofweek, unit="D")
+        kind, event = c[S.EVENT_KIND], c[S.EVENT].astype(str)
+        c["festival_days"] = ((kind == "festival") & ~event.str.endswith("holiday")).astype(float)
+        c["holiday_days"] = event.str.endswith("holiday").astype(float)
+        c["peak_days"] = c.get("peak", False).astype(float)
+        c["promo_days"] = (kind == "promotion").astype(float)
+        wk = c.groupby("ds")[cols].sum()
+        out = out.merge(wk, left_on="ds", right_index=True, how="left").fillna(0.0)
+    for col in ("festival_days", "peak_days"):
+        out[f"{col}_next_week"] = out[col].shift(-1).fillna(0.0)
+        out[f"{col}_last_week"] = out[col].shift(1).fillna(0.0)
+    out["festival_week"] = (out["festival_days"] + out["peak_days"]) > 0
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Models: each returns unique_id, ds, yhat, lo, hi for h weeks after the training end
+# ---------------------------------------------------------------------------
+def _future_weeks(train: pd.DataFrame, h: int) -> pd.DatetimeIndex:
+    last = train["ds"].max()
+    return pd.date_range(last + pd.Timedelta(weeks=1), periods=h, freq="W-MON")
+
+
+def _wide(train: pd.DataFrame) -> pd.DataFrame:
+    return train.pivot(index="unique_id", columns="ds", values="y").sort_index()
+
+
+def _simple(train: pd.DataFrame, h: int, season: int, level: float) -> pd.DataFrame:
+    """Naive (season 1) or seasonal naive with normal intervals from in-sample errors
+    (Hyndman & Athanasopoulos, FPP3 5.5). A series shorter than a season falls back
+    to naive."""
+    W = _wide(train).to_numpy(float)
+    n = W.shape[1]
+    m = season if n > season else 1
+    resid = W[:, m:] - W[:, :-m]
+    sigma = np.sqrt(np.nanmean(resid**2, axis=1)) if resid.shape[1] else np.zeros(len(W))
+    k = np.arange(1, h + 1)
+    idx = n - m + (k - 1) % m
+    yhat = W[:, idx]
+    z = stats.norm.ppf(0.5 + level / 200)
+    spread = z * sigma[:, None] * np.sqrt(((k - 1) // m + 1) if m > 1 else k)[None, :]
+    return _frame(_wide(train).index, _future_weeks(train, h), yhat, yhat - spread,
+                  yhat + spread)
+
+
+def _frame(ids, weeks, yhat, lo, hi) -> pd.DataFrame:
+    n, h = yhat.shape
+    return pd.DataFrame({"unique_id": np.repeat(np.asarray(ids), h),
+                         "ds": np.tile(weeks.to_numpy(), n),
+                         "yhat": np.clip(yhat, 0, None).ravel(),
+                         "lo": np.clip(lo, 0, None).ravel(), "hi": np.clip(hi, 0, None).ravel()})
+
+
+def _statsforecast(train: pd.DataFrame, h: int, name: str, level: float) -> pd.DataFrame:
+    from statsforecast import StatsForecast
+    from statsforecast.models import TSB, AutoETS
+
+    model = {"ets": AutoETS(season_length=1, alias="m"),
+             "tsb": TSB(alpha_d=0.2, alpha_p=0.2, alias="m")}[name]
+    sf = StatsForecast(models=[model], freq="W-MON", n_jobs=1)
+    lvl = [int(level)] if name == "ets" else None
+    fc = sf.forecast(df=train[["unique_id", "ds", "y"]], h=h, level=lvl)
+    fc = fc.reset_index() if "unique_id" not in fc.columns else fc
+    if name == "ets":
+        lo, hi = fc[f"m-lo-{int(level)}"], fc[f"m-hi-{int(level)}"]
+    else:  # TSB gives a point forecast; interval from Poisson noise around it
+        lo = pd.Series(stats.poisson.ppf(0.5 - level / 200, fc["m"]), index=fc.index)
+        hi = pd.Series(stats.poisson.ppf(0.5 + level / 200, fc["m"]), index=fc.index)
+    return pd.DataFrame({"unique_id": fc["unique_id"].astype(str), "ds": fc["ds"],
+                         "yhat": fc["m"].clip(lower=0), "lo": lo.clip(lower=0),
+                         "hi": hi.clip(lower=0)})
+
+
+def _gbm_rows(W: np.ndarray, anchors: np.ndarray, h: int, season: int):
+    """Direct multi-horizon design: for each series, anchor week a and step k, the
+    levels known at a and the target week a+k. Returns features and targets."""
+    n_s, n_w = W.shape
+    L = np.log1p(np.clip(W, 0, None))
+    csum = np.concatenate([np.zeros((n_s, 1)), np.cumsum(L, axis=1)], axis=1)
+
+    def mean_last(a, w):
+        lo = np.maximum(a - w + 1, 0)
+        return (csum[:, a + 1] - csum[:, lo]) / (a + 1 - lo)
+
+    rows = []
+    for a in anchors:
+        m4, m13, m52 = mean_last(a, 4), mean_last(a, 13), mean_last(a, 52)
+        for k in range(1, h + 1):
+            t = a + k
+            last_year = L[:, t - season] if t - season >= 0 else np.full(n_s, np.nan)
+            rows.append(np.column_stack([
+                np.arange(n_s), np.full(n_s, a), np.full(n_s, t), np.full(n_s, k),
+                L[:, a] - m13, m4 - m13, m52 - m13, last_year - m13, m13,
+            ]))
+    return np.vstack(rows)
+
+
+def _scale(block: np.ndarray) -> np.ndarray:
+    """A series' recent level in units, from the larger of its 4- and 13-week log means
+    (the larger, so that a series that has just started growing is not divided by
+    its empty past)."""
+    m13 = block[:, 8]
+    m4 = block[:, 5] + m13
+    return np.expm1(np.maximum(m4, m13)) + 1
+
+
+def _gbm(train: pd.DataFrame, h: int, level: float, season: int, cal_w: pd.DataFrame | None,
+         keys: list[str], seed: int = 0) -> pd.DataFrame:
+    """One gradient-boosting model across the series of ``train`` (log scale,
+    relative to each series' recent level); quantile models give the interval."""
+    wide = _wide(train)
+    W = wide.to_numpy(float)
+    n_w = W.shape[1]
+    weeks = pd.DatetimeIndex(wide.columns)
+    future = _future_weeks(train, h)
+    all_weeks = weeks.append(future)
+    cal = (weekly_calendar(None, all_weeks) if cal_w is None else
+           pd.DataFrame({"ds": all_weeks}).merge(cal_w, on="ds", how="left").fillna(0))
+    cal_cols = [c for c in cal.columns if c not in ("ds", "festival_week")]
+    calX = cal[cal_cols].to_numpy(float)
+    key_codes = (train.drop_duplicates("unique_id").set_index("unique_id").loc[wide.index, keys]
+                 .apply(lambda s: pd.Categorical(s.astype(str)).codes).to_numpy(float)
+                 if keys else np.zeros((len(W), 0)))
+
+    def design(block):
+        s, t = block[:, 0].astype(int), block[:, 2].astype(int)
+        return np.column_stack([block[:, 3:], calX[t], key_codes[s]])
+
+    Wfull = np.concatenate([W, np.full((len(W), h), np.nan)], axis=1)
+    first = min(13, n_w - h - 1)
+    train_block = _gbm_rows(Wfull, np.arange(max(first, 0), n_w - 1), h, season)
+    train_block = train_block[train_block[:, 2] < n_w]
+    t_idx = train_block[:, 2].astype(int)
+    s_idx = train_block[:, 0].astype(int)
+    # Target: units relative to the series' recent level (mean of the last 13 weeks on
+    # the log scale), so that one model serves small and large series; Poisson loss
+    # forecasts the mean, which adds up across series (a median would not).
+    scale = _scale(train_block)
+    target = np.clip(W[s_idx, t_idx], 0, None) / scale
+    X = design(train_block)
+    cat_mask = [False] * (X.shape[1] - key_codes.shape[1]) + [True] * key_codes.shape[1]
+    pred_block = _gbm_rows(Wfull, np.array([n_w - 1]), h, season)
+    Xp = design(pred_block)
+
+    def fit(mask):
+        return HistGradientBoostingRegressor(
+            loss="poisson", max_iter=200, learning_rate=0.08, max_leaf_nodes=31,
+            categorical_features=cat_mask or None, random_state=seed).fit(X[mask], target[mask])
+
+    # Split-conformal interval: a model fitted without the last `cal` weeks forecasts
+    # them from the anchors just before; the spread of its errors per step, on the
+    # log scale, is the interval around the final model's forecast.
+    cal = min(13, max(n_w // 4, 1))
+    cut = n_w - cal
+    early = t_idx < cut
+    calib = (train_block[:, 1] >= cut - 1) & ~early
+    k_all = train_block[:, 3].astype(int)
+    q_lo, q_hi = np.zeros(h + 1), np.zeros(h + 1)
+    if early.sum() > 50 and calib.sum() > 0:
+        resid = (np.log1p(target[calib] * scale[calib])
+                 - np.log1p(fit(early).predict(X[calib]) * scale[calib]))
+        for k in range(1, h + 1):
+            r = resid[k_all[calib] == k]
+            r = r if len(r) >= 5 else resid
+            q_lo[k], q_hi[k] = np.quantile(r, [0.5 - level / 200, 0.5 + level / 200])
+    mean = fit(np.ones(len(X), dtype=bool)).predict(Xp) * _scale(pred_block)
+    s = pred_block[:, 0].astype(int)
+    k = pred_block[:, 3].astype(int)
+    res = pd.DataFrame({"unique_id": wide.index.to_numpy()[s], "ds": future[k - 1],
+                        "yhat": mean, "lo": np.expm1(np.log1p(mean) + np.minimum(q_lo[k], 0)),
+                        "hi": np.expm1(np.log1p(mean) + np.maximum(q_hi[k], 0))})
+    res[["yhat", "lo", "hi"]] = res[["yhat", "lo", "hi"]].clip(lower=0)
+    return res.sort_values(["unique_id", "ds"], ignore_index=True)
+
+
+def forecast(train: pd.DataFrame, model: str, h: int = 8, level: float = 80,
+             season_length: int = 52, calendar_weekly: pd.DataFrame | None = None,
+             seed: int = 0) -> pd.DataFrame:
+    """Forecast ``h`` weeks after the end of ``train`` (a panel) with one model."""
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; choose from {MODELS}")
+    if model == "naive":
+        return _simple(train, h, 1, level)
+    if model == "seasonal_naive":
+        return _simple(train, h, season_length, level)
+    if model in ("ets", "tsb"):
+        return _statsforecast(train, h, model, level)
+    keys = [k for k in KEYS if k in train.columns]
+    return _gbm(train, h, level, season_length, calendar_weekly, keys, seed)
+
+
+# ---------------------------------------------------------------------------
+# Backtest and accuracy
+# ---------------------------------------------------------------------------
+def default_origins(panel: pd.DataFrame, h: int = 8, n_origins: int = 4,
+                    step: int = 13) -> list[pd.Timestamp]:
+    """The last week of training for each origin: the latest leaves exactly ``h``
+    weeks, the others are ``step`` weeks apart before it."""
+    weeks = np.sort(panel["ds"].unique())
+    last = len(weeks) - h - 1
+    idx = [last - i * step for i in range(n_origins)][::-1]
+    if idx[0] < 13:
+        raise ValueError(f"not enough history for {n_origins} origins {step} weeks apart "
+                         f"with horizon {h} ({len(weeks)} weeks of data)")
+    return [pd.Timestamp(weeks[i]) for i in idx]
+
+
+def backtest(panel: pd.DataFrame, models, origins, h: int = 8, level: float = 80,
+             season_length: int = 52, calendar_weekly: pd.DataFrame | None = None,
+             seed: int = 0) -> pd.DataFrame:
+    """Rolling-origin backtest: for each origin (last training week) and model, the
+    forecast of the next ``h`` weeks beside the actuals. Long format:
+    ``model, origin, step, unique_id, ds, y, yhat, lo, hi`` (+ series keys)."""
+    keys = [k for k in KEYS if k in panel.columns]
+    parts = []
+    for origin in origins:
+        origin = pd.Timestamp(origin)
+        train = panel[panel["ds"] <= origin]
+        test = panel[(panel["ds"] > origin)
+                     & (panel["ds"] <= origin + pd.Timedelta(weeks=h))]
+        for m in models:
+            fc = forecast(train, m, h, level, season_length, calendar_weekly, seed)
+            fc["unique_id"] = fc["unique_id"].astype(str)
+            part = test.merge(fc, on=["unique_id", "ds"], how="left")
+            part["model"], part["origin"] = m, origin
+            part["step"] = ((part["ds"] - origin).dt.days // 7).astype(int)
+            parts.append(part)
+    cols = ["model", "origin", "step", "unique_id", "ds", "y", "yhat", "lo", "hi", *keys]
+    return pd.concat(parts, ignore_index=True)[cols]
+
+
+def scale_mae(panel: pd.DataFrame, origin, season_length: int = 52) -> pd.Series:
+    """MASE denominators: each series' in-sample mean absolute seasonal-naive error up to
+    ``origin`` (naive when the history is shorter than two seasons)."""
+    W = _wide(panel[panel["ds"] <= pd.Timestamp(origin)]).to_numpy(float)
+    m = season_length if W.shape[1] > 2 * season_length else 1
+    d = np.nanmean(np.abs(W[:, m:] - W[:, :-m]), axis=1)
+    return pd.Series(d, index=_wide(panel[panel["ds"] <= pd.Timestamp(origin)]).index)
+
+
+def accuracy(bt: pd.DataFrame, panel: pd.DataFrame | None = None, by=("model",),
+             season_length: int = 52) -> pd.DataFrame:
+    """WAPE, bias, 80% interval coverage and (with ``panel``) MASE, grouped by ``by``.
+
+    WAPE = sum|error| / sum(actual); bias = sum(error) / sum(actual); coverage =
+    share of actuals inside [lo, hi]; MASE = mean over series and origins of
+    MAE / in-sample seasonal-naive MAE.
+    """
+    d = bt.copy()
+    d["err"] = d["yhat"] - d["y"]
+    d["abs_err"] = d["err"].abs()
+    d["covered"] = (d["y"] >= d["lo"] - 1e-9) & (d["y"] <= d["hi"] + 1e-9)
+    by = list(by)
+    out = d.groupby(by).agg(wape_num=("abs_err", "sum"), bias_num=("err", "sum"),
+                            actual=("y", "sum"), coverage=("covered", "mean"),
+                            points=("y", "size"))
+    out["wape"] = out["wape_num"] / out["actual"]
+    out["bias"] = out["bias_num"] / out["actual"]
+    if panel is not None:
+        scales = pd.concat([scale_mae(panel, o, season_length).rename("scale").to_frame()
+                            .assign(origin=pd.Timestamp(o)) for o in d["origin"].unique()])
+        scales.index.name = "unique_id"
+        d = d.merge(scales.reset_index(), on=["unique_id", "origin"], how="left")
+        per = d.groupby([*by, "unique_id", "origin"]).agg(mae=("abs_err", "mean"),
+                                                         scale=("scale", "first"))
+        per = per[per["scale"] > 0]
+        out["mase"] = (per["mae"] / per["scale"]).groupby(level=by).mean()
+    return out.drop(columns=["wape_num", "bias_num"]).reset_index()
+
+
+def series_errors(bt: pd.DataFrame) -> pd.DataFrame:
+    """Backtest errors per series, model and step: what the inventory notebook turns
+    into lead-time demand distributions."""
+    d = bt.assign(error=bt["y"] - bt["yhat"], ratio=bt["y"] / bt["yhat"].replace(0, np.nan))
+    return d[["model", "unique_id", "origin", "step", "ds", "y", "yhat", "error", "ratio"]]
+
+
+# ---------------------------------------------------------------------------
+# Profile-blind vs profile-aware
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ProfileComparison:
+    backtests: dict[str, pd.DataFrame]  # level -> backtest with both methods
+    accuracy: pd.DataFrame  # level, method, origin, festival, wape, bias, coverage
+
+
+def _split(fc_parent: pd.DataFrame, shares: pd.DataFrame, parent: list[str],
+           child: list[str]) -> pd.DataFrame:
+    """Split parent forecasts into children by shares (columns parent + child + share)."""
+    out = fc_parent.merge(shares, on=parent, how="inner")
+    for c in ("yhat", "lo", "hi"):
+        out[c] = out[c] * out["share"]
+    return out[[*parent, *child, "ds", "origin", "yhat", "lo", "hi"]]
+
+
+def _shares(panel: pd.DataFrame, origin, parent: list[str], child: list[str],
+            window: int) -> pd.DataFrame:
+    """Each child's share of its parent's units over the last ``window`` weeks."""
+    recent = panel[(panel["ds"] <= origin) & (panel["ds"] > origin - pd.Timedelta(weeks=window))]
+    tot = recent.groupby([*parent, *child])["y"].sum().reset_index()
+    tot["share"] = tot["y"] / tot.groupby(parent)["y"].transform("sum")
+    return tot.drop(columns="y").fillna({"share": 0})
+
+
+def reconcile(children: pd.DataFrame, parents: pd.DataFrame, parent: str) -> pd.DataFrame:
+    """OLS reconciliation of a two-level hierarchy (Hyndman et al. 2011): for each
+    parent and week, the parent's own forecast and its children's forecasts are
+    adjusted by least squares so that the children add up to the parent. With n
+    children, the gap between the parent forecast and the children's sum is shared
+    equally: each child moves by gap / (n + 1). Intervals move with their point."""
+    c = children.copy()
+    key = [parent, "ds"]
+    total = c.groupby(key)["yhat"].transform("sum")
+    n = c.groupby(key)["yhat"].transform("size")
+    top = c[key].merge(parents[[*key, "yhat"]], on=key, how="left")["yhat"].to_numpy()
+    shift = (np.where(np.isnan(top), total, top) - total) / (n + 1)
+    for col in ("yhat", "lo", "hi"):
+        c[col] = (c[col] + shift).clip(lower=0)
+    return c
+
+
+def compare_profile(orders, customers: pd.DataFrame, products: pd.DataFrame,
+                    calendar: pd.DataFrame | None, origins=None, h: int = 8,
+                    model: str = "gbm", share_window: int = 52, level: float = 80,
+                    season_length: int = 52, seed: int = 0) -> ProfileComparison:
+    """Backtest profile-blind against profile-aware forecasts at three levels.
+
+    Blind: forecast each category's total, split it into segments by the segments'
+    shares of the category over the last ``share_window`` weeks. Aware: forecast
+    each segment x category series, sum to categories. Both go down to SKUs by
+    each SKU's share within its category (blind) or within its segment x category
+    (aware), so both hierarchies add up.
+    """
+    cat = weekly_panel(orders, [S.CATEGORY], products=products)
+    seg = weekly_panel(orders, ["segment", S.CATEGORY], customers=customers, products=products)
+    sku = weekly_panel(orders, [S.CATEGORY, S.PRODUCT_ID], products=products)
+    seg_sku = weekly_panel(orders, ["segment", S.CATEGORY, S.PRODUCT_ID], customers=customers,
+                           products=products)
+    cal_w = weekly_calendar(calendar, cat["ds"].drop_duplicates()) if calendar is not None \
+        else None
+    origins = origins or default_origins(cat, h)
+    kw = dict(h=h, level=level, season_length=season_length, calendar_weekly=cal_w, seed=seed)
+    bt_cat = backtest(cat, [model], origins, **kw)
+    bt_seg = backtest(seg, [model], origins, **kw)
+    cols = ["ds", "origin", "yhat", "lo", "hi"]
+    parts = {"segment x category": [], S.CATEGORY: [], "sku": []}
+    for origin in origins:
+        o = pd.Timestamp(origin)
+        fc_c = bt_cat[bt_cat["origin"] == o][[S.CATEGORY, *cols]]
+        fc_s = reconcile(bt_seg[bt_seg["origin"] == o][["segment", S.CATEGORY, *cols]],
+                         fc_c, S.CATEGORY)
+        blind_seg = _split(fc_c, _shares(seg, o, [S.CATEGORY], ["segment"], share_window),
+                           [S.CATEGORY], ["segment"])
+        aware_cat = fc_s.groupby([S.CATEGORY, "ds", "origin"], as_index=False)[
+            ["yhat", "lo", "hi"]].sum()
+        blind_sku = _split(fc_c, _shares(sku, o, [S.CATEGORY], [S.PRODUCT_ID], share_window),
+                           [S.CATEGORY], [S.PRODUCT_ID])
+        aware_sku = (_split(fc_s, _shares(seg_sku, o, ["segment", S.CATEGORY], [S.PRODUCT_ID],
+                                          share_window), ["segment", S.CATEGORY],
+                            [S.PRODUCT_ID])
+                     .groupby([S.CATEGORY, S.PRODUCT_ID, "ds", "origin"], as_index=False)[
+                         ["yhat", "lo", "hi"]].sum())
+        parts["segment x category"] += [blind_seg.assign(method="profile-blind"),
+                                         fc_s.assign(method="profile-aware")]
+        parts[S.CATEGORY] += [fc_c.assign(method="profile-blind"),
+                              aware_cat.assign(method="profile-aware")]
+        parts["sku"] += [blind_sku.assign(method="profile-blind"),
+                         aware_sku.assign(method="profile-aware")]
+    actual = {"segment x category": (seg, ["segment", S.CATEGORY]),
+              S.CATEGORY: (cat, [S.CATEGORY]), "sku": (sku, [S.CATEGORY, S.PRODUCT_ID])}
+    festival = cal_w[["ds", "festival_week"]] if cal_w is not None else None
+    backtests, acc = {}, []
+    for lvl, frames in parts.items():
+        panel, keys = actual[lvl]
+        d = pd.concat(frames, ignore_index=True).merge(panel, on=[*keys, "ds"], how="left")
+        d["y"] = d["y"].fillna(0.0)
+        d["model"] = d["method"]
+        d["festival"] = (d.merge(festival, on="ds", how="left")["festival_week"]
+                         .fillna(False).to_numpy() if festival is not None else False)
+        backtests[lvl] = d
+        for by in (["method"], ["method", "origin"], ["method", "festival"],
+                   ["method", "origin", "festival"]):
+            a = accuracy(d, by=by).assign(level=lvl)
+            acc.append(a)
+    return ProfileComparison(backtests, pd.concat(acc, ignore_index=True))
+
+
+def customer_base_forecast(profile, orders: pd.DataFrame, products: pd.DataFrame,
+                           h: int = 8) -> pd.DataFrame:
+    """Category demand from the customer base: the bridge from profile to demand.
+
+    Each profiled customer's expected purchases in each of the ``h`` weeks after the
+    profile date (BG/NBD conditional expectation), times their segment's units per
+    purchase in each category (from the orders up to the profile date), summed by
+    category and week. Customers who have not bought yet are not in it, and the
+    calendar is not either: it is the demand of the customers already known.
+    """
+    from chainsight import clv
+
+    as_of = pd.Timestamp(profile.as_of)
+    known = orders[orders[S.TIMESTAMP] <= as_of]
+    summary = clv.rfm_summary(known, calibration_end=as_of)
+    c = profile.customers[[S.CUSTOMER_ID, "segment"]].merge(summary, on=S.CUSTOMER_ID)
+    cum = np.stack([clv.conditional_expected_transactions(profile.bgnbd, w, c["x"], c["t_x"],
+                                                          c["T"]) for w in range(h + 1)])
+    tx = pd.DataFrame(np.diff(cum, axis=0).T, index=c["segment"].to_numpy()).groupby(
+        level=0).sum()  # segment x week: expected purchases
+    past = known.merge(c[[S.CUSTOMER_ID, "segment"]], on=S.CUSTOMER_ID).merge(
+        products[[S.PRODUCT_ID, S.CATEGORY]], on=S.PRODUCT_ID)
+    units = past.groupby(["segment", S.CATEGORY])[S.QUANTITY].sum()
+    purchases = past.assign(day=past[S.TIMESTAMP].dt.normalize()).drop_duplicates(
+        [S.CUSTOMER_ID, "day"]).groupby("segment").size()
+    per_purchase = units.div(purchases, level="segment").rename("units").reset_index()
+    start = as_of.normalize() - pd.Timedelta(days=as_of.dayofweek) + pd.Timedelta(weeks=1)
+    rows = []
+    for _, r in per_purchase.iterrows():
+        for k in range(h):
+            rows.append((r[S.CATEGORY], start + pd.Timedelta(weeks=k),
+                         tx.loc[r["segment"], k] * r["units"]))
+    out = pd.DataFrame(rows, columns=[S.CATEGORY, "ds", "yhat"])
+    return out.groupby([S.CATEGORY, "ds"], as_index=False)["yhat"].sum()
