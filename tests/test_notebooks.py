@@ -48,10 +48,10 @@ def test_parameter_sets_only_use_declared_parameters():
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    """Notebooks 00 and 01 on the quick parameter set, through the users' command."""
+    """Notebooks 00-02 on the quick parameter set, through the users' command."""
     out = tmp_path_factory.mktemp("reports") / "quick"
     code = cli.main(["report", "--params", str(ROOT / "reports/params/quick.yaml"),
-                     "--notebooks", "00,01", "--out", str(out), "--jobs", "2"])
+                     "--notebooks", "00,01,02", "--out", str(out), "--jobs", "2"])
     metrics = json.loads((out / "metrics.json").read_text())["notebooks"]
     errors = {k: v["error"] for k, v in metrics.items() if v["error"]}
     assert code == 0, errors
@@ -88,6 +88,17 @@ def test_notebook_01_on_quick(quick_run):
         assert heading in html, heading
 
 
+def test_notebook_02_on_quick(quick_run):
+    out, metrics = quick_run
+    m = metrics["02_demand_forecasting"]["metrics"]
+    assert m["wape_segment_aware"] < m["wape_segment_blind"]
+    assert m["best_mase"] <= m["seasonal_naive_mase"]
+    assert 0 < m["customer_base_share"] < 1.5
+    html = (out / "02_demand_forecasting.html").read_text()
+    for heading in ("Profile-blind vs profile-aware", "Demand from the customer base", "CDNOW"):
+        assert heading in html, heading
+
+
 def test_no_raw_customer_id_in_any_report(quick_run):
     out, _ = quick_run
     ids = set(datasets.load("synthetic", size="small", seed=42).tables["customers"]
@@ -116,3 +127,10 @@ def test_profile_exercise_answers():
                               "rfm_group": ["champions", "loyal", "champions"]})
     assert exercises.segment_revenue_share(customers, 1) == pytest.approx(0.4)
     assert exercises.rfm_group_size(customers, "champions") == 2
+
+
+def test_forecast_exercise_answers():
+    bt = pd.DataFrame({"model": ["a", "a", "b", "b"], "y": [10.0, 10.0, 10.0, 10.0],
+                       "yhat": [12.0, 9.0, 10.0, 10.5]})
+    assert exercises.model_wape(bt, "a") == pytest.approx(3 / 20)
+    assert exercises.least_biased_model(bt) == "b"

@@ -62,3 +62,15 @@ def segment_revenue_share(customers: pd.DataFrame, segment: int = 1) -> float:
 def rfm_group_size(customers: pd.DataFrame, group: str = "champions") -> int:
     """Number of customers in an RFM group."""
     return int((customers["rfm_group"] == group).sum())
+
+
+def model_wape(bt: pd.DataFrame, model: str) -> float:
+    """WAPE (0-1) of one model over a whole backtest."""
+    d = bt[bt["model"] == model]
+    return float((d["yhat"] - d["y"]).abs().sum() / d["y"].sum())
+
+
+def least_biased_model(bt: pd.DataFrame) -> str:
+    """The model whose total error is closest to zero over a backtest."""
+    bias = bt.assign(e=bt["yhat"] - bt["y"]).groupby("model")["e"].sum().abs()
+    return str(bias.idxmin())

@@ -237,6 +237,9 @@ def _gbm(train: pd.DataFrame, h: int, level: float, season: int, cal_w: pd.DataF
     cat_mask = [False] * (X.shape[1] - key_codes.shape[1]) + [True] * key_codes.shape[1]
     pred_block = _gbm_rows(Wfull, np.array([n_w - 1]), h, season)
     Xp = design(pred_block)
+    known = ~np.all(np.isnan(X), axis=0)  # e.g. "last year" with less than a year of data
+    X, Xp = X[:, known], Xp[:, known]
+    cat_mask = [m for m, k in zip(cat_mask, known, strict=True) if k]
 
     def fit(mask):
         return HistGradientBoostingRegressor(
