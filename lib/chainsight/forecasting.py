@@ -424,16 +424,22 @@ def compare_profile(orders, customers: pd.DataFrame, products: pd.DataFrame,
                     season_length: int = 52, seed: int = 0) -> ProfileComparison:
     """Backtest profile-blind against profile-aware forecasts at three levels.
 
+    ``customers`` gives each customer's segment (customer_id, segment), from a profile
+    built before the first origin; customers it does not know form the segment
+    ``new``.
+
     Blind: forecast each category's total, split it into segments by the segments'
     shares of the category over the last ``share_window`` weeks. Aware: forecast
-    each segment x category series, sum to categories. Both go down to SKUs by
-    each SKU's share within its category (blind) or within its segment x category
-    (aware), so both hierarchies add up.
+    each segment x category series (the segment is a feature of the global model),
+    reconciled with the category forecast (:func:`reconcile`). Both go down to SKUs
+    by each SKU's share within its category (blind) or within its segment x
+    category (aware), so both hierarchies add up.
     """
+    seg_keys = ["segment", S.CATEGORY]
     cat = weekly_panel(orders, [S.CATEGORY], products=products)
-    seg = weekly_panel(orders, ["segment", S.CATEGORY], customers=customers, products=products)
     sku = weekly_panel(orders, [S.CATEGORY, S.PRODUCT_ID], products=products)
-    seg_sku = weekly_panel(orders, ["segment", S.CATEGORY, S.PRODUCT_ID], customers=customers,
+    seg = weekly_panel(orders, seg_keys, customers=customers, products=products)
+    seg_sku = weekly_panel(orders, [*seg_keys, S.PRODUCT_ID], customers=customers,
                            products=products)
     cal_w = weekly_calendar(calendar, cat["ds"].drop_duplicates()) if calendar is not None \
         else None
@@ -446,32 +452,31 @@ def compare_profile(orders, customers: pd.DataFrame, products: pd.DataFrame,
     for origin in origins:
         o = pd.Timestamp(origin)
         fc_c = bt_cat[bt_cat["origin"] == o][[S.CATEGORY, *cols]]
-        fc_s = reconcile(bt_seg[bt_seg["origin"] == o][["segment", S.CATEGORY, *cols]],
-                         fc_c, S.CATEGORY)
+        fc_s = reconcile(bt_seg[bt_seg["origin"] == o][[*seg_keys, *cols]], fc_c, S.CATEGORY)
         blind_seg = _split(fc_c, _shares(seg, o, [S.CATEGORY], ["segment"], share_window),
                            [S.CATEGORY], ["segment"])
+        parts["segment x category"] += [blind_seg.assign(method="profile-blind"),
+                                         fc_s.assign(method="profile-aware")]
         aware_cat = fc_s.groupby([S.CATEGORY, "ds", "origin"], as_index=False)[
             ["yhat", "lo", "hi"]].sum()
         blind_sku = _split(fc_c, _shares(sku, o, [S.CATEGORY], [S.PRODUCT_ID], share_window),
                            [S.CATEGORY], [S.PRODUCT_ID])
-        aware_sku = (_split(fc_s, _shares(seg_sku, o, ["segment", S.CATEGORY], [S.PRODUCT_ID],
-                                          share_window), ["segment", S.CATEGORY],
-                            [S.PRODUCT_ID])
+        aware_sku = (_split(fc_s, _shares(seg_sku, o, seg_keys, [S.PRODUCT_ID], share_window),
+                            seg_keys, [S.PRODUCT_ID])
                      .groupby([S.CATEGORY, S.PRODUCT_ID, "ds", "origin"], as_index=False)[
                          ["yhat", "lo", "hi"]].sum())
-        parts["segment x category"] += [blind_seg.assign(method="profile-blind"),
-                                         fc_s.assign(method="profile-aware")]
         parts[S.CATEGORY] += [fc_c.assign(method="profile-blind"),
                               aware_cat.assign(method="profile-aware")]
         parts["sku"] += [blind_sku.assign(method="profile-blind"),
                          aware_sku.assign(method="profile-aware")]
-    actual = {"segment x category": (seg, ["segment", S.CATEGORY]),
-              S.CATEGORY: (cat, [S.CATEGORY]), "sku": (sku, [S.CATEGORY, S.PRODUCT_ID])}
+    actuals = {"segment x category": (seg, seg_keys), S.CATEGORY: (cat, [S.CATEGORY]),
+               "sku": (sku, [S.CATEGORY, S.PRODUCT_ID])}
     festival = cal_w[["ds", "festival_week"]] if cal_w is not None else None
     backtests, acc = {}, []
     for lvl, frames in parts.items():
-        panel, keys = actual[lvl]
-        d = pd.concat(frames, ignore_index=True).merge(panel, on=[*keys, "ds"], how="left")
+        panel, keys = actuals[lvl]
+        d = pd.concat(frames, ignore_index=True).merge(panel[[*keys, "ds", "y"]],
+                                                       on=[*keys, "ds"], how="left")
         d["y"] = d["y"].fillna(0.0)
         d["model"] = d["method"]
         d["festival"] = (d.merge(festival, on="ds", how="left")["festival_week"]
@@ -479,8 +484,7 @@ def compare_profile(orders, customers: pd.DataFrame, products: pd.DataFrame,
         backtests[lvl] = d
         for by in (["method"], ["method", "origin"], ["method", "festival"],
                    ["method", "origin", "festival"]):
-            a = accuracy(d, by=by).assign(level=lvl)
-            acc.append(a)
+            acc.append(accuracy(d, by=by).assign(level=lvl))
     return ProfileComparison(backtests, pd.concat(acc, ignore_index=True))
 
 
