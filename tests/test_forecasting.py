@@ -40,6 +40,16 @@ def test_seasonal_naive_beats_naive_on_a_seasonal_series():
     assert acc.loc["seasonal_naive", "mase"] < acc.loc["naive", "mase"]
 
 
+def test_series_errors_are_actual_minus_forecast():
+    panel = _panel({"flat": np.full(60, 4.0), "up": np.arange(60, dtype=float)})
+    origins = forecasting.default_origins(panel, h=4, n_origins=2, step=5)
+    errs = forecasting.series_errors(forecasting.backtest(panel, ["naive"], origins, h=4))
+    assert len(errs) == 2 * 2 * 4
+    up = errs[errs["unique_id"] == "up"].sort_values(["origin", "step"])
+    assert up["error"].tolist() == [1.0, 2.0, 3.0, 4.0] * 2  # naive lags a trend by k
+    assert (errs.loc[errs["unique_id"] == "flat", "error"] == 0).all()
+
+
 def test_accuracy_by_hand():
     bt = pd.DataFrame({"model": "m", "origin": pd.Timestamp("2024-01-01"), "unique_id": "a",
                        "y": [10.0, 20.0], "yhat": [12.0, 14.0], "lo": [8.0, 15.0],

@@ -12,7 +12,6 @@ import math
 
 import pandas as pd
 
-from chainsight import overview
 from chainsight import schema as S
 from chainsight.datasets import Dataset
 
@@ -38,13 +37,6 @@ def check(name: str, answer, expected, rel_tol: float = 1e-3) -> bool | None:
 def express_share(ds: Dataset) -> float:
     """Share of order lines shipped by express (0-1)."""
     return float((ds.orders[S.SHIP_MODE] == "express").mean())
-
-
-def busiest_tier_for(ds: Dataset, category: str) -> str:
-    """The city tier where ``category`` has its largest revenue share."""
-    mix = overview.category_mix_by_tier(ds.orders, ds.tables["customers"], ds.tables["products"])
-    mix = mix[(mix[S.CITY_TIER] != "all") & (mix["category"] == category)]
-    return str(mix.loc[mix["share"].idxmax(), S.CITY_TIER])
 
 
 def repeat_customer_share(orders: pd.DataFrame) -> float:

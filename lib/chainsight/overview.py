@@ -86,16 +86,6 @@ def category_mix_by_tier(orders: pd.DataFrame, customers: pd.DataFrame,
         FROM r ORDER BY 1, 2""", orders=orders, customers=customers, products=products)
 
 
-def tier_mix_gap(mix: pd.DataFrame) -> pd.DataFrame:
-    """How far each tier's category mix is from the national mix, in percentage
-    points: what a single national mix would get wrong."""
-    national = mix[mix[S.CITY_TIER] == "all"].set_index("category")["share"]
-    tiers = mix[mix[S.CITY_TIER] != "all"].copy()
-    tiers["national_share"] = tiers["category"].map(national)
-    tiers["gap_pp"] = 100 * (tiers["share"] - tiers["national_share"])
-    return tiers.sort_values("gap_pp", key=abs, ascending=False, ignore_index=True)
-
-
 def mix_holdout_comparison(orders: pd.DataFrame, customers: pd.DataFrame,
                            products: pd.DataFrame, split: str | pd.Timestamp) -> pd.DataFrame:
     """Profile-blind against profile-aware category mix, judged on later data.
