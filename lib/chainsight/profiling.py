@@ -9,7 +9,7 @@ features; customer value comes from :mod:`chainsight.clv`.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -227,6 +227,8 @@ class MixtureData:
     gaussian_names: list[str]
     categorical: list[tuple[str, np.ndarray, list]]  # name, codes (-1 missing), levels
     counts: list[tuple[str, np.ndarray, list]]  # name, n x L effective counts, levels
+    gaussian_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    gaussian_sd: np.ndarray = field(default_factory=lambda: np.ones(0))
 
 
 def mixture_data(features: pd.DataFrame, evidence_cap: int = EVIDENCE_CAP) -> MixtureData:
@@ -245,8 +247,9 @@ def mixture_data(features: pd.DataFrame, evidence_cap: int = EVIDENCE_CAP) -> Mi
     if S.AGE in f.columns and f[S.AGE].notna().any():
         g = {"age": f[S.AGE].astype(float), **g}
     G = np.column_stack([np.asarray(v, dtype=float) for v in g.values()])
-    sd = np.nanstd(G, axis=0)
-    G = (G - np.nanmean(G, axis=0)) / np.where(sd > 0, sd, 1)
+    mean, sd = np.nanmean(G, axis=0), np.nanstd(G, axis=0)
+    sd = np.where(sd > 0, sd, 1)
+    G = (G - mean) / sd
     cats = []
     for col in CATEGORICAL:
         if col in f.columns and f[col].notna().any():
@@ -263,7 +266,7 @@ def mixture_data(features: pd.DataFrame, evidence_cap: int = EVIDENCE_CAP) -> Mi
         if col in f.columns:
             share = f[col].fillna(0).to_numpy(float)[:, None]
             counts.append((col, np.hstack([share, 1 - share]) * weight, ["yes", "no"]))
-    return MixtureData(G, list(g), cats, counts)
+    return MixtureData(G, list(g), cats, counts, mean, sd)
 
 
 @dataclass(frozen=True)
@@ -275,6 +278,10 @@ class MixtureFit:
     n_params: int
     iterations: int
     converged: bool
+    log_weight: np.ndarray = field(default_factory=lambda: np.zeros(0))  # k
+    mu: np.ndarray = field(default_factory=lambda: np.zeros(0))  # k x d (standardised)
+    var: np.ndarray = field(default_factory=lambda: np.zeros(0))  # k x d
+    log_categorical: list = field(default_factory=list)  # per categorical block: k x levels
 
 
 def fit_mixture(data: MixtureData, k: int, seed: int = 42, n_init: int = 2,
@@ -322,11 +329,12 @@ def fit_mixture(data: MixtureData, k: int, seed: int = 42, n_init: int = 2,
                 break
             prev = ll_sum
         if best is None or ll_sum > best[0]:
-            best = (ll_sum, R.argmax(axis=1), it, converged)
+            best = (ll_sum, R.argmax(axis=1), it, converged,
+                    (np.log(nk / n), mu, var, logp[:len(onehots)]))
     n_params = (k - 1) + 2 * k * G.shape[1] + k * sum(b.shape[1] - 1 for b in blocks)
-    ll_sum, labels, it, converged = best
+    ll_sum, labels, it, converged, (log_w, mu, var, log_cat) = best
     return MixtureFit(k, labels, ll_sum, -2 * ll_sum + n_params * np.log(n), n_params, it,
-                      converged)
+                      converged, log_w, mu, var, log_cat)
 
 
 @dataclass(frozen=True)
@@ -335,6 +343,8 @@ class Segmentation:
     method: str  # "mixture" or "kmeans"
     k: int
     diagnostics: pd.DataFrame  # k, bic (mixture), silhouette (k-means)
+    mixture: MixtureFit | None = None  # the chosen mixture (method "mixture")
+    layout: MixtureData | None = None  # how features were arranged for it
 
 
 def segment_customers(features: pd.DataFrame, k_range=range(3, 9), method: str = "mixture",
@@ -359,18 +369,46 @@ def segment_customers(features: pd.DataFrame, k_range=range(3, 9), method: str =
     for k in ks:
         mix = fit_mixture(data, k, seed=seed)
         km = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(X)
-        fits[k] = (mix.labels, km.labels_)
+        fits[k] = (mix, km.labels_)
         rows.append({"k": k, "bic": mix.bic, "silhouette": silhouette_score(X[idx],
                                                                             km.labels_[idx]),
                      "mixture_converged": mix.converged})
     diag = pd.DataFrame(rows)
     if method == "mixture":
         k = int(diag.loc[diag["bic"].idxmin(), "k"])
-        labels = fits[k][0]
-    else:
-        k = int(diag.loc[diag["silhouette"].idxmax(), "k"])
-        labels = fits[k][1]
-    return Segmentation(np.asarray(labels), method, k, diag)
+        return Segmentation(np.asarray(fits[k][0].labels), method, k, diag, fits[k][0], data)
+    k = int(diag.loc[diag["silhouette"].idxmax(), "k"])
+    return Segmentation(np.asarray(fits[k][1]), method, k, diag)
+
+
+def demographic_segments(seg: Segmentation, customers: pd.DataFrame) -> np.ndarray:
+    """Most likely mixture component of each customer from demographics alone (age and
+    the categorical blocks); -1 where the segmentation has no mixture or the
+    customer has no demographics at all."""
+    out = np.full(len(customers), -1)
+    mix, layout = seg.mixture, seg.layout
+    if mix is None or layout is None or len(customers) == 0:
+        return out
+    lp = np.tile(mix.log_weight, (len(customers), 1))
+    evidence = np.zeros(len(customers), dtype=bool)
+    if "age" in layout.gaussian_names and S.AGE in customers.columns:
+        d = layout.gaussian_names.index("age")
+        z = ((customers[S.AGE].astype(float).to_numpy() - layout.gaussian_mean[d])
+             / layout.gaussian_sd[d])
+        ok = ~np.isnan(z)
+        ll = -0.5 * (np.log(2 * np.pi * mix.var[:, d])[None, :]
+                     + (np.nan_to_num(z)[:, None] - mix.mu[None, :, d]) ** 2 / mix.var[None, :, d])
+        lp += np.where(ok[:, None], ll, 0.0)
+        evidence |= ok
+    for (name, _, levels), logp in zip(layout.categorical, mix.log_categorical, strict=True):
+        if name not in customers.columns:
+            continue
+        codes = pd.Categorical(customers[name], categories=levels).codes
+        ok = codes >= 0
+        lp[ok] += logp[:, codes[ok]].T
+        evidence |= ok
+    out[evidence] = lp[evidence].argmax(axis=1)
+    return out
 
 
 def order_by_value(labels: np.ndarray, value: np.ndarray) -> np.ndarray:
@@ -516,6 +554,22 @@ class Profile:
     bgnbd: clv.BGNBD
     gamma_gamma: clv.GammaGamma
     as_of: pd.Timestamp
+
+    def segments_for(self, customers: pd.DataFrame | None = None) -> pd.DataFrame:
+        """``customer_id, segment`` for the profiled customers and, given a customers
+        table, for customers the profile has not seen buy yet: they are placed in
+        the segment their demographics make most likely (the mixture model with the
+        behaviour left out, since they have none), or ``new`` when there is nothing
+        to go on (no demographics, or k-means segments)."""
+        known = self.customers[[S.CUSTOMER_ID, "segment"]].astype({"segment": object})
+        if customers is None:
+            return known
+        others = customers.loc[~customers[S.CUSTOMER_ID].isin(known[S.CUSTOMER_ID])]
+        raw = demographic_segments(self.segmentation, others)
+        mapping = dict(zip(self.segmentation.labels, self.customers["segment"], strict=True))
+        seg = [mapping.get(r, "new") if r >= 0 else "new" for r in raw]
+        return pd.concat([known, pd.DataFrame({S.CUSTOMER_ID: others[S.CUSTOMER_ID].to_numpy(),
+                                               "segment": seg})], ignore_index=True)
 
 
 def build_profile(ds, k_range=range(3, 9), method: str = "mixture", seed: int = 42,
