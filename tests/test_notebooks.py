@@ -99,6 +99,13 @@ def test_notebook_02_on_quick(quick_run):
         assert heading in html, heading
 
 
+def test_reports_show_no_warnings_or_tracebacks(quick_run):
+    out, _ = quick_run
+    for page in out.glob("[0-9]*.html"):
+        text = page.read_text()
+        assert "Warning:" not in text and "Traceback" not in text, page.name
+
+
 def test_no_raw_customer_id_in_any_report(quick_run):
     out, _ = quick_run
     ids = set(datasets.load("synthetic", size="small", seed=42).tables["customers"]

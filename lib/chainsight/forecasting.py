@@ -22,6 +22,7 @@ segment x category, category and SKU level.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -148,8 +149,10 @@ def _frame(ids, weeks, yhat, lo, hi) -> pd.DataFrame:
 
 
 def _statsforecast(train: pd.DataFrame, h: int, name: str, level: float) -> pd.DataFrame:
-    from statsforecast import StatsForecast
-    from statsforecast.models import TSB, AutoETS
+    with warnings.catch_warnings():  # its progress bar warns when ipywidgets is absent
+        warnings.simplefilter("ignore")
+        from statsforecast import StatsForecast
+        from statsforecast.models import TSB, AutoETS
 
     model = {"ets": AutoETS(season_length=1, alias="m"),
              "tsb": TSB(alpha_d=0.2, alpha_p=0.2, alias="m")}[name]

@@ -15,6 +15,7 @@ import copy
 import html
 import json
 import math
+import os
 import platform
 import shutil
 import time
@@ -30,6 +31,7 @@ import yaml
 METRIC_MIME = "application/vnd.chainsight.metrics+json"
 LEDGER_KEY = "data_ledger"
 KERNEL = "python3"
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 # ---------------------------------------------------------------------------
@@ -215,11 +217,25 @@ def run_reports(params: ParamSet, notebooks_dir: Path, out_dir: Path,
         progress(msg + (f"  ({r.error.splitlines()[0][:200]})" if r.error else ""))
 
     if jobs > 1 and total > 1:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            futures = [pool.submit(execute_one, p, params.parameters, out_dir) for p in paths]
-            for i, f in enumerate(futures, start=1):
-                results.append(f.result())
-                report(i, results[-1])
+        # Share the cores: each notebook's numeric libraries (OpenMP, BLAS) would otherwise
+        # start a thread per core, and oversubscribed OpenMP threads spin and stall.
+        threads = str(max(1, (os.cpu_count() or 1) // jobs))
+        saved = {v: os.environ.get(v) for v in _THREAD_VARS}
+        for var in _THREAD_VARS:
+            os.environ.setdefault(var, threads)
+        try:
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                futures = [pool.submit(execute_one, p, params.parameters, out_dir)
+                           for p in paths]
+                for i, f in enumerate(futures, start=1):
+                    results.append(f.result())
+                    report(i, results[-1])
+        finally:
+            for var, value in saved.items():
+                if value is None:
+                    os.environ.pop(var, None)
+                else:
+                    os.environ[var] = value
     else:
         for i, p in enumerate(paths, start=1):
             progress(f"[{i}/{total}] {p.stem}: running ...")
