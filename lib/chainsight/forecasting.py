@@ -205,8 +205,9 @@ def _scale(block: np.ndarray) -> np.ndarray:
 
 def _gbm(train: pd.DataFrame, h: int, level: float, season: int, cal_w: pd.DataFrame | None,
          keys: list[str], seed: int = 0) -> pd.DataFrame:
-    """One gradient-boosting model across the series of ``train`` (log scale,
-    relative to each series' recent level); quantile models give the interval."""
+    """One gradient-boosting model across the series of ``train``: Poisson loss on units
+    relative to each series' recent level, features on the log scale; the interval
+    is split-conformal (see below)."""
     wide = _wide(train)
     W = wide.to_numpy(float)
     n_w = W.shape[1]
@@ -334,10 +335,10 @@ def backtest(panel: pd.DataFrame, models, origins, h: int = 8, level: float = 80
 def scale_mae(panel: pd.DataFrame, origin, season_length: int = 52) -> pd.Series:
     """MASE denominators: each series' in-sample mean absolute seasonal-naive error up to
     ``origin`` (naive when the history is shorter than two seasons)."""
-    W = _wide(panel[panel["ds"] <= pd.Timestamp(origin)]).to_numpy(float)
+    wide = _wide(panel[panel["ds"] <= pd.Timestamp(origin)])
+    W = wide.to_numpy(float)
     m = season_length if W.shape[1] > 2 * season_length else 1
-    d = np.nanmean(np.abs(W[:, m:] - W[:, :-m]), axis=1)
-    return pd.Series(d, index=_wide(panel[panel["ds"] <= pd.Timestamp(origin)]).index)
+    return pd.Series(np.nanmean(np.abs(W[:, m:] - W[:, :-m]), axis=1), index=wide.index)
 
 
 def accuracy(bt: pd.DataFrame, panel: pd.DataFrame | None = None, by=("model",),
