@@ -92,7 +92,8 @@ def test_profile_is_deterministic_and_ordered_by_value(small_profile):
     assert list(means.index) == list(range(1, prof.segmentation.k + 1))
     assert means.is_monotonic_decreasing
     diag = prof.segmentation.diagnostics
-    assert prof.segmentation.k == diag.loc[diag["bic"].idxmin(), "k"]
+    assert prof.segmentation.k == diag.loc[diag["icl"].idxmin(), "k"]
+    assert (diag["icl"] >= diag["bic"]).all()
 
 
 def test_kmeans_option_uses_silhouette(small_profile):

@@ -405,23 +405,6 @@ def _shares(panel: pd.DataFrame, origin, parent: list[str], child: list[str],
     return tot.drop(columns="y").fillna({"share": 0})
 
 
-def reconcile(children: pd.DataFrame, parents: pd.DataFrame, parent: str) -> pd.DataFrame:
-    """OLS reconciliation of a two-level hierarchy (Hyndman et al. 2011): for each
-    parent and week, the parent's own forecast and its children's forecasts are
-    adjusted by least squares so that the children add up to the parent. With n
-    children, the gap between the parent forecast and the children's sum is shared
-    equally: each child moves by gap / (n + 1). Intervals move with their point."""
-    c = children.copy()
-    key = [parent, "ds"]
-    total = c.groupby(key)["yhat"].transform("sum")
-    n = c.groupby(key)["yhat"].transform("size")
-    top = c[key].merge(parents[[*key, "yhat"]], on=key, how="left")["yhat"].to_numpy()
-    shift = (np.where(np.isnan(top), total, top) - total) / (n + 1)
-    for col in ("yhat", "lo", "hi"):
-        c[col] = (c[col] + shift).clip(lower=0)
-    return c
-
-
 def compare_profile(orders, customers: pd.DataFrame, products: pd.DataFrame,
                     calendar: pd.DataFrame | None, origins=None, h: int = 8,
                     model: str = "gbm", share_window: int = 52, level: float = 80,
@@ -434,8 +417,8 @@ def compare_profile(orders, customers: pd.DataFrame, products: pd.DataFrame,
 
     Blind: forecast each category's total, split it into segments by the segments'
     shares of the category over the last ``share_window`` weeks. Aware: forecast
-    each segment x category series (the segment is a feature of the global model),
-    reconciled with the category forecast (:func:`reconcile`). Both go down to SKUs
+    each segment x category series (the segment is a feature of the global model) and
+    add them up to categories. Both go down to SKUs
     by each SKU's share within its category (blind) or within its segment x
     category (aware), so both hierarchies add up.
     """
@@ -456,7 +439,7 @@ def compare_profile(orders, customers: pd.DataFrame, products: pd.DataFrame,
     for origin in origins:
         o = pd.Timestamp(origin)
         fc_c = bt_cat[bt_cat["origin"] == o][[S.CATEGORY, *cols]]
-        fc_s = reconcile(bt_seg[bt_seg["origin"] == o][[*seg_keys, *cols]], fc_c, S.CATEGORY)
+        fc_s = bt_seg[bt_seg["origin"] == o][[*seg_keys, *cols]]
         blind_seg = _split(fc_c, _shares(seg, o, [S.CATEGORY], ["segment"], share_window),
                            [S.CATEGORY], ["segment"])
         parts["segment x category"] += [blind_seg.assign(method="profile-blind"),

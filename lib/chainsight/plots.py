@@ -96,11 +96,13 @@ def rfm_heatmap(rfm: pd.DataFrame, value: pd.Series, value_label: str) -> plt.Ax
 
 
 def k_diagnostics(diag: pd.DataFrame, chosen: int) -> plt.Figure:
-    """BIC of the mixture and silhouette of k-means for each number of segments."""
+    """BIC and ICL of the mixture and silhouette of k-means for each number of segments."""
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
-    a1.plot(diag["k"], diag["bic"] / 1e3, marker="o")
-    a1.set(title="Mixture: BIC (lower is better)", xlabel="number of segments k",
-           ylabel="BIC (thousands)")
+    a1.plot(diag["k"], diag["bic"] / 1e3, marker="o", label="BIC")
+    a1.plot(diag["k"], diag["icl"] / 1e3, marker="s", label="ICL = BIC + 2 x entropy")
+    a1.set(title="Mixture: BIC and ICL (lower is better)", xlabel="number of segments k",
+           ylabel="criterion (thousands)")
+    a1.legend(fontsize=8)
     a2.plot(diag["k"], diag["silhouette"], marker="o", color="#dd8452")
     a2.set(title="k-means: silhouette (higher is better)", xlabel="number of segments k",
            ylabel="silhouette")

@@ -9,6 +9,10 @@ true answer to find.
 
 Injected effects, recorded in the ground truth:
 
+* **acquisition shift**: new customers come more and more from ``young_trendsetter``
+  and ``value_seeker`` (the most festival-driven personas) and less from
+  ``urban_professional`` and ``silver_shopper``, so the customer mix, and with it
+  the festival peaks, change from year to year;
 * **rising customisation**: ``family_homemaker`` customers order customised
   furniture more and more often (share of customisable lines customised rises
   linearly from 25% to 65% over the period);
@@ -39,6 +43,12 @@ CHUNK_CUSTOMERS = 50_000
 DETOUR_FACTOR = 1.3  # road distance / great-circle distance
 
 CUSTOMISATION_RAMP = ("family_homemaker", 0.25, 0.65)
+# Acquisition mix: weight of each persona among new customers at the end of the
+# period relative to the start (linear in between); the retailer's push into
+# lower-tier cities and short-video channels brings ever more of its most
+# festival-driven customers.
+ACQUISITION_SHIFT = {"young_trendsetter": 2.0, "value_seeker": 2.0, "urban_professional": 0.7,
+                     "silver_shopper": 0.8}
 CATEGORY_SHIFT = ("silver_shopper", (0.10, 0.35, 0.10, 0.45))  # shares at the end
 INCIDENT = dict(start="2024-07-08", days=21, recovery_days=56, return_rate=0.35,
                 complaint_rate=0.30, demand_kept=0.5)  # fmt: skip
@@ -217,7 +227,15 @@ def _chunk(chunk: int, n: int, first_index: int, seed: int, products: pd.DataFra
     n_days = len(calendar)
 
     # --- customers -------------------------------------------------------
-    persona = rng.choice(len(names), size=n, p=np.array([p["share"] for p in P]))
+    # A launch cohort in the first quarter, then acquisition growing over time.
+    launch = rng.random(n) < 0.25
+    signup = np.where(launch, rng.random(n) * 90, np.sqrt(rng.random(n)) * n_days)
+    signup = np.minimum(signup, n_days - 1).astype(int)
+    # Who is acquired shifts over time (the lower-tier expansion, see ACQUISITION_SHIFT).
+    shift = np.array([ACQUISITION_SHIFT.get(k, 1.0) for k in names])
+    frac_signup = (signup / (n_days - 1))[:, None]
+    weights = np.array([p["share"] for p in P])[None, :] * (1 + (shift - 1) * frac_signup)
+    persona = _choice_rows(rng, weights)
     age = np.array([P[k]["age"][0] for k in persona]) + rng.normal(
         0, 1, n) * np.array([P[k]["age"][1] for k in persona])
     age = np.clip(np.round(age), 18, 85)
@@ -234,10 +252,6 @@ def _chunk(chunk: int, n: int, first_index: int, seed: int, products: pd.DataFra
         cand = np.flatnonzero(cities["city_tier"].to_numpy() == tname)
         w = cities["population_m"].to_numpy()[cand]
         city[idx] = cand[rng.choice(len(cand), size=len(idx), p=w / w.sum())]
-    # A launch cohort in the first quarter, then acquisition growing over time.
-    launch = rng.random(n) < 0.25
-    signup = np.where(launch, rng.random(n) * 90, np.sqrt(rng.random(n)) * n_days)
-    signup = np.minimum(signup, n_days - 1).astype(int)
     rate = rng.gamma(2.0, 0.5, n) * np.array([p["orders_per_year"] for p in P])[persona] / 365
     dmean = np.array([p["dropout"] for p in P])[persona]
     dropout = rng.beta(dmean * 12, (1 - dmean) * 12)
@@ -444,6 +458,7 @@ def iter_chunks(size: str | int, seed: int, products: pd.DataFrame, sites: pd.Da
 def effects_doc(effects: dict) -> dict:
     """The injected effects as a JSON-able dict."""
     return {
+        "acquisition_shift": {"end_vs_start_weight": ACQUISITION_SHIFT},
         "customisation_ramp": {"persona": CUSTOMISATION_RAMP[0],
                                "share_start": CUSTOMISATION_RAMP[1],
                                "share_end": CUSTOMISATION_RAMP[2]},
