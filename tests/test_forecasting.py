@@ -152,3 +152,18 @@ def test_profile_aware_beats_blind_where_the_customer_mix_moves():
     seg, cat_f = overall.loc["segment x category"], festival.loc[S.CATEGORY]
     assert seg["profile-aware"] < seg["profile-blind"]
     assert cat_f["profile-aware"] < cat_f["profile-blind"]
+
+
+def test_daily_panels_run_through_the_same_backtest():
+    days = pd.date_range("2024-01-01", periods=120, freq="D")
+    qty = 5 + 10 * (days.dayofweek >= 5)  # busy weekends
+    orders = pd.DataFrame({S.CUSTOMER_ID: "c", S.PRODUCT_ID: "p", S.QUANTITY: qty.astype(float),
+                           S.TIMESTAMP: days + pd.Timedelta(hours=12)})
+    panel = forecasting.weekly_panel(orders, [S.PRODUCT_ID], daily=True)
+    assert len(panel) == 120 and panel["y"].sum() == qty.sum()
+    origins = forecasting.default_origins(panel, h=7, n_origins=3, step=14)
+    bt = forecasting.backtest(panel, ["naive", "seasonal_naive", "ets"], origins, h=7,
+                              season_length=7)
+    acc = forecasting.accuracy(bt).set_index("model")
+    assert acc.loc["seasonal_naive", "wape"] == 0 < acc.loc["naive", "wape"]
+    assert bt["step"].between(1, 7).all() and len(bt) == 3 * 3 * 7

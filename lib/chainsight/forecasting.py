@@ -1,7 +1,8 @@
 """Demand forecasting (需求预测) from order lines, with and without the profile.
 
 Panels are long frames ``unique_id, ds, y`` (weekly units, weeks starting on
-Monday) plus the keys of each series (segment, category, product). Models:
+Monday; daily as an option) plus the keys of each series (segment, category,
+product). Models:
 
 * ``naive`` and ``seasonal_naive`` baselines (with normal prediction intervals
   from their in-sample errors);
@@ -41,8 +42,11 @@ KEYS = ("segment", S.CATEGORY, S.PRODUCT_ID)
 # Panels
 # ---------------------------------------------------------------------------
 def weekly_panel(orders, by: list[str] | tuple = (), customers: pd.DataFrame | None = None,
-                 products: pd.DataFrame | None = None, start=None, end=None) -> pd.DataFrame:
-    """Weekly units per series, every week present (zeros filled).
+                 products: pd.DataFrame | None = None, start=None, end=None,
+                 daily: bool = False) -> pd.DataFrame:
+    """Weekly (or, with ``daily=True``, daily) units per series, every period present
+    (zeros filled). Everything downstream works on either; for daily data pass a
+    ``season_length`` of 7 to the models.
 
     ``by`` lists the keys: any of ``segment`` (needs ``customers`` with
     customer_id and segment; customers not in it, for example those who arrived
@@ -67,14 +71,16 @@ def weekly_panel(orders, by: list[str] | tuple = (), customers: pd.DataFrame | N
     sel = "".join(("coalesce(CAST(segment AS VARCHAR), 'new') AS segment" if k == "segment"
                    else k) + ", " for k in by)
     agg = query(f"""
-        SELECT {sel} CAST(date_trunc('week', {S.TIMESTAMP}) AS DATE) AS ds,
+        SELECT {sel} CAST(date_trunc('{"day" if daily else "week"}', {S.TIMESTAMP}) AS DATE)
+               AS ds,
                sum({S.QUANTITY}) AS y
         FROM {src} o {' '.join(joins)}
         GROUP BY ALL""", **tables)
     agg["ds"] = pd.to_datetime(agg["ds"])
     start = pd.Timestamp(start) if start is not None else agg["ds"].min()
     end = pd.Timestamp(end) if end is not None else agg["ds"].max()
-    weeks = pd.date_range(start - pd.Timedelta(days=start.dayofweek), end, freq="W-MON")
+    weeks = (pd.date_range(start, end, freq="D") if daily else
+             pd.date_range(start - pd.Timedelta(days=start.dayofweek), end, freq="W-MON"))
     series = agg[by].drop_duplicates() if by else pd.DataFrame(index=[0])
     grid = series.merge(pd.DataFrame({"ds": weeks}), how="cross")
     panel = grid.merge(agg, on=[*by, "ds"], how="left").fillna({"y": 0.0})
@@ -113,9 +119,15 @@ def weekly_calendar(calendar: pd.DataFrame | None, weeks: pd.Series | pd.Datetim
 # ---------------------------------------------------------------------------
 # Models: each returns unique_id, ds, yhat, lo, hi for h weeks after the training end
 # ---------------------------------------------------------------------------
+def _period(panel: pd.DataFrame) -> pd.Timedelta:
+    """The spacing of a panel: one week, or one day for a daily panel."""
+    ds = np.sort(panel["ds"].unique())
+    return pd.Timedelta(ds[1] - ds[0]) if len(ds) > 1 else pd.Timedelta(weeks=1)
+
+
 def _future_weeks(train: pd.DataFrame, h: int) -> pd.DatetimeIndex:
-    last = train["ds"].max()
-    return pd.date_range(last + pd.Timedelta(weeks=1), periods=h, freq="W-MON")
+    step = _period(train)
+    return pd.date_range(train["ds"].max() + step, periods=h, freq=step)
 
 
 def _wide(train: pd.DataFrame) -> pd.DataFrame:
@@ -156,7 +168,8 @@ def _statsforecast(train: pd.DataFrame, h: int, name: str, level: float) -> pd.D
 
     model = {"ets": AutoETS(season_length=1, alias="m"),
              "tsb": TSB(alpha_d=0.2, alpha_p=0.2, alias="m")}[name]
-    sf = StatsForecast(models=[model], freq="W-MON", n_jobs=1)
+    freq = "D" if _period(train) == pd.Timedelta(days=1) else "W-MON"
+    sf = StatsForecast(models=[model], freq=freq, n_jobs=1)
     lvl = [int(level)] if name == "ets" else None
     fc = sf.forecast(df=train[["unique_id", "ds", "y"]], h=h, level=lvl)
     fc = fc.reset_index() if "unique_id" not in fc.columns else fc
@@ -315,18 +328,18 @@ def backtest(panel: pd.DataFrame, models, origins, h: int = 8, level: float = 80
     forecast of the next ``h`` weeks beside the actuals. Long format:
     ``model, origin, step, unique_id, ds, y, yhat, lo, hi`` (+ series keys)."""
     keys = [k for k in KEYS if k in panel.columns]
+    step = _period(panel)
     parts = []
     for origin in origins:
         origin = pd.Timestamp(origin)
         train = panel[panel["ds"] <= origin]
-        test = panel[(panel["ds"] > origin)
-                     & (panel["ds"] <= origin + pd.Timedelta(weeks=h))]
+        test = panel[(panel["ds"] > origin) & (panel["ds"] <= origin + h * step)]
         for m in models:
             fc = forecast(train, m, h, level, season_length, calendar_weekly, seed)
             fc["unique_id"] = fc["unique_id"].astype(str)
             part = test.merge(fc, on=["unique_id", "ds"], how="left")
             part["model"], part["origin"] = m, origin
-            part["step"] = ((part["ds"] - origin).dt.days // 7).astype(int)
+            part["step"] = ((part["ds"] - origin) // step).astype(int)
             parts.append(part)
     cols = ["model", "origin", "step", "unique_id", "ds", "y", "yhat", "lo", "hi", *keys]
     return pd.concat(parts, ignore_index=True)[cols]
