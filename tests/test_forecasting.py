@@ -89,9 +89,9 @@ def test_gbm_uses_the_calendar():
     assert a.loc[WEEKS[140]] > 2 * a.drop(WEEKS[140]).mean()
 
 
-@pytest.fixture(scope="module")
-def small_comparison():
-    ds = datasets.load("synthetic", size="small", seed=42)
+def _comparison(size):
+    """Profile before the first origin, then blind vs aware backtests."""
+    ds = datasets.load("synthetic", size=size, seed=42)
     cat = forecasting.weekly_panel(ds.orders, [S.CATEGORY], products=ds.tables["products"])
     origins = forecasting.default_origins(cat, h=8)
     prof = profiling.build_profile(ds, as_of=origins[0])
@@ -99,6 +99,11 @@ def small_comparison():
                                       ds.tables["products"], ds.tables["calendar"],
                                       origins=origins)
     return ds, prof, cmp
+
+
+@pytest.fixture(scope="module")
+def small_comparison():
+    return _comparison("small")
 
 
 def test_profile_comparison_covers_every_level_and_adds_up(small_comparison):
@@ -137,13 +142,7 @@ def test_customer_base_forecast(small_comparison):
 def test_profile_aware_beats_blind_where_the_customer_mix_moves():
     """The acceptance of the forecasting notebook, on 8,000 customers (on the 3,000 of
     the quick set, weekly segment series are too noisy to separate the methods)."""
-    ds = datasets.load("synthetic", size=8000, seed=42)
-    cat = forecasting.weekly_panel(ds.orders, [S.CATEGORY], products=ds.tables["products"])
-    origins = forecasting.default_origins(cat, h=8)
-    prof = profiling.build_profile(ds, as_of=origins[0])
-    cmp = forecasting.compare_profile(ds.orders, prof.segments_for(ds.tables["customers"]),
-                                      ds.tables["products"], ds.tables["calendar"],
-                                      origins=origins)
+    _, _, cmp = _comparison(8000)
     a = cmp.accuracy
     overall = a[a["origin"].isna() & a["festival"].isna()].pivot(
         index="level", columns="method", values="wape")
