@@ -87,6 +87,10 @@ def test_injected_effects_are_present(small):
         small.products.loc[small.products[S.CUSTOMISABLE], S.PRODUCT_ID])]
     cust = fam.groupby(year.loc[fam.index])[S.CUSTOMISED].mean()
     assert cust.loc[2025] > cust.loc[2023] + 0.15
+    signup = small.customers.set_index(S.CUSTOMER_ID)[S.SIGNUP_DATE].dt.year
+    t = small.truth.customers.assign(year=small.truth.customers[S.CUSTOMER_ID].map(signup))
+    festive = t["persona"].isin(["young_trendsetter", "value_seeker"]).groupby(t["year"]).mean()
+    assert festive.loc[2025] > festive.loc[2023] + 0.08  # the acquisition shift
     inc = small.truth.effects["quality_incident"]
     start = pd.Timestamp(inc["start"])
     sku = o[o[S.PRODUCT_ID] == inc["sku"]]
