@@ -1,0 +1,63 @@
+"""Inventory: textbook values (Snyder & Shen) and the simulator on known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from chainsight import inventory
+
+
+def test_eoq_example_3_1():
+    q, cost = inventory.eoq(fixed_cost=8, holding_cost=0.225, demand_rate=1300)
+    assert q == pytest.approx(304.0468, abs=1e-3)
+    assert cost == pytest.approx(68.4105, abs=1e-3)
+
+
+def test_newsvendor_example_4_3():
+    s, cost = inventory.newsvendor_normal(mean=50, sd=8, overage=0.18, underage=0.7)
+    assert s == pytest.approx(56.6040, abs=1e-3)
+    assert cost == pytest.approx(1.9976, abs=1e-3)
+
+
+def test_newsvendor_from_samples_matches_the_normal_case():
+    samples = stats.norm.ppf(np.linspace(0.00005, 0.99995, 20001), 50, 8)
+    q = inventory.newsvendor_quantity(samples, overage=0.18, underage=0.7)
+    assert q == pytest.approx(56.6040, abs=0.01)
+    with pytest.raises(ValueError, match="at least one"):
+        inventory.newsvendor_quantity([], 1, 1)
+
+
+def test_ss_example_4_7():
+    pmf = stats.poisson.pmf(np.arange(60), 6)
+    assert inventory.ss_cost(4, 10, pmf, holding=1, penalty=4, fixed=5) == pytest.approx(
+        8.0341, abs=1e-3)
+    s, S, cost = inventory.optimal_ss(pmf, holding=1, penalty=4, fixed=5)
+    assert (s, S) == (4, 10) and cost == pytest.approx(8.0341, abs=1e-3)
+
+
+def test_simulator_known_answer():
+    days, d, lead = 120, 5.0, 4
+    demand = np.full((2, days), d)
+    # SKU 0 reorders at the lead-time demand; SKU 1 one unit lower.
+    res = inventory.simulate(demand, lead_time=lead, reorder_point=[d * lead, d * lead - 1],
+                             order_up_to=100)
+    assert res.lost[0] == 0 and res.stockout_days[0] == 0 and res.fill_rate[0] == 1
+    assert res.lost[1] > 0 and res.stockout_days[1] > 0
+    assert res.served.sum() + res.lost.sum() == demand.sum()
+    assert res.orders[0] > 0 and (res.on_hand >= 0).all()
+
+
+def test_simulator_periodic_review_and_vectorised_shapes():
+    rng = np.random.default_rng(0)
+    demand = rng.poisson(3, size=(50, 365)).astype(float)
+    res = inventory.simulate(demand, lead_time=rng.integers(1, 10, 50), reorder_point=40,
+                             order_up_to=80, review_period=7)
+    assert res.on_hand.shape == (50, 365)
+    assert np.allclose(res.served + res.lost, demand.sum(axis=1))
+    assert (res.orders <= 365 // 7 + 1).all()
+    summary = res.summary(unit_holding_cost_per_day=0.01)
+    assert len(summary) == 50 and summary["fill_rate"].between(0, 1).all()
+    with pytest.raises(ValueError, match="order-up-to"):
+        inventory.simulate(demand, 2, reorder_point=10, order_up_to=5)
