@@ -61,3 +61,37 @@ def test_simulator_periodic_review_and_vectorised_shapes():
     assert len(summary) == 50 and summary["fill_rate"].between(0, 1).all()
     with pytest.raises(ValueError, match="order-up-to"):
         inventory.simulate(demand, 2, reorder_point=10, order_up_to=5)
+
+
+def test_abc_xyz_by_hand():
+    import pandas as pd
+
+    weeks = pd.date_range("2024-01-01", periods=4, freq="W-MON")
+    panel = pd.DataFrame({"unique_id": np.repeat(["a", "b", "c"], 4), "ds": np.tile(weeks, 3),
+                          "y": [10, 10, 10, 10, 0, 20, 0, 20, 1, 0, 0, 9.0]})
+    revenue = pd.Series({"a": 80.0, "b": 15.0, "c": 5.0})
+    out = inventory.abc_xyz(panel, revenue).set_index("unique_id")
+    assert out.loc["a", "abc"] == "A" and out.loc["b", "abc"] == "B"
+    assert out.loc["c", "abc"] == "C"
+    assert out.loc["a", "xyz"] == "X" and out.loc["b", "xyz"] == "Z"
+    assert out.loc["a", "class"] == "AX"
+
+
+def test_lead_time_demand_from_errors():
+    samples = inventory.lead_time_demand_samples(np.full(3, 100.0), errors=[-10.0, 10.0],
+                                                 lead_time_days=14, n_samples=4000)
+    assert samples.min() >= 180 and samples.max() <= 220 and samples.mean() == pytest.approx(
+        200, abs=2)
+    half = inventory.lead_time_demand_samples([100.0], [0.0], lead_time_days=3.5)
+    assert np.allclose(half, 50)
+    with pytest.raises(ValueError, match="backtest errors"):
+        inventory.lead_time_demand_samples([1.0], [], 7)
+
+
+def test_service_targets_follow_the_buyers():
+    import pandas as pd
+
+    shares = pd.DataFrame({1: [1.0, 0.5, 0.0], 2: [0.0, 0.5, 0.0]}, index=["x", "y", "z"])
+    t = inventory.service_targets(shares, {1: 0.98, 2: 0.90}, default=0.85)
+    assert t["x"] == pytest.approx(0.98) and t["y"] == pytest.approx(0.94)
+    assert t["z"] == pytest.approx(0.85)

@@ -174,3 +174,67 @@ def simulate(demand, lead_time, reorder_point, order_up_to, initial=None,
         on_hand[:, t] = stock
     return SimulationResult(D.sum(axis=1), served, lost, stockout_days, orders,
                             on_hand.mean(axis=1), on_hand)
+
+
+# ---------------------------------------------------------------------------
+# Classification and targets
+# ---------------------------------------------------------------------------
+def abc_xyz(panel: pd.DataFrame, revenue: pd.Series, a_share: float = 0.8,
+            b_share: float = 0.95, x_cv: float = 0.5, y_cv: float = 1.0) -> pd.DataFrame:
+    """ABC by value and XYZ by variability, per SKU.
+
+    ``panel``: weekly units per SKU (``unique_id, ds, y``); ``revenue``: revenue per
+    SKU (indexed like ``unique_id``). A: the SKUs making the first ``a_share`` of
+    revenue, B: up to ``b_share``, C: the rest. X: coefficient of variation of weekly
+    units below ``x_cv``, Y: below ``y_cv``, Z: above.
+    """
+    weekly = panel.groupby("unique_id")["y"].agg(["mean", "std"])
+    cv = (weekly["std"] / weekly["mean"].where(weekly["mean"] > 0)).fillna(np.inf)
+    rev = revenue.reindex(weekly.index).fillna(0).sort_values(ascending=False)
+    # A SKU's class is set by the share of revenue of the SKUs ranked before it.
+    before = (rev.cumsum() - rev) / rev.sum() if rev.sum() > 0 else rev * 0
+    abc = np.select([before < a_share - 1e-12, before < b_share - 1e-12], ["A", "B"], "C")
+    out = pd.DataFrame({"revenue": rev, "abc": abc}).join(
+        pd.DataFrame({"mean_weekly_units": weekly["mean"], "cv": cv}))
+    out["xyz"] = np.select([out["cv"] < x_cv, out["cv"] < y_cv], ["X", "Y"], "Z")
+    out["class"] = out["abc"] + out["xyz"]
+    out.index.name = "unique_id"
+    return out.reset_index()
+
+
+def lead_time_demand_samples(weekly_forecast: np.ndarray, errors: np.ndarray,
+                             lead_time_days: float, n_samples: int = 2000,
+                             seed: int = 0) -> np.ndarray:
+    """Samples of demand over a lead time from a weekly forecast and that model's
+    backtest errors (actual - forecast, per week) for the series: each sample adds,
+    for every week of the lead time, the forecast and an error drawn from the
+    observed ones (part weeks pro rata). No normal distribution is assumed."""
+    errors = np.asarray(errors, dtype=float)
+    errors = errors[np.isfinite(errors)]
+    if errors.size == 0:
+        raise ValueError("lead_time_demand_samples needs backtest errors for the series")
+    weeks = lead_time_days / 7
+    full = int(np.floor(weeks))
+    part = weeks - full
+    fc = np.resize(np.asarray(weekly_forecast, dtype=float), full + 1)
+    rng = np.random.default_rng(seed)
+    draws = rng.choice(errors, size=(n_samples, full + 1))
+    weights = np.append(np.ones(full), part)
+    return np.clip(((fc + draws) * weights).sum(axis=1), 0, None)
+
+
+def service_targets(sku_segment_share: pd.DataFrame, segment_target: dict,
+                    default: float = 0.90) -> pd.Series:
+    """Cycle-service target per SKU from the segments that buy it.
+
+    ``sku_segment_share``: rows SKUs, columns segments, values the share of the SKU's
+    units each segment buys. ``segment_target``: the target the user sets per segment
+    (for example 0.98 for the high-value, express-preferring segments). A SKU gets
+    the demand-weighted average of its buyers' targets; segments not in the mapping
+    count at ``default``.
+    """
+    shares = sku_segment_share.fillna(0)
+    targets = np.array([segment_target.get(c, segment_target.get(str(c), default))
+                        for c in shares.columns], dtype=float)
+    total = shares.sum(axis=1).replace(0, np.nan)
+    return (shares.to_numpy() @ targets / total).fillna(default).rename("service_target")
