@@ -95,3 +95,27 @@ def test_service_targets_follow_the_buyers():
     t = inventory.service_targets(shares, {1: 0.98, 2: 0.90}, default=0.85)
     assert t["x"] == pytest.approx(0.98) and t["y"] == pytest.approx(0.94)
     assert t["z"] == pytest.approx(0.85)
+
+
+def test_prebuild_quantity_by_hand():
+    samples = np.arange(0, 101)  # 0..100 units, evenly
+    r = inventory.prebuild_quantity(samples, unit_cost=60, price=100, salvage_value=20)
+    assert r["overage"] == 40 and r["underage"] == 40 and r["critical_ratio"] == 0.5
+    assert r["quantity"] == pytest.approx(50)
+    # Food that expires before it can be sold after the festival is worth nothing after.
+    food = inventory.prebuild_quantity(samples, unit_cost=60, price=100, salvage_value=20,
+                                       shelf_life_days=10, sell_through_days=30)
+    assert food["overage"] == 60 and food["quantity"] < r["quantity"]
+    marked = inventory.prebuild_quantity(samples, unit_cost=60, price=100, markdown=0.3)
+    assert marked["overage"] == pytest.approx(0) and marked["quantity"] == pytest.approx(100)
+
+
+def test_inventory_health_by_hand():
+    on_hand = np.array([[100.0, 90, 80, 70], [50, 50, 50, 50]])
+    demand = np.array([[10.0, 10, 10, 10], [0, 0, 0, 0]])
+    h = inventory.inventory_health(on_hand, demand, unit_cost=[2.0, 5.0], excess_days=3,
+                                   obsolete_days=4)
+    assert h.loc[0, "days_of_supply"] == 7 and h.loc[0, "excess_units"] == 40
+    assert h.loc[0, "turnover"] == pytest.approx(40 * 2 * 365 / 4 / (85 * 2))
+    assert h.loc[1, "obsolete_units"] == 50 and h.loc[1, "obsolete_value"] == 250
+    assert h.loc[0, "obsolete_units"] == 0

@@ -238,3 +238,58 @@ def service_targets(sku_segment_share: pd.DataFrame, segment_target: dict,
                         for c in shares.columns], dtype=float)
     total = shares.sum(axis=1).replace(0, np.nan)
     return (shares.to_numpy() @ targets / total).fillna(default).rename("service_target")
+
+
+# ---------------------------------------------------------------------------
+# Festival pre-build and inventory health
+# ---------------------------------------------------------------------------
+def prebuild_quantity(event_demand_samples, unit_cost: float, price: float,
+                      holding_cost: float = 0.0, salvage_value: float = 0.0,
+                      markdown: float = 0.0, shelf_life_days: float | None = None,
+                      sell_through_days: float = 0.0) -> dict:
+    """Units to build before a festival, by the newsvendor rule.
+
+    Overage (a unit left over): unit cost - what it fetches afterwards (salvage
+    value, or the price after a ``markdown`` share, whichever is higher) + the cost
+    of holding it. A unit whose shelf life runs out before it can be sold after the
+    festival (``shelf_life_days`` < ``sell_through_days``) fetches nothing.
+    Underage (a sale lost): the margin, price - unit cost.
+    """
+    recovery = max(salvage_value, price * (1 - markdown) if markdown else 0.0)
+    if shelf_life_days is not None and shelf_life_days < sell_through_days:
+        recovery = 0.0
+    overage = max(unit_cost - recovery, 0.0) + holding_cost
+    underage = max(price - unit_cost, 0.0)
+    if overage + underage == 0:
+        raise ValueError("prebuild_quantity: overage and underage costs are both zero")
+    return {"quantity": newsvendor_quantity(event_demand_samples, overage, underage),
+            "critical_ratio": underage / (overage + underage), "overage": overage,
+            "underage": underage}
+
+
+def inventory_health(on_hand: np.ndarray, demand: np.ndarray, unit_cost,
+                     excess_days: float = 90, obsolete_days: int = 90) -> pd.DataFrame:
+    """Turnover, days of supply, excess and obsolete stock per SKU from daily on-hand
+    units and demand (n_sku x days, as from :func:`simulate`).
+
+    Turnover: cost of the units sold over the period, annualised, over the average
+    stock value. Days of supply: ending stock over average daily demand. Excess:
+    ending stock beyond ``excess_days`` of average demand. Obsolete: ending stock of
+    a SKU with no demand in its last ``obsolete_days`` days.
+    """
+    on_hand, demand = np.atleast_2d(on_hand), np.atleast_2d(demand)
+    days = demand.shape[1]
+    cost = np.broadcast_to(np.asarray(unit_cost, dtype=float), (on_hand.shape[0],))
+    daily = demand.mean(axis=1)
+    end = on_hand[:, -1]
+    avg_value = on_hand.mean(axis=1) * cost
+    with np.errstate(divide="ignore", invalid="ignore"):
+        turnover = np.where(avg_value > 0, demand.sum(axis=1) * cost * 365 / days / avg_value,
+                            np.nan)
+        supply = np.where(daily > 0, end / daily, np.inf)
+    excess = np.maximum(end - excess_days * daily, 0)
+    dead = demand[:, -min(obsolete_days, days):].sum(axis=1) == 0
+    return pd.DataFrame({"turnover": turnover, "days_of_supply": supply,
+                         "excess_units": excess, "excess_value": excess * cost,
+                         "obsolete_units": np.where(dead, end, 0.0),
+                         "obsolete_value": np.where(dead, end, 0.0) * cost})
