@@ -119,3 +119,21 @@ def test_inventory_health_by_hand():
     assert h.loc[0, "turnover"] == pytest.approx(40 * 2 * 365 / 4 / (85 * 2))
     assert h.loc[1, "obsolete_units"] == 50 and h.loc[1, "obsolete_value"] == 250
     assert h.loc[0, "obsolete_units"] == 0
+
+
+def test_policy_comparison_mechanics():
+    from chainsight import datasets, profiling
+
+    ds = datasets.load("synthetic", size="small", seed=42)
+    prof = profiling.build_profile(ds, as_of="2025-07-06")
+    segs = prof.segments_for(ds.tables["customers"])
+    targets = {s: (0.99 if s == 1 else 0.90) for s in prof.segments["segment"]}
+    r = inventory.policy_comparison(ds.orders, ds.tables["products"], segs, "2025-07-07",
+                                    targets, frontier=(0.8, 0.9, 0.99))
+    pol = r["policies"].set_index("policy")
+    assert list(pol.index) == ["uniform 95%", "profile-differentiated"]
+    assert pol["fill_rate"].between(0, 1).all() and (pol["holding_cost"] > 0).all()
+    f = r["frontier"]
+    assert f["holding_cost"].is_monotonic_increasing and f["fill_rate"].is_monotonic_increasing
+    assert r["targets"].between(0.9, 0.99).all()
+    assert set(r["by_segment"].columns) == {"segment", "uniform 95%", "profile-differentiated"}
