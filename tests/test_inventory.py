@@ -88,13 +88,71 @@ def test_lead_time_demand_from_errors():
         inventory.lead_time_demand_samples([1.0], [], 7)
 
 
-def test_service_targets_follow_the_buyers():
+def test_service_tiers_from_the_mapping():
+    tiers = inventory.service_tiers({1: 0.98, "2": 0.95}, [1, 2, 3], default=0.90)
+    assert tiers.set_index("segment")["tier"].to_dict() == {1: 0, 2: 1, 3: 2, "new": 2}
+    assert tiers.set_index("segment").loc["new", "target"] == 0.90
+    with pytest.raises(ValueError, match="strictly between 0 and 1: 1: 1.0"):
+        inventory.service_tiers({1: 1.0}, [1, 2])
+
+
+def test_critical_levels_by_hand():
+    samples = np.linspace(0, 100, 100001)[None]  # lead-time demand, evenly 0..100
+    s, reserve = inventory.critical_levels(samples, [[0.25], [0.75]], [0.98, 0.90])
+    assert s[0] == pytest.approx(92) and reserve[:, 0] == pytest.approx([0, 2])
+    # Three tiers: each tier runs short exactly at its own quantile in the fluid picture.
+    shares, q = np.array([0.2, 0.3, 0.5]), np.array([99.0, 95.0, 90.0])
+    s, reserve = inventory.critical_levels(samples, shares[:, None], [0.99, 0.95, 0.90])
+    c = reserve[:, 0]
+    assert c == pytest.approx([0, 0.8, 3.3]) and s[0] == pytest.approx(93.3)
+    A = np.cumsum(shares)
+    x2 = s[0] - c[2]
+    x1 = x2 + (c[2] - c[1]) / A[1]
+    x0 = x1 + (c[1] - c[0]) / A[0]
+    assert [x0, x1, x2] == pytest.approx(q)
+    with pytest.raises(ValueError, match="highest to lowest"):
+        inventory.critical_levels(samples, [[0.5], [0.5]], [0.90, 0.98])
+
+
+def test_simulator_reserve_keeps_stock_for_the_first_class():
+    # No replenishment, 20 units: class 0 wants 2 a day, class 1 wants 3 a day but is
+    # served only from the stock above 10.
+    demand = np.zeros((2, 1, 8))
+    demand[0], demand[1] = 2.0, 3.0
+    res = inventory.simulate(demand, lead_time=0, reorder_point=-1, order_up_to=-1,
+                             initial=20, reserve=[[0], [10]])
+    assert res.class_served[:, 0].tolist() == [14, 6]
+    assert res.class_fill_rate[:, 0] == pytest.approx([14 / 16, 6 / 24])
+    assert res.lost_by_day.sum() == res.lost.sum() == 40 - 20
+    plain = inventory.simulate(demand, lead_time=0, reorder_point=-1, order_up_to=-1,
+                               initial=20)
+    assert plain.class_served[0, 0] < 14
+
+
+def test_simulator_levels_that_change_over_time():
+    days = 20
+    s = np.full((1, days), -1.0)
+    S = np.full((1, days), 0.0)
+    s[0, 5], S[0, 5] = 50, 50  # a build ordered on day 5 only
+    res = inventory.simulate(np.zeros((1, days)), lead_time=3, reorder_point=s, order_up_to=S,
+                             initial=0)
+    assert res.on_hand[0, 8] == 0 and res.on_hand[0, 9] == 50 and res.orders[0] == 1
+    with pytest.raises(ValueError, match=r"shape \(1, 20\)"):
+        inventory.simulate(np.zeros((1, days)), 3, s[:, :5], S[:, :5])
+
+
+def test_festival_windows_split_runs():
     import pandas as pd
 
-    shares = pd.DataFrame({1: [1.0, 0.5, 0.0], 2: [0.0, 0.5, 0.0]}, index=["x", "y", "z"])
-    t = inventory.service_targets(shares, {1: 0.98, 2: 0.90}, default=0.85)
-    assert t["x"] == pytest.approx(0.98) and t["y"] == pytest.approx(0.94)
-    assert t["z"] == pytest.approx(0.85)
+    dates = pd.date_range("2024-11-01", "2025-11-12")
+    cal = pd.DataFrame({"date": dates, "event": "", "event_kind": ""})
+    for year in (2024, 2025):
+        days = (dates >= f"{year}-11-09") & (dates <= f"{year}-11-11")
+        cal.loc[days, ["event", "event_kind"]] = ["Double 11", "festival"]
+    cal.loc[dates == "2025-03-01", ["event", "event_kind"]] = ["Brand day", "promotion"]
+    w = inventory.festival_windows(cal)
+    assert w["event"].tolist() == ["Double 11", "Double 11"]
+    assert w["days"].tolist() == [3, 3] and str(w["first"].iloc[1].date()) == "2025-11-09"
 
 
 def test_prebuild_quantity_by_hand():
@@ -121,19 +179,55 @@ def test_inventory_health_by_hand():
     assert h.loc[0, "obsolete_units"] == 0
 
 
-def test_policy_comparison_mechanics():
+def _policies(size, **kw):
     from chainsight import datasets, profiling
 
-    ds = datasets.load("synthetic", size="small", seed=42)
+    ds = datasets.load("synthetic", size=size, seed=42)
     prof = profiling.build_profile(ds, as_of="2025-07-06")
     segs = prof.segments_for(ds.tables["customers"])
-    targets = {s: (0.99 if s == 1 else 0.90) for s in prof.segments["segment"]}
-    r = inventory.policy_comparison(ds.orders, ds.tables["products"], segs, "2025-07-07",
-                                    targets, frontier=(0.8, 0.9, 0.99))
+    return inventory.policy_comparison(ds.orders, ds.tables["products"], segs, "2025-07-07",
+                                       {1: 0.95, 2: 0.95}, calendar=ds.tables["calendar"], **kw)
+
+
+def test_policy_comparison_mechanics():
+    r = _policies("small", frontier=(0.8, 0.9, 0.95, 0.99))
     pol = r["policies"].set_index("policy")
-    assert list(pol.index) == ["uniform 95%", "profile-differentiated"]
-    assert pol["fill_rate"].between(0, 1).all() and (pol["holding_cost"] > 0).all()
-    f = r["frontier"]
-    assert f["holding_cost"].is_monotonic_increasing and f["fill_rate"].is_monotonic_increasing
-    assert r["targets"].between(0.9, 0.99).all()
-    assert set(r["by_segment"].columns) == {"segment", "uniform 95%", "profile-differentiated"}
+    assert list(pol.index) == ["uniform 95%", "profile-differentiated",
+                               "profile + festival pre-build"]
+    assert pol[["fill_rate", "top_tier_fill_rate", "other_fill_rate"]].stack().between(0, 1).all()
+    assert (pol["holding_cost"] > 0).all()
+    uni = r["frontier"][r["frontier"]["policy"] == "uniform"]
+    assert uni["holding_cost"].is_monotonic_increasing and uni["fill_rate"].is_monotonic_increasing
+    assert r["frontier"].loc[r["frontier"]["policy"] == "profile", "target"].tolist() == [0.95, 0.99]
+    tiers = r["tiers"].set_index("segment")
+    assert tiers.loc[1, "tier"] == tiers.loc[2, "tier"] == 0 and tiers.loc["new", "tier"] == 1
+    assert {"segment", "tier", "target", "uniform 95%"} <= set(r["by_segment"].columns)
+    skus = r["skus"]
+    assert (skus["reserved_for_top_tier"] >= 0).all() and skus["top_tier_share"].between(0, 1).all()
+    assert set(r["prebuild"]["event"]) == {"National Day", "Double 11", "Double 12"}
+    assert (r["prebuild"]["build"] >= 0).all()
+
+
+def test_profile_policy_protects_the_valuable_segments_for_less():
+    """The inventory acceptance on 8,000 customers: the top-value segments get at least
+    the uniform policy's fill rate at a lower holding cost, and the festival pre-build
+    cuts the festival-day lost sales."""
+    r = _policies(8000)
+    pol = r["policies"].set_index("policy")
+    uni, pro = pol.loc["uniform 95%"], pol.loc["profile-differentiated"]
+    assert pro["top_tier_fill_rate"] >= uni["top_tier_fill_rate"]
+    assert pro["holding_cost"] < uni["holding_cost"]
+    pre = pol.loc["profile + festival pre-build"]
+    assert pre["festival_lost_units"] < 0.5 * pro["festival_lost_units"]
+    h = r["headline"]
+    assert h["profile_top_tier_fill_rate_at_equal_cost"] > h["uniform_top_tier_fill_rate"]
+    assert h["profile_holding_cost_at_equal_fill"] < h["uniform_holding_cost"]
+
+
+def test_policy_comparison_needs_prices_or_costs(small):
+    from chainsight import schema as S
+
+    products = small.tables()["products"].drop(columns=[S.UNIT_COST, S.UNIT_PRICE])
+    segs = small.tables()["customers"][[S.CUSTOMER_ID]].assign(segment=1)
+    with pytest.raises(S.DataContractError, match="unit_cost or unit_price"):
+        inventory.policy_comparison(small.orders, products, segs, "2025-07-07", {1: 0.95})

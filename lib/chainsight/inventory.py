@@ -90,21 +90,40 @@ def optimal_ss(pmf, holding: float, penalty: float, fixed: float,
 # ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class SimulationResult:
-    """Per-SKU outcomes of a simulation (arrays of length n_sku) and the daily
-    on-hand stock (n_sku x days)."""
+    """Outcomes of a simulation: per SKU (arrays of length n_sku), per demand class
+    (``class_demand``, ``class_served``: n_class x n_sku) and per day (``on_hand``,
+    ``lost_by_day``: n_sku x days)."""
 
-    demand: np.ndarray
-    served: np.ndarray
-    lost: np.ndarray
+    class_demand: np.ndarray
+    class_served: np.ndarray
     stockout_days: np.ndarray
     orders: np.ndarray
-    average_on_hand: np.ndarray
     on_hand: np.ndarray
+    lost_by_day: np.ndarray
+
+    @property
+    def demand(self) -> np.ndarray:
+        return self.class_demand.sum(axis=0)
+
+    @property
+    def served(self) -> np.ndarray:
+        return self.class_served.sum(axis=0)
+
+    @property
+    def lost(self) -> np.ndarray:
+        return self.demand - self.served
+
+    @property
+    def average_on_hand(self) -> np.ndarray:
+        return self.on_hand.mean(axis=1)
 
     @property
     def fill_rate(self) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(self.demand > 0, self.served / self.demand, 1.0)
+        return _ratio(self.served, self.demand)
+
+    @property
+    def class_fill_rate(self) -> np.ndarray:
+        return _ratio(self.class_served, self.class_demand)
 
     def summary(self, unit_holding_cost_per_day=0.0) -> pd.DataFrame:
         return pd.DataFrame({
@@ -115,8 +134,23 @@ class SimulationResult:
             * np.asarray(unit_holding_cost_per_day, dtype=float)})
 
 
+def _ratio(num, den):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), 1.0)
+
+
+def _per_day(value, n: int, T: int, name: str) -> np.ndarray:
+    """A policy level per SKU (n,) or per SKU and day (n, T), as (n, T)."""
+    a = np.asarray(value, dtype=float)
+    if a.ndim < 2:
+        return np.broadcast_to(np.broadcast_to(a, (n,))[:, None], (n, T))
+    if a.shape != (n, T):
+        raise ValueError(f"{name} per day must have shape ({n}, {T}), not {a.shape}")
+    return a
+
+
 def simulate(demand, lead_time, reorder_point, order_up_to, initial=None,
-             review_period: int = 1) -> SimulationResult:
+             review_period: int = 1, reserve=None) -> SimulationResult:
     """Replay daily demand against an (s, S) policy for many SKUs at once, with lost
     sales.
 
@@ -129,51 +163,62 @@ def simulate(demand, lead_time, reorder_point, order_up_to, initial=None,
 
     Parameters
     ----------
-    demand : (n_sku, days) units per day.
+    demand : (n_sku, days) units per day, or (n_class, n_sku, days) for demand
+        classes in priority order: each day class 0 is served first, then class 1,
+        and so on.
     lead_time : days, per SKU (or one number).
-    reorder_point, order_up_to : s and S per SKU (or one number each).
-    initial : starting stock per SKU (default S).
+    reorder_point, order_up_to : s and S per SKU (or one number each), or per SKU
+        and day (n_sku, days) for levels that change over time, such as a festival
+        pre-build.
+    initial : starting stock per SKU (default S on the first day).
+    reserve : (n_class, n_sku) critical levels: class k is served only from the
+        stock above ``reserve[k]``, which is kept for the classes before it
+        (default none).
     """
-    D = np.atleast_2d(np.asarray(demand, dtype=float))
-    n, T = D.shape
+    D = np.asarray(demand, dtype=float)
+    D = D.reshape((1,) * (3 - D.ndim) + D.shape)
+    K, n, T = D.shape
     L = np.broadcast_to(np.asarray(lead_time, dtype=int), (n,)).copy()
-    s = np.broadcast_to(np.asarray(reorder_point, dtype=float), (n,))
-    S = np.broadcast_to(np.asarray(order_up_to, dtype=float), (n,))
+    s = _per_day(reorder_point, n, T, "reorder_point")
+    S = _per_day(order_up_to, n, T, "order_up_to")
+    c = np.zeros((K, n)) if reserve is None else np.broadcast_to(
+        np.asarray(reserve, dtype=float), (K, n))
     if (L < 0).any():
         raise ValueError("lead times must be >= 0 days")
     if (S < s).any():
         raise ValueError("order-up-to levels must be >= reorder points")
-    stock = (S if initial is None else np.broadcast_to(np.asarray(initial, float), (n,))).copy()
-    horizon = int(L.max()) + 2
-    pipeline = np.zeros((n, T + horizon))  # arrivals by day
+    stock = (S[:, 0] if initial is None
+             else np.broadcast_to(np.asarray(initial, float), (n,))).copy()
+    pipeline = np.zeros((n, T + int(L.max()) + 2))  # arrivals by day
     on_order = np.zeros(n)
-    served = np.zeros(n)
-    lost = np.zeros(n)
+    served = np.zeros((K, n))
     stockout_days = np.zeros(n, dtype=int)
     orders = np.zeros(n, dtype=int)
     on_hand = np.empty((n, T))
+    lost_by_day = np.empty((n, T))
     rows = np.arange(n)
     for t in range(T):
         arriving = pipeline[:, t]
         stock += arriving
         on_order -= arriving
-        sale = np.minimum(stock, D[:, t])
-        served += sale
-        short = D[:, t] - sale
-        lost += short
+        short = np.zeros(n)
+        for k in range(K):
+            sale = np.minimum(np.maximum(stock - c[k], 0), D[k, :, t])
+            served[k] += sale
+            short += D[k, :, t] - sale
+            stock -= sale
+        lost_by_day[:, t] = short
         stockout_days += short > 0
-        stock -= sale
         if t % review_period == 0:
             position = stock + on_order
-            need = position <= s
-            qty = np.where(need, S - position, 0.0)
+            need = position <= s[:, t]
+            qty = np.where(need, S[:, t] - position, 0.0)
             if need.any():
                 pipeline[rows[need], t + L[need] + 1] += qty[need]  # usable from t + L + 1
                 on_order += qty
                 orders += need
         on_hand[:, t] = stock
-    return SimulationResult(D.sum(axis=1), served, lost, stockout_days, orders,
-                            on_hand.mean(axis=1), on_hand)
+    return SimulationResult(D.sum(axis=2), served, stockout_days, orders, on_hand, lost_by_day)
 
 
 # ---------------------------------------------------------------------------
@@ -223,21 +268,53 @@ def lead_time_demand_samples(weekly_forecast: np.ndarray, errors: np.ndarray,
     return np.clip(((fc + draws) * weights).sum(axis=1), 0, None)
 
 
-def service_targets(sku_segment_share: pd.DataFrame, segment_target: dict,
-                    default: float = 0.90) -> pd.Series:
-    """Cycle-service target per SKU from the segments that buy it.
+def service_tiers(segment_targets: dict, segments, default: float = 0.90) -> pd.DataFrame:
+    """Demand classes from the targets the user sets per segment: one tier per
+    distinct cycle-service target, tier 0 the highest. Segments not in the mapping
+    (and customers with no segment, ``new``) get ``default``.
 
-    ``sku_segment_share``: rows SKUs, columns segments, values the share of the SKU's
-    units each segment buys. ``segment_target``: the target the user sets per segment
-    (for example 0.98 for the high-value, express-preferring segments). A SKU gets
-    the demand-weighted average of its buyers' targets; segments not in the mapping
-    count at ``default``.
+    Returns ``segment, target, tier``.
     """
-    shares = sku_segment_share.fillna(0)
-    targets = np.array([segment_target.get(c, segment_target.get(str(c), default))
-                        for c in shares.columns], dtype=float)
-    total = shares.sum(axis=1).replace(0, np.nan)
-    return (shares.to_numpy() @ targets / total).fillna(default).rename("service_target")
+    segs = list(dict.fromkeys(list(segments) + ["new"]))
+    targets = [float(segment_targets.get(s, segment_targets.get(str(s), default))) for s in segs]
+    bad = [f"{s}: {t}" for s, t in zip(segs, targets, strict=True) if not 0 < t < 1]
+    if bad:
+        raise ValueError(f"service targets must lie strictly between 0 and 1: {', '.join(bad)}")
+    levels = sorted(set(targets), reverse=True)
+    return pd.DataFrame({"segment": segs, "target": targets,
+                         "tier": [levels.index(t) for t in targets]})
+
+
+def critical_levels(samples, tier_shares, tier_targets) -> tuple[np.ndarray, np.ndarray]:
+    """Reorder point and reserved stock per SKU when demand classes with different
+    cycle-service targets share one stock (critical-level rationing).
+
+    ``samples``: (n_sku, m) lead-time demand samples; ``tier_shares``: (K, n_sku)
+    share of each SKU's demand by tier, tier 0 first; ``tier_targets``: K targets,
+    highest first. Tier k is served only from the stock above its critical level
+    c_k (c_0 = 0).
+
+    The levels come from a fluid picture of one lead time: stock falls from the
+    reorder point s at the rate of all demand until it reaches c_{K-1}, where the
+    last tier is turned away; then at the rate of the remaining tiers, and so on.
+    Tier k runs short exactly when the lead-time demand X exceeds
+    x_k = s - c_{K-1} + Σ_{j=k}^{K-2} (c_{j+1} - c_j) / A_j, with A_j the share of
+    tiers 0..j. Setting x_k to the quantile q_k of X at tier k's target gives
+    c_{k+1} = c_k + A_k (q_k - q_{k+1}) and s = q_{K-1} + c_{K-1}.
+
+    Returns ``(s, reserve)`` with reserve of shape (K, n_sku).
+    """
+    samples = np.atleast_2d(np.asarray(samples, dtype=float))
+    shares = np.atleast_2d(np.asarray(tier_shares, dtype=float))
+    targets = np.asarray(tier_targets, dtype=float)
+    if (np.diff(targets) >= 0).any():
+        raise ValueError("critical_levels needs tier targets from highest to lowest")
+    q = np.quantile(samples, targets, axis=1)  # (K, n)
+    cumulative = np.cumsum(shares, axis=0)
+    reserve = np.zeros_like(q)
+    for k in range(len(targets) - 1):
+        reserve[k + 1] = reserve[k] + cumulative[k] * (q[k] - q[k + 1])
+    return q[-1] + reserve[-1], reserve
 
 
 # ---------------------------------------------------------------------------
@@ -298,85 +375,241 @@ def inventory_health(on_hand: np.ndarray, demand: np.ndarray, unit_cost,
 # ---------------------------------------------------------------------------
 # Uniform against profile-differentiated service, on the holdout
 # ---------------------------------------------------------------------------
+def festival_windows(calendar: pd.DataFrame, kinds=("festival",)) -> pd.DataFrame:
+    """Each run of consecutive festival days in a calendar (``date, event,
+    event_kind``) as ``event, first, last, days``."""
+    cal = calendar[calendar["event_kind"].isin(kinds)].sort_values(["event", "date"])
+    if cal.empty:
+        return pd.DataFrame(columns=["event", "first", "last", "days"])
+    dates = pd.to_datetime(cal["date"])
+    run = ((dates.diff().dt.days != 1) | (cal["event"] != cal["event"].shift())).cumsum()
+    out = dates.groupby([cal["event"].to_numpy(), run.to_numpy()]).agg(["min", "max"])
+    out = out.reset_index(level=0).rename(columns={"level_0": "event", "min": "first",
+                                                   "max": "last"})
+    out["days"] = (out["last"] - out["first"]).dt.days + 1
+    return out.sort_values("first").reset_index(drop=True)
+
+
+def _units(frame: pd.DataFrame, rows: str, cols: str, index, columns) -> pd.DataFrame:
+    from chainsight import schema as S
+
+    return (frame.pivot_table(index=rows, columns=cols, values=S.QUANTITY, aggfunc="sum")
+            .reindex(index=index, columns=columns).fillna(0.0))
+
+
 def policy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: pd.DataFrame,
-                      holdout_start, segment_targets: dict, uniform_target: float = 0.95,
-                      frontier=(0.80, 0.85, 0.90, 0.93, 0.95, 0.97, 0.98, 0.99),
+                      holdout_start, segment_targets: dict, *, uniform_target: float = 0.95,
+                      default_target: float = 0.90, calendar: pd.DataFrame | None = None,
+                      frontier=(0.80, 0.85, 0.90, 0.91, 0.93, 0.95, 0.97, 0.98, 0.99),
                       cycle_weeks: float = 2, holding_rate: float = 0.25,
-                      default_lead_time: float = 14, n_samples: int = 1000,
-                      seed: int = 0) -> dict:
+                      default_lead_time: float = 14, markdown: float = 0.2,
+                      sell_through_days: float = 60, cost_share: float = 0.6,
+                      n_samples: int = 1000, seed: int = 0) -> dict:
     """Simulate stocking policies on the holdout with its actual daily demand.
 
-    Reorder points come from each SKU's lead-time demand: its ETS forecast at
-    ``holdout_start`` plus its own backtest errors (4 origins before the holdout);
-    the order-up-to level adds ``cycle_weeks`` of forecast demand. A *uniform* policy
-    gives every SKU ``uniform_target``; the *profile-differentiated* one gives each
-    SKU the demand-weighted target of the segments that buy it
-    (:func:`service_targets` with ``segment_targets``). ``frontier`` traces the
-    uniform policy's cost against its fill rate.
+    Every policy orders from each SKU's lead-time demand samples: its ETS forecast
+    at ``holdout_start`` plus its own backtest errors (4 origins before the
+    holdout); the order-up-to level adds ``cycle_weeks`` of forecast demand.
 
-    Returns ``policies`` (fill rate, lost margin, holding cost per policy),
-    ``by_segment`` (fill rate per segment and policy) and ``frontier``.
+    - *uniform*: every SKU at ``uniform_target`` cycle service, one queue.
+    - *profile-differentiated*: the segments' targets (``segment_targets``, others
+      at ``default_target``, see :func:`service_tiers`) become demand tiers sharing
+      the stock; :func:`critical_levels` sets each SKU's reorder point and the stock
+      reserved for the higher tiers from the tier shares of its training demand.
+    - *profile + festival pre-build* (with a ``calendar``): for each festival in the
+      holdout, the event demand per SKU is last year's festival units of each
+      segment scaled by that segment's growth (its units in the 8 weeks before the
+      holdout against the same weeks a year earlier); the newsvendor
+      (:func:`prebuild_quantity` with ``markdown``, shelf life and
+      ``sell_through_days``) gives the build, and the policy levels rise by the build
+      less the normal cover from one lead time before the festival to its end.
+
+    Unit costs and prices come from ``products``; with prices only (as in most
+    order data), the unit cost is ``cost_share`` of the price. Lead times come from
+    ``products`` too, or are ``default_lead_time`` days.
+
+    Returns a dict of frames: ``policies`` (fill rates overall, for the top tier and
+    the rest, lost sales and margin, festival-day lost units, holding cost),
+    ``by_segment`` (fill rate per segment and policy), ``frontier`` (uniform
+    targets, and the top tier's target with the rest at ``default_target``, against
+    holding cost), ``tiers``, ``skus`` (levels per SKU) and ``prebuild``.
     """
     from chainsight import forecasting
     from chainsight import schema as S
 
+    S.require_columns(orders, "orders", [S.CUSTOMER_ID, S.PRODUCT_ID, S.TIMESTAMP, S.QUANTITY])
+    S.require_columns(segments, "segments", [S.CUSTOMER_ID, "segment"])
     start = pd.Timestamp(holdout_start)
     train, hold = orders[orders[S.TIMESTAMP] < start], orders[orders[S.TIMESTAMP] >= start]
     if len(train) == 0 or len(hold) == 0:
         raise ValueError(f"holdout_start {start.date()} leaves no orders on one side")
     skus = products[S.PRODUCT_ID].astype(str).to_numpy()
+    n = len(skus)
+    info = products.assign(**{S.PRODUCT_ID: skus}).set_index(S.PRODUCT_ID)
+    if S.UNIT_COST in info:
+        cost = info[S.UNIT_COST].to_numpy(float)
+        price = info[S.UNIT_PRICE].to_numpy(float) if S.UNIT_PRICE in info else cost
+    elif S.UNIT_PRICE in info:
+        price = info[S.UNIT_PRICE].to_numpy(float)
+        cost = cost_share * price
+    else:
+        raise S.DataContractError("table 'products': policy_comparison needs a unit_cost or "
+                                  f"unit_price column; columns present: {list(products.columns)}")
+    lead = (info[S.LEAD_TIME_DAYS].fillna(default_lead_time).to_numpy(float)
+            if S.LEAD_TIME_DAYS in info else np.full(n, float(default_lead_time)))
+    shelf = info["shelf_life_days"].to_numpy(float) if "shelf_life_days" in info \
+        else np.full(n, np.nan)
+
+    # Lead-time demand samples from the forecast and its backtest errors.
     weekly = forecasting.weekly_panel(train, [S.PRODUCT_ID])
     weekly = weekly[weekly[S.PRODUCT_ID].isin(skus)]
     origins = forecasting.default_origins(weekly, h=4, n_origins=4, step=4)
     errors = forecasting.series_errors(forecasting.backtest(weekly, ["ets"], origins, h=4))
-    lead = products.set_index(S.PRODUCT_ID)[S.LEAD_TIME_DAYS].reindex(skus).fillna(
-        default_lead_time).to_numpy(float) if S.LEAD_TIME_DAYS in products else \
-        np.full(len(skus), default_lead_time)
+    err_by = errors.groupby("unique_id")["error"].apply(np.asarray)
     fc = forecasting.forecast(weekly, "ets", h=int(np.ceil(lead.max() / 7)) + 1)
     fc_wide = fc.pivot(index="unique_id", columns="ds", values="yhat").reindex(skus).fillna(0)
-    err_by = errors.groupby("unique_id")["error"].apply(np.asarray)
+    rate = fc_wide.iloc[:, 0].to_numpy()  # units per week
     samples = np.vstack([
         lead_time_demand_samples(fc_wide.loc[k].to_numpy(), err_by.get(k, np.zeros(1)),
-                                 lead[i], n_samples, seed)
-        for i, k in enumerate(skus)])
-    cycle = cycle_weeks * fc_wide.iloc[:, 0].to_numpy()
+                                 lead[i], n_samples, seed) for i, k in enumerate(skus)])
+    cycle = cycle_weeks * rate
 
-    daily = forecasting.weekly_panel(hold, [S.PRODUCT_ID], start=start, daily=True)
-    demand = daily.pivot(index=S.PRODUCT_ID, columns="ds", values="y").reindex(skus).fillna(0)
-    D = demand.to_numpy(float)
-    info = products.set_index(S.PRODUCT_ID).reindex(skus)
-    cost = info[S.UNIT_COST].to_numpy(float) if S.UNIT_COST in info else np.ones(len(skus))
-    price = info[S.UNIT_PRICE].to_numpy(float) if S.UNIT_PRICE in info else cost
+    # Tiers, their shares of each SKU's training demand, and the holdout demand by tier.
+    seg_of = segments[[S.CUSTOMER_ID, "segment"]].astype({"segment": object})
+    tiers = service_tiers(segment_targets, seg_of["segment"].unique(), default_target)
+    tier_of = dict(zip(tiers["segment"], tiers["tier"], strict=True))
+    targets = tiers.groupby("tier")["target"].first().sort_index().to_numpy()
+    K = len(targets)
 
-    held = hold.merge(segments[[S.CUSTOMER_ID, "segment"]], on=S.CUSTOMER_ID, how="left")
-    held["segment"] = held["segment"].astype(object).where(held["segment"].notna(), "new")
-    seg_units = held.pivot_table(index=S.PRODUCT_ID, columns="segment", values=S.QUANTITY,
-                                 aggfunc="sum").reindex(skus).fillna(0)
-    train_shares = (train.merge(segments[[S.CUSTOMER_ID, "segment"]], on=S.CUSTOMER_ID)
-                    .pivot_table(index=S.PRODUCT_ID, columns="segment", values=S.QUANTITY,
-                                 aggfunc="sum").reindex(skus))
-    diff_targets = service_targets(train_shares, segment_targets,
-                                   default=uniform_target).to_numpy()
+    def labelled(frame):
+        out = frame.merge(seg_of, on=S.CUSTOMER_ID, how="left")
+        out["segment"] = out["segment"].where(out["segment"].notna(), "new")
+        out["tier"] = out["segment"].map(tier_of)
+        out[S.PRODUCT_ID] = out[S.PRODUCT_ID].astype(str)
+        return out
 
-    def run(targets):
-        t = np.broadcast_to(np.asarray(targets, dtype=float), (len(skus),))
-        s = np.array([np.quantile(samples[i], t[i]) for i in range(len(skus))])
-        res = simulate(D, lead, s, s + cycle, initial=s + cycle)
-        holding = float((res.average_on_hand * cost).sum() * holding_rate * D.shape[1] / 365)
-        lost_margin = float((res.lost * np.maximum(price - cost, 0)).sum())
-        seg_fill = (seg_units.mul(res.fill_rate, axis=0).sum() / seg_units.sum()).to_dict()
-        return {"fill_rate": float(res.served.sum() / max(res.demand.sum(), 1e-9)),
-                "lost_units": float(res.lost.sum()), "lost_margin": lost_margin,
-                "holding_cost": holding, "mean_target": float(t.mean())}, seg_fill
+    train_l, hold_l = labelled(train), labelled(hold)
+    tier_units = _units(train_l, "tier", S.PRODUCT_ID, range(K), skus).to_numpy()
+    shares = tier_units / np.where(tier_units.sum(axis=0) > 0, tier_units.sum(axis=0), 1)
+    shares[-1] += tier_units.sum(axis=0) == 0  # no history: the lowest tier
+    days = pd.date_range(start, hold[S.TIMESTAMP].max().normalize(), freq="D")
+    T = len(days)
+    hold_l["day"] = hold_l[S.TIMESTAMP].dt.normalize()
+    g = hold_l.groupby(["tier", S.PRODUCT_ID, "day"])[S.QUANTITY].sum().reset_index()
+    D = np.zeros((K, n, T))
+    sku_pos = pd.Index(skus).get_indexer(g[S.PRODUCT_ID])
+    keep = sku_pos >= 0
+    np.add.at(D, (g["tier"].to_numpy()[keep], sku_pos[keep], days.get_indexer(g["day"])[keep]),
+              g[S.QUANTITY].to_numpy(float)[keep])
+    seg_units = _units(hold_l, S.PRODUCT_ID, "segment", skus, tiers["segment"])
 
-    uni, uni_seg = run(uniform_target)
-    dif, dif_seg = run(diff_targets)
-    policies = pd.DataFrame([{"policy": f"uniform {uniform_target:.0%}", **uni},
-                             {"policy": "profile-differentiated", **dif}])
-    by_segment = pd.DataFrame({f"uniform {uniform_target:.0%}": uni_seg,
-                               "profile-differentiated": dif_seg})
-    by_segment.index.name = "segment"
-    frontier_rows = [{"target": t, **run(t)[0]} for t in frontier]
-    return {"policies": policies, "by_segment": by_segment.reset_index(),
-            "frontier": pd.DataFrame(frontier_rows), "targets": pd.Series(diff_targets,
-                                                                         index=skus)}
+    # Festival pre-build.
+    boost = np.zeros((n, T))
+    festival_day = np.zeros(T, dtype=bool)
+    prebuild_rows = []
+    if calendar is not None:
+        windows = festival_windows(calendar)
+        now = windows[(windows["first"] >= start) & (windows["first"] <= days[-1])]
+        recent = train_l[train_l[S.TIMESTAMP] >= start - pd.Timedelta(weeks=8)]
+        before = train_l[(train_l[S.TIMESTAMP] >= start - pd.Timedelta(weeks=60))
+                         & (train_l[S.TIMESTAMP] < start - pd.Timedelta(weeks=52))]
+        growth = (recent.groupby("segment")[S.QUANTITY].sum()
+                  / before.groupby("segment")[S.QUANTITY].sum()).replace(np.inf, np.nan)
+        growth = growth.fillna(1.0)
+        for w in now.itertuples():
+            last = windows[(windows["event"] == w.event)
+                           & (windows["first"] < w.first - pd.Timedelta(days=300))
+                           & (windows["first"] > w.first - pd.Timedelta(days=430))]
+            if last.empty:
+                continue
+            ly = train_l[(train_l[S.TIMESTAMP] >= last["first"].iloc[0])
+                         & (train_l[S.TIMESTAMP] < last["last"].iloc[0] + pd.Timedelta(days=1))]
+            by_seg = _units(ly, S.PRODUCT_ID, "segment", skus, growth.index)
+            event_fc = by_seg.to_numpy() @ growth.to_numpy()
+            a, b = days.get_indexer([w.first])[0], min(days.searchsorted(w.last), T - 1)
+            festival_day[a:b + 1] = True
+            weeks = w.days / 7
+            for i in range(n):
+                scale = max(event_fc[i] / weeks / rate[i], 1.0) if rate[i] > 0 else 1.0
+                ev = lead_time_demand_samples([event_fc[i] / weeks],
+                                              err_by.get(skus[i], np.zeros(1)) * scale,
+                                              w.days, n_samples, seed)
+                pb = prebuild_quantity(ev, cost[i], price[i],
+                                       holding_cost=cost[i] * holding_rate
+                                       * sell_through_days / 365,
+                                       markdown=markdown, shelf_life_days=(
+                                           None if np.isnan(shelf[i]) else shelf[i]),
+                                       sell_through_days=sell_through_days)
+                extra = max(pb["quantity"] - rate[i] * weeks, 0.0)
+                lo, hi = max(a - int(lead[i]) - 1, 0), max(b - int(lead[i]), 0)
+                boost[i, lo:hi] = np.maximum(boost[i, lo:hi], extra)
+                prebuild_rows.append({"event": w.event, "first": w.first, "last": w.last,
+                                      S.PRODUCT_ID: skus[i], "event_forecast": event_fc[i],
+                                      "build": pb["quantity"], "extra": extra,
+                                      "critical_ratio": pb["critical_ratio"]})
+
+    def run(s, reserve=None, boost_=0.0, tiered=True):
+        S_ = s + cycle
+        if tiered:
+            res = simulate(D, lead, s[:, None] + boost_ + np.zeros(T),
+                           S_[:, None] + boost_ + np.zeros(T), initial=S_, reserve=reserve)
+            tier_fill = res.class_fill_rate
+        else:
+            res = simulate(D.sum(axis=0), lead, s, S_, initial=S_)
+            tier_fill = np.broadcast_to(res.fill_rate, (K, n))
+        fill_of = {seg: tier_fill[t] for seg, t in tier_of.items()}
+        seg_fill = {seg: float((seg_units[seg] * fill_of[seg]).sum() / seg_units[seg].sum())
+                    if seg_units[seg].sum() > 0 else np.nan for seg in seg_units.columns}
+        served_k = (tier_fill * D.sum(axis=2)).sum(axis=1)
+        value = res.average_on_hand * cost
+        row = {"fill_rate": float(res.served.sum() / max(res.demand.sum(), 1e-9)),
+               "top_tier_fill_rate": float(served_k[0] / max(D[0].sum(), 1e-9)),
+               "other_fill_rate": float(served_k[1:].sum() / max(D[1:].sum(), 1e-9)),
+               "lost_units": float(res.lost.sum()),
+               "lost_margin": float((res.lost * np.maximum(price - cost, 0)).sum()),
+               "festival_lost_units": float(res.lost_by_day[:, festival_day].sum()),
+               "average_stock_value": float(value.sum()),
+               "holding_cost": float(value.sum() * holding_rate * T / 365)}
+        return row, seg_fill, res
+
+    q = lambda t: np.quantile(samples, t, axis=1)  # noqa: E731
+    s_uni = q(uniform_target)
+    s_pro, reserve = critical_levels(samples, shares, targets)
+    rows, seg_rows = [], {}
+    for name, args in [(f"uniform {uniform_target:.0%}", (s_uni, None, 0.0, False)),
+                       ("profile-differentiated", (s_pro, reserve, 0.0, True)),
+                       ("profile + festival pre-build", (s_pro, reserve, boost, True))]:
+        if name.endswith("pre-build") and not prebuild_rows:
+            continue
+        row, seg_rows[name], _ = run(*args)
+        rows.append({"policy": name, **row})
+    front = [{"policy": "uniform", "target": t, **run(q(t), tiered=False)[0]} for t in frontier]
+    if K > 1:
+        for t in [f for f in frontier if f > targets[1]]:
+            s_t, r_t = critical_levels(samples, shares, np.append(t, targets[1:]))
+            front.append({"policy": "profile", "target": t, **run(s_t, r_t)[0]})
+    front = pd.DataFrame(front)
+    uni = front[front["policy"] == "uniform"].set_index("target").loc[uniform_target] \
+        if uniform_target in frontier else pd.Series(rows[0])
+    pro = front[front["policy"] == "profile"].sort_values("target")
+    headline = {"uniform_top_tier_fill_rate": float(uni["top_tier_fill_rate"]),
+                "uniform_holding_cost": float(uni["holding_cost"]),
+                "profile_holding_cost_at_equal_fill": np.nan,
+                "profile_top_tier_fill_rate_at_equal_cost": np.nan}
+    if len(pro) > 1:
+        x, y = pro["top_tier_fill_rate"].to_numpy(), pro["holding_cost"].to_numpy()
+        if x.min() <= uni["top_tier_fill_rate"] <= x.max() and (np.diff(x) > 0).all():
+            headline["profile_holding_cost_at_equal_fill"] = float(
+                np.interp(uni["top_tier_fill_rate"], x, y))
+        if y.min() <= uni["holding_cost"] <= y.max() and (np.diff(y) > 0).all():
+            headline["profile_top_tier_fill_rate_at_equal_cost"] = float(
+                np.interp(uni["holding_cost"], y, x))
+    by_segment = pd.DataFrame(seg_rows).rename_axis("segment").reset_index()
+    by_segment = tiers.merge(by_segment, on="segment")
+    sku_table = pd.DataFrame({S.PRODUCT_ID: skus, "lead_time_days": lead,
+                              "weekly_forecast": rate, "top_tier_share": shares[0],
+                              "reorder_point_uniform": s_uni, "reorder_point_profile": s_pro,
+                              "reserved_for_top_tier": reserve[-1]})
+    return {"policies": pd.DataFrame(rows), "by_segment": by_segment,
+            "frontier": front, "headline": headline, "tiers": tiers, "skus": sku_table,
+            "prebuild": pd.DataFrame(prebuild_rows)}
