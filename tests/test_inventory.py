@@ -204,9 +204,16 @@ def test_policy_comparison_mechanics():
     assert tiers.loc[1, "tier"] == tiers.loc[2, "tier"] == 0 and tiers.loc["new", "tier"] == 1
     assert {"segment", "tier", "target", "uniform 95%"} <= set(r["by_segment"].columns)
     skus = r["skus"]
-    assert (skus["reserved_for_top_tier"] >= 0).all() and skus["top_tier_share"].between(0, 1).all()
+    assert (skus["reserved_stock"] >= 0).all() and skus["top_tier_share"].between(0, 1).all()
     assert set(r["prebuild"]["event"]) == {"National Day", "Double 11", "Double 12"}
     assert (r["prebuild"]["build"] >= 0).all()
+    daily = r["daily"]
+    assert daily.groupby("policy").size().nunique() == 1 and len(daily) % 3 == 0
+    assert daily["festival"].any() and (pol["turnover"] > 0).all()
+    # Festival days are where the pre-build policy loses less.
+    lost = daily[daily["festival"]].groupby("policy")["lost_units"].sum()
+    assert lost["profile + festival pre-build"] == pytest.approx(
+        pol.loc["profile + festival pre-build", "festival_lost_units"])
 
 
 def test_profile_policy_protects_the_valuable_segments_for_less():

@@ -397,6 +397,53 @@ def _units(frame: pd.DataFrame, rows: str, cols: str, index, columns) -> pd.Data
             .reindex(index=index, columns=columns).fillna(0.0))
 
 
+@dataclass(frozen=True)
+class LeadTimeDemand:
+    """Lead-time demand per SKU: ``samples`` (n_sku x m) from the weekly ETS forecast
+    and the SKU's own backtest errors (``errors``: actual - forecast per week)."""
+
+    skus: np.ndarray
+    lead_time: np.ndarray  # days
+    weekly_rate: np.ndarray  # forecast units in the first week
+    samples: np.ndarray
+    errors: dict
+
+    def reorder_points(self, target) -> np.ndarray:
+        """The reorder point per SKU for a cycle-service target (one, or one per SKU)."""
+        t = np.broadcast_to(np.asarray(target, dtype=float), (len(self.skus),))
+        return np.array([np.quantile(self.samples[i], t[i]) for i in range(len(self.skus))])
+
+
+def lead_time_demand(orders: pd.DataFrame, products: pd.DataFrame, *,
+                     default_lead_time: float = 14, n_origins: int = 4, n_samples: int = 1000,
+                     seed: int = 0) -> LeadTimeDemand:
+    """Lead-time demand samples per SKU of ``products`` from ``orders`` (the history
+    before the decision): weekly units per SKU, an ETS backtest from ``n_origins``
+    origins 4 weeks apart (4 weeks ahead), and :func:`lead_time_demand_samples` from
+    the forecast after the last week and the SKU's own errors. Lead times come from
+    the products' ``lead_time_days``, or are ``default_lead_time`` days."""
+    from chainsight import forecasting
+    from chainsight import schema as S
+
+    skus = products[S.PRODUCT_ID].astype(str).to_numpy()
+    info = products.assign(**{S.PRODUCT_ID: skus}).set_index(S.PRODUCT_ID)
+    lead = (info[S.LEAD_TIME_DAYS].fillna(default_lead_time).to_numpy(float)
+            if S.LEAD_TIME_DAYS in info else np.full(len(skus), float(default_lead_time)))
+    weekly = forecasting.weekly_panel(orders, [S.PRODUCT_ID])
+    weekly = weekly[weekly[S.PRODUCT_ID].isin(skus)]
+    if weekly.empty:
+        raise ValueError("lead_time_demand: none of the products has orders in the history")
+    origins = forecasting.default_origins(weekly, h=4, n_origins=n_origins, step=4)
+    errors = forecasting.series_errors(forecasting.backtest(weekly, ["ets"], origins, h=4))
+    err_by = errors.groupby("unique_id")["error"].apply(np.asarray).to_dict()
+    fc = forecasting.forecast(weekly, "ets", h=int(np.ceil(lead.max() / 7)) + 1)
+    fc_wide = fc.pivot(index="unique_id", columns="ds", values="yhat").reindex(skus).fillna(0)
+    samples = np.vstack([
+        lead_time_demand_samples(fc_wide.loc[k].to_numpy(), err_by.get(k, np.zeros(1)),
+                                 lead[i], n_samples, seed) for i, k in enumerate(skus)])
+    return LeadTimeDemand(skus, lead, fc_wide.iloc[:, 0].to_numpy(), samples, err_by)
+
+
 def policy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: pd.DataFrame,
                       holdout_start, segment_targets: dict, *, uniform_target: float = 0.95,
                       default_target: float = 0.90, calendar: pd.DataFrame | None = None,
@@ -429,12 +476,13 @@ def policy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: pd
     ``products`` too, or are ``default_lead_time`` days.
 
     Returns a dict of frames: ``policies`` (fill rates overall, for the top tier and
-    the rest, lost sales and margin, festival-day lost units, holding cost),
+    the rest, lost sales and margin, festival-day lost units, holding cost, turnover,
+    excess and obsolete stock value at the end), ``daily`` (lost units and stock
+    value per day and policy),
     ``by_segment`` (fill rate per segment and policy), ``frontier`` (uniform
     targets, and the top tier's target with the rest at ``default_target``, against
     holding cost), ``tiers``, ``skus`` (levels per SKU) and ``prebuild``.
     """
-    from chainsight import forecasting
     from chainsight import schema as S
 
     S.require_columns(orders, "orders", [S.CUSTOMER_ID, S.PRODUCT_ID, S.TIMESTAMP, S.QUANTITY])
@@ -455,23 +503,12 @@ def policy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: pd
     else:
         raise S.DataContractError("table 'products': policy_comparison needs a unit_cost or "
                                   f"unit_price column; columns present: {list(products.columns)}")
-    lead = (info[S.LEAD_TIME_DAYS].fillna(default_lead_time).to_numpy(float)
-            if S.LEAD_TIME_DAYS in info else np.full(n, float(default_lead_time)))
     shelf = info["shelf_life_days"].to_numpy(float) if "shelf_life_days" in info \
         else np.full(n, np.nan)
 
-    # Lead-time demand samples from the forecast and its backtest errors.
-    weekly = forecasting.weekly_panel(train, [S.PRODUCT_ID])
-    weekly = weekly[weekly[S.PRODUCT_ID].isin(skus)]
-    origins = forecasting.default_origins(weekly, h=4, n_origins=4, step=4)
-    errors = forecasting.series_errors(forecasting.backtest(weekly, ["ets"], origins, h=4))
-    err_by = errors.groupby("unique_id")["error"].apply(np.asarray)
-    fc = forecasting.forecast(weekly, "ets", h=int(np.ceil(lead.max() / 7)) + 1)
-    fc_wide = fc.pivot(index="unique_id", columns="ds", values="yhat").reindex(skus).fillna(0)
-    rate = fc_wide.iloc[:, 0].to_numpy()  # units per week
-    samples = np.vstack([
-        lead_time_demand_samples(fc_wide.loc[k].to_numpy(), err_by.get(k, np.zeros(1)),
-                                 lead[i], n_samples, seed) for i, k in enumerate(skus)])
+    ltd = lead_time_demand(train, products, default_lead_time=default_lead_time,
+                           n_samples=n_samples, seed=seed)
+    lead, rate, samples = ltd.lead_time, ltd.weekly_rate, ltd.samples
     cycle = cycle_weeks * rate
 
     # Tiers, their shares of each SKU's training demand, and the holdout demand by tier.
@@ -503,50 +540,13 @@ def policy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: pd
               g[S.QUANTITY].to_numpy(float)[keep])
     seg_units = _units(hold_l, S.PRODUCT_ID, "segment", skus, tiers["segment"])
 
-    # Festival pre-build.
-    boost = np.zeros((n, T))
-    festival_day = np.zeros(T, dtype=bool)
-    prebuild_rows = []
     if calendar is not None:
-        windows = festival_windows(calendar)
-        now = windows[(windows["first"] >= start) & (windows["first"] <= days[-1])]
-        recent = train_l[train_l[S.TIMESTAMP] >= start - pd.Timedelta(weeks=8)]
-        before = train_l[(train_l[S.TIMESTAMP] >= start - pd.Timedelta(weeks=60))
-                         & (train_l[S.TIMESTAMP] < start - pd.Timedelta(weeks=52))]
-        growth = (recent.groupby("segment")[S.QUANTITY].sum()
-                  / before.groupby("segment")[S.QUANTITY].sum()).replace(np.inf, np.nan)
-        growth = growth.fillna(1.0)
-        for w in now.itertuples():
-            last = windows[(windows["event"] == w.event)
-                           & (windows["first"] < w.first - pd.Timedelta(days=300))
-                           & (windows["first"] > w.first - pd.Timedelta(days=430))]
-            if last.empty:
-                continue
-            ly = train_l[(train_l[S.TIMESTAMP] >= last["first"].iloc[0])
-                         & (train_l[S.TIMESTAMP] < last["last"].iloc[0] + pd.Timedelta(days=1))]
-            by_seg = _units(ly, S.PRODUCT_ID, "segment", skus, growth.index)
-            event_fc = by_seg.to_numpy() @ growth.to_numpy()
-            a, b = days.get_indexer([w.first])[0], min(days.searchsorted(w.last), T - 1)
-            festival_day[a:b + 1] = True
-            weeks = w.days / 7
-            for i in range(n):
-                scale = max(event_fc[i] / weeks / rate[i], 1.0) if rate[i] > 0 else 1.0
-                ev = lead_time_demand_samples([event_fc[i] / weeks],
-                                              err_by.get(skus[i], np.zeros(1)) * scale,
-                                              w.days, n_samples, seed)
-                pb = prebuild_quantity(ev, cost[i], price[i],
-                                       holding_cost=cost[i] * holding_rate
-                                       * sell_through_days / 365,
-                                       markdown=markdown, shelf_life_days=(
-                                           None if np.isnan(shelf[i]) else shelf[i]),
-                                       sell_through_days=sell_through_days)
-                extra = max(pb["quantity"] - rate[i] * weeks, 0.0)
-                lo, hi = max(a - int(lead[i]) - 1, 0), max(b - int(lead[i]), 0)
-                boost[i, lo:hi] = np.maximum(boost[i, lo:hi], extra)
-                prebuild_rows.append({"event": w.event, "first": w.first, "last": w.last,
-                                      S.PRODUCT_ID: skus[i], "event_forecast": event_fc[i],
-                                      "build": pb["quantity"], "extra": extra,
-                                      "critical_ratio": pb["critical_ratio"]})
+        boost, festival_day, prebuild = _festival_prebuild(
+            train_l, calendar, days, ltd, cost, price, shelf, holding_rate=holding_rate,
+            markdown=markdown, sell_through_days=sell_through_days, n_samples=n_samples,
+            seed=seed)
+    else:
+        boost, festival_day, prebuild = np.zeros((n, T)), np.zeros(T, dtype=bool), pd.DataFrame()
 
     def run(s, reserve=None, boost_=0.0, tiered=True):
         S_ = s + cycle
@@ -562,6 +562,7 @@ def policy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: pd
                     if seg_units[seg].sum() > 0 else np.nan for seg in seg_units.columns}
         served_k = (tier_fill * D.sum(axis=2)).sum(axis=1)
         value = res.average_on_hand * cost
+        health = inventory_health(res.on_hand, D.sum(axis=0), cost)
         row = {"fill_rate": float(res.served.sum() / max(res.demand.sum(), 1e-9)),
                "top_tier_fill_rate": float(served_k[0] / max(D[0].sum(), 1e-9)),
                "other_fill_rate": float(served_k[1:].sum() / max(D[1:].sum(), 1e-9)),
@@ -569,20 +570,26 @@ def policy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: pd
                "lost_margin": float((res.lost * np.maximum(price - cost, 0)).sum()),
                "festival_lost_units": float(res.lost_by_day[:, festival_day].sum()),
                "average_stock_value": float(value.sum()),
-               "holding_cost": float(value.sum() * holding_rate * T / 365)}
-        return row, seg_fill, res
+               "holding_cost": float(value.sum() * holding_rate * T / 365),
+               "turnover": float((res.served * cost).sum() * 365 / T / max(value.sum(), 1e-9)),
+               "excess_value": float(health["excess_value"].sum()),
+               "obsolete_value": float(health["obsolete_value"].sum())}
+        daily_ = pd.DataFrame({"date": days, "lost_units": res.lost_by_day.sum(axis=0),
+                               "stock_value": cost @ res.on_hand})
+        return row, seg_fill, daily_
 
-    q = lambda t: np.quantile(samples, t, axis=1)  # noqa: E731
+    q = ltd.reorder_points
     s_uni = q(uniform_target)
     s_pro, reserve = critical_levels(samples, shares, targets)
-    rows, seg_rows = [], {}
+    rows, seg_rows, daily = [], {}, []
     for name, args in [(f"uniform {uniform_target:.0%}", (s_uni, None, 0.0, False)),
                        ("profile-differentiated", (s_pro, reserve, 0.0, True)),
                        ("profile + festival pre-build", (s_pro, reserve, boost, True))]:
-        if name.endswith("pre-build") and not prebuild_rows:
+        if name.endswith("pre-build") and prebuild.empty:
             continue
-        row, seg_rows[name], _ = run(*args)
+        row, seg_rows[name], day_rows = run(*args)
         rows.append({"policy": name, **row})
+        daily.append(day_rows.assign(policy=name, festival=festival_day))
     front = [{"policy": "uniform", "target": t, **run(q(t), tiered=False)[0]} for t in frontier]
     if K > 1:
         for t in [f for f in frontier if f > targets[1]]:
@@ -609,7 +616,58 @@ def policy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: pd
     sku_table = pd.DataFrame({S.PRODUCT_ID: skus, "lead_time_days": lead,
                               "weekly_forecast": rate, "top_tier_share": shares[0],
                               "reorder_point_uniform": s_uni, "reorder_point_profile": s_pro,
-                              "reserved_for_top_tier": reserve[-1]})
+                              "reserved_stock": reserve[-1]})
     return {"policies": pd.DataFrame(rows), "by_segment": by_segment,
             "frontier": front, "headline": headline, "tiers": tiers, "skus": sku_table,
-            "prebuild": pd.DataFrame(prebuild_rows)}
+            "prebuild": prebuild, "daily": pd.concat(daily, ignore_index=True)}
+
+
+def _festival_prebuild(train: pd.DataFrame, calendar: pd.DataFrame, days: pd.DatetimeIndex,
+                       ltd: LeadTimeDemand, cost, price, shelf, *, holding_rate: float,
+                       markdown: float, sell_through_days: float, n_samples: int, seed: int):
+    """The festival pre-build of :func:`policy_comparison`: the rise of the policy
+    levels per SKU and day, the festival days of the holdout, and the build per
+    festival and SKU. ``train``: orders before the holdout with their ``segment``."""
+    from chainsight import schema as S
+
+    skus, lead, rate = ltd.skus, ltd.lead_time, ltd.weekly_rate
+    n, T, start = len(skus), len(days), days[0]
+    boost, festival_day, rows = np.zeros((n, T)), np.zeros(T, dtype=bool), []
+    windows = festival_windows(calendar)
+    now = windows[(windows["first"] >= start) & (windows["first"] <= days[-1])]
+    recent = train[train[S.TIMESTAMP] >= start - pd.Timedelta(weeks=8)]
+    before = train[(train[S.TIMESTAMP] >= start - pd.Timedelta(weeks=60))
+                   & (train[S.TIMESTAMP] < start - pd.Timedelta(weeks=52))]
+    growth = (recent.groupby("segment")[S.QUANTITY].sum()
+              / before.groupby("segment")[S.QUANTITY].sum()).replace(np.inf, np.nan).fillna(1.0)
+    for w in now.itertuples():
+        last = windows[(windows["event"] == w.event)
+                       & (windows["first"] < w.first - pd.Timedelta(days=300))
+                       & (windows["first"] > w.first - pd.Timedelta(days=430))]
+        if last.empty:
+            continue
+        ly = train[(train[S.TIMESTAMP] >= last["first"].iloc[0])
+                   & (train[S.TIMESTAMP] < last["last"].iloc[0] + pd.Timedelta(days=1))]
+        event_fc = _units(ly, S.PRODUCT_ID, "segment", skus, growth.index).to_numpy() \
+            @ growth.to_numpy()
+        a, b = days.get_indexer([w.first])[0], min(days.searchsorted(w.last), T - 1)
+        festival_day[a:b + 1] = True
+        weeks = w.days / 7
+        for i in range(n):
+            scale = max(event_fc[i] / weeks / rate[i], 1.0) if rate[i] > 0 else 1.0
+            ev = lead_time_demand_samples([event_fc[i] / weeks],
+                                          ltd.errors.get(skus[i], np.zeros(1)) * scale,
+                                          w.days, n_samples, seed)
+            pb = prebuild_quantity(ev, cost[i], price[i],
+                                   holding_cost=cost[i] * holding_rate * sell_through_days / 365,
+                                   markdown=markdown,
+                                   shelf_life_days=None if np.isnan(shelf[i]) else shelf[i],
+                                   sell_through_days=sell_through_days)
+            extra = max(pb["quantity"] - rate[i] * weeks, 0.0)
+            lo, hi = max(a - int(lead[i]) - 1, 0), max(b - int(lead[i]), 0)
+            boost[i, lo:hi] = np.maximum(boost[i, lo:hi], extra)
+            rows.append({"event": w.event, "first": w.first, "last": w.last,
+                         S.PRODUCT_ID: skus[i], "event_forecast": event_fc[i],
+                         "build": pb["quantity"], "extra": extra,
+                         "critical_ratio": pb["critical_ratio"]})
+    return boost, festival_day, pd.DataFrame(rows)
