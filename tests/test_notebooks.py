@@ -48,10 +48,10 @@ def test_parameter_sets_only_use_declared_parameters():
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    """Notebooks 00-02 on the quick parameter set, through the users' command."""
+    """Notebooks 00-03 on the quick parameter set, through the users' command."""
     out = tmp_path_factory.mktemp("reports") / "quick"
     code = cli.main(["report", "--params", str(ROOT / "reports/params/quick.yaml"),
-                     "--notebooks", "00,01,02", "--out", str(out), "--jobs", "2"])
+                     "--notebooks", "00,01,02,03", "--out", str(out), "--jobs", "2"])
     metrics = json.loads((out / "metrics.json").read_text())["notebooks"]
     errors = {k: v["error"] for k, v in metrics.items() if v["error"]}
     assert code == 0, errors
@@ -99,6 +99,22 @@ def test_notebook_02_on_quick(quick_run):
     html = (out / "02_demand_forecasting.html").read_text()
     for heading in ("Profile-blind vs profile-aware", "Demand from the customer base", "CDNOW"):
         assert heading in html, heading
+
+
+def test_notebook_03_on_quick(quick_run):
+    out, metrics = quick_run
+    m = metrics["03_inventory"]["metrics"]
+    assert m["skus"] == 220
+    assert m["profile_top_tier_fill_rate"] > m["uniform_top_tier_fill_rate"]
+    assert m["profile_holding_cost"] < m["uniform_holding_cost"]
+    assert m["prebuild_festival_lost_units"] < m["profile_festival_lost_units"]
+    assert m["profile_other_fill_rate"] < m["uniform_other_fill_rate"]  # the price, shown
+    html = (out / "03_inventory.html").read_text()
+    for heading in ("ABC", "Lead-time demand", "Service targets from the profile",
+                    "The policies on the holdout", "Festival pre-build", "Inventory health",
+                    "Key takeaways"):
+        assert heading in html, heading
+    assert html.count("<img") >= 6
 
 
 def test_reports_show_no_warnings_or_tracebacks(quick_run):

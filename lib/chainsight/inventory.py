@@ -613,7 +613,8 @@ def policy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: pd
                 np.interp(uni["holding_cost"], y, x))
     by_segment = pd.DataFrame(seg_rows).rename_axis("segment").reset_index()
     by_segment = tiers.merge(by_segment, on="segment")
-    sku_table = pd.DataFrame({S.PRODUCT_ID: skus, "lead_time_days": lead,
+    sku_table = pd.DataFrame({S.PRODUCT_ID: skus, "unit_cost": cost, "unit_price": price,
+                              "lead_time_days": lead,
                               "weekly_forecast": rate, "top_tier_share": shares[0],
                               "reorder_point_uniform": s_uni, "reorder_point_profile": s_pro,
                               "reserved_stock": reserve[-1]})

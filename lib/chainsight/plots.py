@@ -174,3 +174,30 @@ def method_bars(frame: pd.DataFrame, value: str, title: str, xlabel: str,
     ax.set(title=title, xlabel=xlabel, ylabel="")
     ax.invert_yaxis()
     return ax
+
+
+def heatmap(table: pd.DataFrame, title: str, xlabel: str, ylabel: str, value_label: str,
+            fmt: str = ".0%") -> plt.Axes:
+    """A table of values (rows x columns) as an annotated heatmap."""
+    fig, ax = plt.subplots(figsize=(1.1 * table.shape[1] + 3, 0.45 * table.shape[0] + 1.5))
+    sns.heatmap(table, annot=True, fmt=fmt, cmap="YlGnBu", ax=ax,
+                cbar_kws={"label": value_label})
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    return ax
+
+
+def frontier(curves: pd.DataFrame, x: str, y: str, by: str, title: str, xlabel: str,
+             ylabel: str, points: pd.DataFrame | None = None, label: str = "policy") -> plt.Axes:
+    """Trade-off curves (one line per value of ``by``, points in row order), with
+    optional highlighted ``points`` (columns ``x``, ``y`` and ``label``)."""
+    fig, ax = plt.subplots(figsize=(8, 4.8))
+    for name, d in curves.groupby(by, sort=False):
+        ax.plot(d[x], d[y], marker="o", ms=4, label=str(name))
+    if points is not None:
+        for _, p in points.iterrows():
+            ax.scatter(p[x], p[y], s=90, zorder=3, edgecolor="black")
+            ax.annotate(str(p[label]), (p[x], p[y]), textcoords="offset points",
+                        xytext=(6, -12), fontsize=9)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.legend(title=by)
+    return ax
