@@ -239,3 +239,17 @@ def test_policy_comparison_needs_prices_or_costs(small):
     segs = small.tables()["customers"][[S.CUSTOMER_ID]].assign(segment=1)
     with pytest.raises(S.DataContractError, match="unit_cost or unit_price"):
         inventory.policy_comparison(small.orders, products, segs, "2025-07-07", {1: 0.95})
+
+
+def test_policy_comparison_rejects_demand_for_other_products(small):
+    from chainsight import schema as S
+
+    products = small.tables()["products"]
+    train = small.orders[small.orders[S.TIMESTAMP] < "2025-07-07"]
+    ltd = inventory.lead_time_demand(train, products.head(5))
+    assert ltd.samples.shape == (5, 1000)
+    assert (ltd.reorder_points(0.9) <= ltd.reorder_points(0.99)).all()
+    segs = small.tables()["customers"][[S.CUSTOMER_ID]].assign(segment=1)
+    with pytest.raises(ValueError, match="other products"):
+        inventory.policy_comparison(small.orders, products, segs, "2025-07-07", {1: 0.95},
+                                    demand=ltd)

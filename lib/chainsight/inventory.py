@@ -451,7 +451,8 @@ def policy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: pd
                       cycle_weeks: float = 2, holding_rate: float = 0.25,
                       default_lead_time: float = 14, markdown: float = 0.2,
                       sell_through_days: float = 60, cost_share: float = 0.6,
-                      n_samples: int = 1000, seed: int = 0) -> dict:
+                      n_samples: int = 1000, seed: int = 0,
+                      demand: LeadTimeDemand | None = None) -> dict:
     """Simulate stocking policies on the holdout with its actual daily demand.
 
     Every policy orders from each SKU's lead-time demand samples: its ETS forecast
@@ -473,7 +474,9 @@ def policy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: pd
 
     Unit costs and prices come from ``products``; with prices only (as in most
     order data), the unit cost is ``cost_share`` of the price. Lead times come from
-    ``products`` too, or are ``default_lead_time`` days.
+    ``products`` too, or are ``default_lead_time`` days. ``demand``: the lead-time
+    demand already computed by :func:`lead_time_demand` from the orders before
+    ``holdout_start`` for the same products (computed here when not given).
 
     Returns a dict of frames: ``policies`` (fill rates overall, for the top tier and
     the rest, lost sales and margin, festival-day lost units, holding cost, turnover,
@@ -506,8 +509,10 @@ def policy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: pd
     shelf = info["shelf_life_days"].to_numpy(float) if "shelf_life_days" in info \
         else np.full(n, np.nan)
 
-    ltd = lead_time_demand(train, products, default_lead_time=default_lead_time,
-                           n_samples=n_samples, seed=seed)
+    ltd = demand or lead_time_demand(train, products, default_lead_time=default_lead_time,
+                                     n_samples=n_samples, seed=seed)
+    if list(ltd.skus) != list(skus):
+        raise ValueError("policy_comparison: the lead-time demand given is for other products")
     lead, rate, samples = ltd.lead_time, ltd.weekly_rate, ltd.samples
     cycle = cycle_weeks * rate
 
