@@ -1,0 +1,337 @@
+"""Logistics (物流效率): where to put warehouses, what delivery to offer whom, and how
+to route a day's deliveries.
+
+- :func:`locate` solves facility location exactly as a mixed-integer programme
+  (HiGHS through scipy): p-median, uncapacitated and capacitated (splittable)
+  facility location, with an optional service constraint that puts a share of
+  chosen demand within a radius of an open site.
+- :func:`solve_cvrp` routes vehicles with capacities (and time windows) with
+  OR-Tools.
+- Readers for the OR-Library and CVRPLIB instances the tests reproduce.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse.csgraph import shortest_path
+
+
+# ---------------------------------------------------------------------------
+# Facility location
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Coverage:
+    """A service requirement: at least ``share`` of ``weight`` (per customer) must
+    lie where ``within`` (customers x sites, True where the site is close enough)
+    has an open site."""
+
+    within: np.ndarray
+    weight: np.ndarray
+    share: float
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Location:
+    """An optimal network: ``open`` (bool per site), ``assign`` (customers x sites,
+    the share of each customer's demand served from each site), the objective and
+    its parts."""
+
+    open: np.ndarray
+    assign: np.ndarray
+    cost: float
+    fixed_cost: float
+    assignment_cost: float
+    status: str
+    seconds: float
+    gap: float = 0.0
+    covered: dict = field(default_factory=dict)
+
+    @property
+    def sites(self) -> np.ndarray:
+        return np.flatnonzero(self.open)
+
+
+def locate(assign_cost, fixed_cost=None, p: int | None = None, demand=None, capacity=None,
+           coverage: list[Coverage] | tuple = (), open_sites=None,
+           time_limit: float = 60.0) -> Location:
+    """Choose sites and assign customers to them at least cost, exactly (HiGHS MILP).
+
+    Parameters
+    ----------
+    assign_cost : (n_customers, n_sites) cost of serving a customer's whole demand
+        from a site (for a p-median: demand x distance).
+    fixed_cost : per site (default 0: a p-median needs ``p``).
+    p : exactly this many open sites (default: as many as pay for themselves).
+    demand, capacity : per customer and per site; with both, a site serves at most
+        its capacity, and a customer's demand may be split between sites.
+    coverage : service requirements (:class:`Coverage`).
+    open_sites : sites forced open (indices), e.g. the current network.
+
+    Without capacities each customer goes to one site (the relaxation is then
+    integral in the assignments once the sites are fixed).
+    """
+    t0 = time.perf_counter()
+    C = np.asarray(assign_cost, dtype=float)
+    n, m = C.shape
+    f = np.zeros(m) if fixed_cost is None else np.broadcast_to(
+        np.asarray(fixed_cost, dtype=float), (m,))
+    if not np.isfinite(C).any(axis=1).all():
+        raise ValueError("locate: a customer cannot be served from any site")
+    big = np.where(np.isfinite(C), C, 0.0)
+    nx = n * m
+    cover = list(coverage)
+    nu = n if cover else 0
+    nvar = nx + m + nu  # x (row-major), y, u (covered flag per customer)
+    c = np.concatenate([big.ravel(), f, np.zeros(nu)])
+    lower = np.zeros(nvar)
+    upper = np.ones(nvar)
+    upper[:nx] = np.isfinite(C).ravel()  # no assignment where the cost is infinite
+    if open_sites is not None:
+        lower[nx + np.asarray(open_sites, dtype=int)] = 1
+    integrality = np.zeros(nvar)
+    integrality[nx:nx + m] = 1
+    rows = []
+
+    def block(mat, lo, hi):
+        rows.append(LinearConstraint(sparse.csr_matrix(mat), lo, hi))
+
+    rid = np.repeat(np.arange(n), m)
+    xid = np.arange(nx)
+    # Each customer fully served.
+    block(sparse.coo_matrix((np.ones(nx), (rid, xid)), shape=(n, nvar)), 1, 1)
+    # x_ij <= y_j.
+    yid = nx + np.tile(np.arange(m), n)
+    link = sparse.coo_matrix((np.r_[np.ones(nx), -np.ones(nx)],
+                              (np.r_[xid, xid], np.r_[xid, yid])), shape=(nx, nvar))
+    block(link, -np.inf, 0)
+    if p is not None:
+        block(sparse.coo_matrix((np.ones(m), (np.zeros(m, int), nx + np.arange(m))),
+                                shape=(1, nvar)), p, p)
+    if capacity is not None:
+        if demand is None:
+            raise ValueError("locate: capacities need the customers' demand")
+        d = np.asarray(demand, dtype=float)
+        cap = np.broadcast_to(np.asarray(capacity, dtype=float), (m,))
+        sid = np.tile(np.arange(m), n)
+        mat = sparse.coo_matrix((np.r_[np.repeat(d, m), -cap], (np.r_[sid, np.arange(m)],
+                                 np.r_[xid, nx + np.arange(m)])), shape=(m, nvar))
+        block(mat, -np.inf, 0)
+    for k, cv in enumerate(cover):
+        within = np.asarray(cv.within, dtype=bool)
+        if k == 0:  # u_i <= sum of y_j over the sites within reach of customer i
+            ci, sj = np.nonzero(within)
+            mat = sparse.coo_matrix((np.r_[np.ones(n), -np.ones(len(ci))],
+                                     (np.r_[np.arange(n), ci],
+                                      np.r_[nx + m + np.arange(n), nx + sj])), shape=(n, nvar))
+            block(mat, -np.inf, 0)
+            reach = within
+        elif not np.array_equal(within, reach):
+            raise ValueError("locate: all coverage requirements must use the same radius")
+        w = np.asarray(cv.weight, dtype=float)
+        block(sparse.coo_matrix((w, (np.zeros(n, int), nx + m + np.arange(n))),
+                                shape=(1, nvar)), cv.share * w.sum(), np.inf)
+    res = milp(c, constraints=rows, integrality=integrality, bounds=Bounds(lower, upper),
+               options={"time_limit": time_limit, "mip_rel_gap": 1e-9})
+    if res.x is None:
+        raise ValueError(f"locate: no feasible network ({res.message})")
+    y = res.x[nx:nx + m] > 0.5
+    x = res.x[:nx].reshape(n, m)
+    covered = {}
+    if cover:
+        hit = (reach & y[None, :]).any(axis=1)
+        covered = {cv.name or str(k): float(np.asarray(cv.weight)[hit].sum()
+                                             / max(np.asarray(cv.weight).sum(), 1e-12))
+                   for k, cv in enumerate(cover)}
+    fixed = float(f[y].sum())
+    gap = float(getattr(res, "mip_gap", 0.0) or 0.0)
+    return Location(y, x, float(res.fun), fixed, float(res.fun) - fixed,
+                    "optimal" if res.status == 0 else res.message, time.perf_counter() - t0,
+                    gap, covered)
+
+
+# ---------------------------------------------------------------------------
+# Vehicle routing
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Routes:
+    """Vehicle routes (lists of node indices, depot excluded), total cost and the
+    arrival time at each visited node when time windows are used."""
+
+    routes: list
+    cost: float
+    seconds: float
+    arrival: dict = field(default_factory=dict)
+
+
+def tsplib_distances(coords) -> np.ndarray:
+    """TSPLIB EUC_2D distances: Euclidean, rounded to the nearest integer."""
+    xy = np.asarray(coords, dtype=float)
+    d = np.sqrt(((xy[:, None, :] - xy[None, :, :]) ** 2).sum(axis=2))
+    return np.floor(d + 0.5)
+
+
+def solve_cvrp(dist, demand, capacity: float, vehicles: int, depot: int = 0,
+               time_windows=None, service_time=None, travel_time=None,
+               solution_limit: int = 4000, time_limit: float = 10.0) -> Routes:
+    """Capacitated vehicle routing with OR-Tools: guided local search from a
+    path-cheapest-arc start.
+
+    ``dist``: (n, n) integer costs; ``demand`` per node (the depot's is 0);
+    ``time_windows``: (earliest, latest) arrival per node in the units of
+    ``travel_time`` (default ``dist``), with ``service_time`` per node. The search
+    stops after ``solution_limit`` solutions, so the same input gives the same
+    routes on any machine; ``time_limit`` seconds is a guard.
+    """
+    from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+    t0 = time.perf_counter()
+    D = np.rint(np.asarray(dist, dtype=float)).astype(np.int64)
+    n = len(D)
+    q = np.rint(np.asarray(demand, dtype=float)).astype(np.int64)
+    if q.max() > capacity:
+        raise ValueError(f"solve_cvrp: node {int(q.argmax())} needs {q.max()} units, more than "
+                         f"a vehicle's capacity {capacity:g}")
+    manager = pywrapcp.RoutingIndexManager(n, vehicles, depot)
+    model = pywrapcp.RoutingModel(manager)
+    model.SetArcCostEvaluatorOfAllVehicles(model.RegisterTransitMatrix(D.tolist()))
+    load = model.RegisterUnaryTransitVector(q.tolist())
+    model.AddDimensionWithVehicleCapacity(load, 0, [int(capacity)] * vehicles, True, "load")
+    tdim = None
+    if time_windows is not None:
+        T = np.rint(np.asarray(dist if travel_time is None else travel_time,
+                               dtype=float)).astype(np.int64)
+        svc = np.zeros(n, np.int64) if service_time is None else np.rint(
+            np.broadcast_to(np.asarray(service_time, dtype=float), (n,))).astype(np.int64)
+        windows = np.rint(np.asarray(time_windows, dtype=float)).astype(np.int64)
+        horizon = int(windows[:, 1].max() + T.max() + svc.max())
+        model.AddDimension(model.RegisterTransitMatrix((T + svc[:, None]).tolist()), horizon,
+                           horizon, False, "time")
+        tdim = model.GetDimensionOrDie("time")
+        for node, (lo, hi) in enumerate(windows):
+            if node == depot:
+                for v in range(vehicles):
+                    tdim.CumulVar(model.Start(v)).SetRange(int(lo), int(hi))
+            else:
+                tdim.CumulVar(manager.NodeToIndex(node)).SetRange(int(lo), int(hi))
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    params.first_solution_strategy = routing_enums_pb2.FirstSolutionStrategy.PATH_CHEAPEST_ARC
+    params.local_search_metaheuristic = (
+        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH)
+    params.solution_limit = solution_limit
+    params.time_limit.FromMilliseconds(int(time_limit * 1000))
+    sol = model.SolveWithParameters(params)
+    if sol is None:
+        raise ValueError("solve_cvrp: no feasible routes (too few vehicles, or time windows "
+                         "that cannot be met)")
+    routes, arrival = [], {}
+    for v in range(vehicles):
+        i, route = sol.Value(model.NextVar(model.Start(v))), []
+        while not model.IsEnd(i):
+            node = manager.IndexToNode(i)
+            route.append(node)
+            if tdim is not None:
+                arrival[node] = sol.Value(tdim.CumulVar(i))
+            i = sol.Value(model.NextVar(i))
+        if route:
+            routes.append(route)
+    return Routes(routes, route_cost(routes, D, depot), time.perf_counter() - t0, arrival)
+
+
+def route_cost(routes, dist, depot: int = 0) -> float:
+    """Total cost of routes that start and end at the depot."""
+    D = np.asarray(dist, dtype=float)
+    total = 0.0
+    for r in routes:
+        path = [depot, *r, depot]
+        total += D[path[:-1], path[1:]].sum()
+    return float(total)
+
+
+# ---------------------------------------------------------------------------
+# Reference instances: OR-Library and CVRPLIB
+# ---------------------------------------------------------------------------
+def read_pmed(path) -> tuple[np.ndarray, int]:
+    """An OR-Library p-median instance: the all-pairs shortest-path distances of its
+    graph (edges read in file order; for a repeated edge the last cost wins) and p."""
+    nums = Path(path).read_text().split()
+    n, e, p = (int(v) for v in nums[:3])
+    edges = np.array(nums[3:3 + 3 * e], dtype=float).reshape(e, 3)
+    W = np.full((n, n), np.inf)
+    for i, j, c in edges:  # in file order: the last cost of a repeated edge wins
+        W[int(i) - 1, int(j) - 1] = W[int(j) - 1, int(i) - 1] = c
+    np.fill_diagonal(W, 0)
+    return shortest_path(np.where(np.isfinite(W), W, 0), method="D", directed=False), p
+
+
+def read_cap(path) -> dict:
+    """An OR-Library capacitated warehouse instance: ``capacity`` and ``fixed`` per
+    warehouse, ``demand`` per customer and ``cost`` (customers x warehouses) of
+    serving a customer's whole demand."""
+    tok = Path(path).read_text().split()
+    m, n = int(tok[0]), int(tok[1])
+    pos = 2
+    cap, fixed = np.empty(m), np.empty(m)
+    for i in range(m):
+        cap[i], fixed[i] = float(tok[pos]), float(tok[pos + 1])
+        pos += 2
+    demand, cost = np.empty(n), np.empty((n, m))
+    for j in range(n):
+        demand[j] = float(tok[pos])
+        cost[j] = np.array(tok[pos + 1:pos + 1 + m], dtype=float)
+        pos += 1 + m
+    return {"capacity": cap, "fixed": fixed, "demand": demand, "cost": cost}
+
+
+def read_optima(path) -> dict[str, float]:
+    """``name value`` lines of an OR-Library optima file (the header line skipped)."""
+    out = {}
+    for line in Path(path).read_text().splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 2:
+            out[parts[0]] = float(parts[1])
+    return out
+
+
+def read_cvrp(path) -> dict:
+    """A CVRPLIB instance (TSPLIB format): ``coords``, ``demand``, ``capacity``,
+    ``depot`` (0-based) and ``vehicles`` (from the name's ``-kN``)."""
+    text = Path(path).read_text()
+    name = re.search(r"NAME\s*:\s*(\S+)", text).group(1)
+    capacity = float(re.search(r"CAPACITY\s*:\s*(\d+)", text).group(1))
+
+    def section(title, width):
+        body = text.split(title, 1)[1]
+        rows = []
+        for line in body.strip().splitlines():
+            parts = line.split()
+            if not parts or not re.fullmatch(r"-?\d+(\.\d+)?", parts[0]):
+                break
+            rows.append([float(v) for v in parts[:width]])
+        return np.array(rows)
+
+    nodes = section("NODE_COORD_SECTION", 3)
+    demand = section("DEMAND_SECTION", 2)
+    depot = int(section("DEPOT_SECTION", 1)[0, 0]) - 1
+    vehicles = int(re.search(r"-k(\d+)", name).group(1))
+    return {"name": name, "coords": nodes[:, 1:], "demand": demand[:, 1], "capacity": capacity,
+            "depot": depot, "vehicles": vehicles}
+
+
+def read_cvrp_solution(path) -> tuple[list, float]:
+    """Routes (0-based customer node numbers, depot 0) and the cost of a ``.sol``."""
+    routes, cost = [], math.nan
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("Route"):
+            routes.append([int(v) for v in line.split(":", 1)[1].split()])
+        elif line.lower().startswith("cost"):
+            cost = float(line.split()[1])
+    return routes, cost

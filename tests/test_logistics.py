@@ -1,0 +1,94 @@
+"""Logistics: exact facility location and vehicle routing, checked on the published
+OR-Library and CVRPLIB instances, then on the synthetic retailer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chainsight import logistics as L
+
+REF = Path(__file__).resolve().parents[1] / "data" / "reference"
+PMED = L.read_optima(REF / "orlib_pmed" / "pmedopt.txt")
+CAP = L.read_optima(REF / "orlib_warehouse" / "capopt.txt")
+CVRP = sorted((REF / "cvrplib_A").glob("*.vrp"))
+
+
+@pytest.mark.parametrize("name", sorted(PMED, key=lambda k: int(k[4:])))
+def test_or_library_p_median_optimum(name):
+    dist, p = L.read_pmed(REF / "orlib_pmed" / f"{name}.txt")
+    r = L.locate(dist, p=p)
+    assert r.status == "optimal" and r.open.sum() == p
+    assert round(r.cost) == PMED[name]
+    # Every customer is served from its nearest open site.
+    assert np.allclose(r.assign.sum(axis=1), 1)
+    assert r.cost == pytest.approx(dist[:, r.open].min(axis=1).sum())
+
+
+@pytest.mark.parametrize("name", sorted(CAP))
+def test_or_library_capacitated_warehouse_optimum(name):
+    inst = L.read_cap(REF / "orlib_warehouse" / f"{name}.txt")
+    r = L.locate(inst["cost"], inst["fixed"], demand=inst["demand"], capacity=inst["capacity"])
+    assert r.cost == pytest.approx(CAP[name], rel=1e-4)
+    load = inst["demand"] @ r.assign
+    assert (load <= inst["capacity"] * r.open + 1e-6).all()
+
+
+@pytest.mark.parametrize("path", CVRP, ids=lambda p: p.stem)
+def test_cvrplib_within_two_percent(path):
+    inst = L.read_cvrp(path)
+    routes, best = L.read_cvrp_solution(path.with_suffix(".sol"))
+    dist = L.tsplib_distances(inst["coords"])
+    assert L.route_cost(routes, dist) == best  # the reader and the distances agree
+    r = L.solve_cvrp(dist, inst["demand"], inst["capacity"], inst["vehicles"], inst["depot"])
+    assert r.cost <= best * 1.02
+    visited = sorted(n for route in r.routes for n in route)
+    assert visited == [i for i in range(len(dist)) if i != inst["depot"]]
+    assert all(inst["demand"][route].sum() <= inst["capacity"] for route in r.routes)
+
+
+def test_cvrp_same_routes_on_every_run():
+    inst = L.read_cvrp(CVRP[0])
+    dist = L.tsplib_distances(inst["coords"])
+    runs = [L.solve_cvrp(dist, inst["demand"], inst["capacity"], inst["vehicles"],
+                         solution_limit=500).routes for _ in range(2)]
+    assert runs[0] == runs[1]
+
+
+def test_p_median_repeated_edge_last_cost_wins(tmp_path):
+    f = tmp_path / "tiny.txt"
+    f.write_text("3 3 1\n1 2 5\n2 3 1\n1 2 2\n")
+    dist, p = L.read_pmed(f)
+    assert p == 1 and dist[0, 1] == 2 and dist[0, 2] == 3
+
+
+def test_coverage_constraint_by_hand():
+    # Two customers and two sites; site 0 is cheap but far from customer 1, who must be
+    # within reach.
+    cost = np.array([[1.0, 10.0], [5.0, 6.0]])
+    within = np.array([[True, False], [False, True]])
+    free = L.locate(cost, fixed_cost=[0.0, 100.0])
+    assert free.sites.tolist() == [0]
+    need = L.locate(cost, fixed_cost=[0.0, 100.0],
+                    coverage=[L.Coverage(within, np.array([0.0, 1.0]), 1.0, "express")])
+    assert need.sites.tolist() == [0, 1] and need.covered["express"] == 1.0
+    assert need.cost == pytest.approx(1 + 5 + 100)  # reach is required, not the route
+    with pytest.raises(ValueError, match="no feasible network"):
+        L.locate(cost, p=1, coverage=[L.Coverage(within, np.array([1.0, 1.0]), 1.0)])
+
+
+def test_time_windows_are_met():
+    rng = np.random.default_rng(0)
+    xy = rng.uniform(0, 100, (12, 2))
+    dist = L.tsplib_distances(xy)
+    windows = np.array([[0, 1000]] + [[0, 1000]] * 11)
+    early = dist[0, 3] + 5
+    windows[3] = [0, early]  # an express stop: first on its route
+    r = L.solve_cvrp(dist, np.r_[0, np.ones(11)], 6, 3, time_windows=windows,
+                     service_time=5)
+    assert r.arrival[3] <= early and any(route[0] == 3 for route in r.routes)
+    assert r.cost == L.route_cost(r.routes, dist)
+    with pytest.raises(ValueError, match="more than a vehicle's capacity"):
+        L.solve_cvrp(dist, np.r_[0, np.full(11, 9)], 6, 3)
