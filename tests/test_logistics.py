@@ -92,3 +92,13 @@ def test_time_windows_are_met():
     assert r.cost == L.route_cost(r.routes, dist)
     with pytest.raises(ValueError, match="more than a vehicle's capacity"):
         L.solve_cvrp(dist, np.r_[0, np.full(11, 9)], 6, 3)
+
+
+def test_delivery_days_by_hand():
+    km = np.array([100, 800, 2000, 100, 1300, 100, 900, 50])
+    mode = np.array(["express"] * 3 + ["standard"] * 2 + ["economy"] * 2 + ["pickup"])
+    assert L.delivery_days(km, mode).tolist() == [1, 2, 3, 2, 4, 3, 5, 0]
+    assert L.promised_days(km, mode)[:5].tolist() == [1, 2, 3, 3, 5]
+    # Beijing to Shanghai: about 1,070 km great-circle.
+    gc = L.great_circle_km(116.407, 39.904, 121.474, 31.230)
+    assert 1050 < gc < 1090 and L.road_km(gc) == pytest.approx(gc * 1.3 + 15)

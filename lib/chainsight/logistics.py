@@ -23,6 +23,46 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse.csgraph import shortest_path
 
+# ---------------------------------------------------------------------------
+# Distances and delivery days
+# ---------------------------------------------------------------------------
+DETOUR_FACTOR = 1.3  # road distance / great-circle distance
+LAST_MILE_KM = 15  # added to every delivery: from the local depot to the door
+
+
+def great_circle_km(lon1, lat1, lon2, lat2) -> np.ndarray:
+    """Haversine distance in km (broadcasts)."""
+    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(v, dtype=float))
+                              for v in (lon1, lat1, lon2, lat2))
+    a = (np.sin((lat2 - lat1) / 2) ** 2
+         + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2)
+    return 2 * 6371.0 * np.arcsin(np.sqrt(a))
+
+
+def road_km(great_circle, detour: float = DETOUR_FACTOR) -> np.ndarray:
+    """Road-like distance: great-circle km x the detour factor + the last mile."""
+    return np.asarray(great_circle, dtype=float) * detour + LAST_MILE_KM
+
+
+def delivery_days(km, mode) -> np.ndarray:
+    """Days a parcel takes over ``km`` road km by ship mode, with no delay: express
+    next day within 700 km, then 2 days within 1,600 km, else 3; standard 2 days +
+    one per 600 km; economy 3 days + one per 400 km; pickup 0."""
+    km, mode = np.asarray(km, dtype=float), np.asarray(mode)
+    return np.select([mode == "express", mode == "standard", mode == "economy"],
+                     [1 + (km > 700) + (km > 1600), 2 + km // 600, 3 + km // 400], 0)
+
+
+def promised_days(km, mode) -> np.ndarray:
+    """Days promised at checkout by ship mode: express as :func:`delivery_days`,
+    standard one day more, economy two days more."""
+    km, mode = np.asarray(km, dtype=float), np.asarray(mode)
+    return np.select([mode == "express", mode == "standard"],
+                     [1 + (km > 700) + (km > 1600), 3 + km // 600], 5 + km // 400)
+
+
+NEXT_DAY_KM = 700  # the road distance within which express arrives the next day
+
 
 # ---------------------------------------------------------------------------
 # Facility location

@@ -35,12 +35,17 @@ import pandas as pd
 
 from chainsight import reference_tables as ref
 from chainsight import schema as S
+from chainsight.logistics import (
+    delivery_days,
+    great_circle_km,
+    promised_days,
+    road_km,
+)
 
 SIZES = {"small": 3_000, "default": 20_000, "large": 1_000_000}
 START = pd.Timestamp("2023-01-01")
 END = pd.Timestamp("2025-12-31")
 CHUNK_CUSTOMERS = 50_000
-DETOUR_FACTOR = 1.3  # road distance / great-circle distance
 
 CUSTOMISATION_RAMP = ("family_homemaker", 0.25, 0.65)
 # Acquisition mix: weight of each persona among new customers at the end of the
@@ -161,15 +166,6 @@ def make_sites(seed: int) -> pd.DataFrame:
             "current": current,
         })
     return pd.DataFrame(rows)
-
-
-def great_circle_km(lon1, lat1, lon2, lat2) -> np.ndarray:
-    """Haversine distance in km (broadcasts)."""
-    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(v, dtype=float))
-                              for v in (lon1, lat1, lon2, lat2))
-    a = (np.sin((lat2 - lat1) / 2) ** 2
-         + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2)
-    return 2 * 6371.0 * np.arcsin(np.sqrt(a))
 
 
 def _persona_table() -> pd.DataFrame:
@@ -323,18 +319,14 @@ def _chunk(chunk: int, n: int, first_index: int, seed: int, products: pd.DataFra
     dist = great_circle_km(customers[S.LON].to_numpy()[:, None],
                            customers[S.LAT].to_numpy()[:, None],
                            cur[S.LON].to_numpy()[None, :], cur[S.LAT].to_numpy()[None, :])
-    road_km = dist.min(axis=1)[cust] * DETOUR_FACTOR + 15  # last-mile floor
-    base = np.select(
-        [ship_mode == "express", ship_mode == "standard", ship_mode == "economy"],
-        [1 + (road_km > 700) + (road_km > 1600), 2 + road_km // 600, 3 + road_km // 400], 0)
+    km = road_km(dist.min(axis=1)[cust])
+    base = delivery_days(km, ship_mode)
     noise = rng.poisson(np.select([ship_mode == "express", ship_mode == "standard",
                                    ship_mode == "economy"], [0.15, 0.5, 0.9], 0))
     congestion = np.where(peak | (event == "Double 11"), rng.integers(0, 3, n_orders), 0)
     congestion += np.where(event == "Spring Festival holiday", 3, 0)
     delivery = np.where(ship_mode == "pickup", 0, base + noise + congestion).astype(float)
-    promised = np.select([ship_mode == "express", ship_mode == "standard"],
-                         [1 + (road_km > 700) + (road_km > 1600), 3 + road_km // 600],
-                         5 + road_km // 400)
+    promised = promised_days(km, ship_mode)
     late = (delivery > promised) & (ship_mode != "pickup")
 
     # --- order lines --------------------------------------------------------
