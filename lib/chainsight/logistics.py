@@ -19,9 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse.csgraph import shortest_path
+
+from chainsight import schema as S
 
 # ---------------------------------------------------------------------------
 # Distances and delivery days
@@ -375,3 +378,204 @@ def read_cvrp_solution(path) -> tuple[list, float]:
         elif line.lower().startswith("cost"):
             cost = float(line.split()[1])
     return routes, cost
+
+
+# ---------------------------------------------------------------------------
+# From the profile to the network
+# ---------------------------------------------------------------------------
+# Carrier tariffs, CNY per parcel: (fixed, per road km). Illustrative rates; pass your own.
+TARIFFS = {"express": (14.0, 0.010), "standard": (8.0, 0.005), "economy": (5.0, 0.0025)}
+SPEED = {"express": 0, "standard": 1, "economy": 2, "pickup": 3}  # 0 the fastest
+
+
+def _orders_with(orders: pd.DataFrame, customers: pd.DataFrame,
+                 segments: pd.DataFrame) -> pd.DataFrame:
+    """One row per order: customer, city and coordinates, segment, ship mode,
+    revenue and units."""
+    S.require_columns(orders, "orders", [S.ORDER_ID, S.CUSTOMER_ID, S.TIMESTAMP, S.QUANTITY,
+                                         S.UNIT_PRICE, S.SHIP_MODE])
+    S.require_columns(customers, "customers", [S.CUSTOMER_ID, S.CITY, S.LON, S.LAT])
+    lines = orders.assign(revenue=orders[S.QUANTITY] * orders[S.UNIT_PRICE])
+    per = lines.groupby(S.ORDER_ID, sort=False).agg(
+        **{S.CUSTOMER_ID: (S.CUSTOMER_ID, "first"), S.TIMESTAMP: (S.TIMESTAMP, "first"),
+           S.SHIP_MODE: (S.SHIP_MODE, "first"), "units": (S.QUANTITY, "sum"),
+           "revenue": ("revenue", "sum")}).reset_index()
+    geo = customers[[S.CUSTOMER_ID, S.CITY, S.LON, S.LAT]]
+    out = per.merge(geo, on=S.CUSTOMER_ID, how="left")
+    missing = out[S.CITY].isna()
+    if missing.any():
+        raise S.contract_error("orders", S.CUSTOMER_ID,
+                               "customers without a city in the customers table", out, missing)
+    seg = segments[[S.CUSTOMER_ID, "segment"]].astype({"segment": object})
+    out = out.merge(seg, on=S.CUSTOMER_ID, how="left")
+    out["segment"] = out["segment"].where(out["segment"].notna(), "new")
+    return out
+
+
+def segment_needs(orders: pd.DataFrame, customers: pd.DataFrame,
+                  segments: pd.DataFrame) -> pd.DataFrame:
+    """Per segment: orders, revenue, the share of orders by ship mode, the mean
+    delivery days it got, and its main cities."""
+    o = _orders_with(orders, customers, segments)
+    mix = pd.crosstab(o["segment"], o[S.SHIP_MODE], normalize="index")
+    mix = mix.reindex(columns=list(SPEED), fill_value=0.0).add_suffix("_share")
+    out = o.groupby("segment").agg(orders=(S.ORDER_ID, "size"), revenue=("revenue", "sum"))
+    if S.DELIVERY_DAYS in orders:
+        days = orders.groupby(S.ORDER_ID)[S.DELIVERY_DAYS].first()
+        dd = o.assign(d=o[S.ORDER_ID].map(days))
+        out["mean_delivery_days"] = dd[dd[S.SHIP_MODE] != "pickup"].groupby("segment")["d"].mean()
+    top = (o.groupby(["segment", S.CITY]).size().rename("n").reset_index()
+           .sort_values(["segment", "n"], ascending=[True, False]))
+    out["main_cities"] = top.groupby("segment")[S.CITY].apply(lambda c: ", ".join(c.head(3)))
+    return out.join(mix).reset_index()
+
+
+def network_comparison(orders: pd.DataFrame, customers: pd.DataFrame, segments: pd.DataFrame,
+                       sites: pd.DataFrame, holdout_start, *, express_segments=None,
+                       express_threshold: float = 0.5, required_share: float = 0.9,
+                       next_day_km: float = NEXT_DAY_KM, detour: float = DETOUR_FACTOR,
+                       volume_scale: float = 100.0, per_km: float | None = None,
+                       radii=(500, 600, 700, 800, 900, 1000), seed: int = 0) -> dict:
+    """Warehouse networks with and without the profile, judged on the holdout.
+
+    Demand: orders per city in the 52 weeks before ``holdout_start`` times
+    ``volume_scale`` (the customers in the data as a sample of the business whose
+    sites' fixed costs and capacities the ``sites`` table gives). The cost of a
+    network is the sites' annual fixed cost plus transport, orders x ``per_km``
+    (default the standard tariff's) x road km from the serving site.
+
+    - *profile-blind*: the least-cost network (uncapacitated facility location).
+    - *profile-aware*: the same, but for every express-preferring segment (express
+      share of orders at least ``express_threshold``, or ``express_segments``) at
+      least ``required_share`` of its orders lie within ``next_day_km`` road km of
+      an open site.
+    - *naive*: demand-weighted k-means centres of the cities (as many as the blind
+      network has sites), each moved to the nearest free candidate site.
+
+    Each network is then judged on the holdout orders: express orders of the
+    express segments within the next-day radius, and mean delivery days by each
+    order's own ship mode from the nearest open site (:func:`delivery_days`).
+
+    Returns ``networks`` (one row per network), ``sites`` (which are open),
+    ``curve`` (the extra cost of the service constraint over ``radii``),
+    ``variants`` (p-median, uncapacitated and capacitated on the blind objective),
+    ``cities`` (demand per city and segment) and ``needs`` (:func:`segment_needs`).
+    """
+    S.require_columns(sites, "sites", [S.SITE_ID, S.CITY, S.LON, S.LAT, S.FIXED_COST])
+    start = pd.Timestamp(holdout_start)
+    o = _orders_with(orders, customers, segments)
+    train = o[(o[S.TIMESTAMP] < start) & (o[S.TIMESTAMP] >= start - pd.Timedelta(weeks=52))]
+    hold = o[o[S.TIMESTAMP] >= start]
+    if train.empty or hold.empty:
+        raise ValueError(f"holdout_start {start.date()} leaves no orders on one side")
+    needs = segment_needs(orders[orders[S.TIMESTAMP] < start], customers, segments)
+    if express_segments is None:
+        express_segments = needs.loc[needs["express_share"] >= express_threshold, "segment"]
+    express_segments = list(express_segments)
+    if not express_segments:
+        raise ValueError("network_comparison: no segment prefers express; lower "
+                         "express_threshold or name express_segments")
+
+    cities = (customers.groupby(S.CITY)[[S.LON, S.LAT]].first())
+    demand = train.groupby(S.CITY).size().reindex(cities.index, fill_value=0) * volume_scale
+    by_seg = train.pivot_table(index=S.CITY, columns="segment", values=S.ORDER_ID,
+                               aggfunc="size", fill_value=0).reindex(cities.index, fill_value=0)
+    km = road_km(great_circle_km(cities[S.LON].to_numpy()[:, None],
+                                 cities[S.LAT].to_numpy()[:, None],
+                                 sites[S.LON].to_numpy()[None, :],
+                                 sites[S.LAT].to_numpy()[None, :]), detour)
+    rate = TARIFFS["standard"][1] if per_km is None else per_km
+    cost = demand.to_numpy(float)[:, None] * rate * km
+    fixed = sites[S.FIXED_COST].to_numpy(float)
+
+    def coverage(radius):
+        return [Coverage(km <= radius, by_seg[s].to_numpy(float), required_share, str(s))
+                for s in express_segments if s in by_seg]
+
+    blind = locate(cost, fixed)
+    aware = locate(cost, fixed, coverage=coverage(next_day_km))
+    naive_open = _kmeans_sites(cities, demand.to_numpy(float), sites, int(blind.open.sum()),
+                               seed)
+    city_pos = {c: i for i, c in enumerate(cities.index)}
+    hold_city = hold[S.CITY].map(city_pos).to_numpy()
+    exp_hold = hold["segment"].isin(express_segments).to_numpy()
+
+    def judge(name, open_):
+        d = km[:, open_].min(axis=1)
+        transport = float((cost[:, open_]).min(axis=1).sum())
+        f = float(fixed[open_].sum())
+        ok = d <= next_day_km
+        seg_share = {s: float(by_seg[s].to_numpy()[ok].sum() / max(by_seg[s].sum(), 1))
+                     for s in express_segments if s in by_seg}
+        hk = d[hold_city]
+        ship = hold[S.SHIP_MODE].to_numpy()
+        shipped = ship != "pickup"
+        days = delivery_days(hk, ship)
+        express = (ship == "express") & exp_hold
+        return {"network": name, "sites": int(open_.sum()),
+                "site_cities": ", ".join(sites.loc[open_, S.CITY]),
+                "fixed_cost": f, "transport_cost": transport, "total_cost": f + transport,
+                "express_demand_within_radius": float(
+                    by_seg[[s for s in seg_share]].to_numpy()[ok].sum()
+                    / max(by_seg[[s for s in seg_share]].to_numpy().sum(), 1)),
+                "min_segment_share_within_radius": min(seg_share.values()),
+                "holdout_express_next_day": float((days[express] <= 1).mean())
+                if express.any() else np.nan,
+                "holdout_mean_delivery_days": float(days[shipped].mean()),
+                "holdout_mean_km": float(hk[shipped].mean())}
+
+    networks = pd.DataFrame([judge("profile-blind", blind.open),
+                             judge("profile-aware", aware.open),
+                             judge("naive k-means", naive_open)])
+    curve = []
+    for r in radii:
+        try:
+            a = locate(cost, fixed, coverage=coverage(r))
+            extra, n_open = a.cost - blind.cost, int(a.open.sum())
+        except ValueError:  # no network reaches the share at this radius
+            extra, n_open = np.nan, 0
+        blind_ok = km[:, blind.open].min(axis=1) <= r
+        cols = [str(s) for s in express_segments if s in by_seg]
+        share = by_seg[[s for s in express_segments if s in by_seg]].to_numpy()
+        curve.append({"radius_km": r, "extra_cost": extra, "sites": n_open,
+                      "blind_share_within": float(share[blind_ok].sum() / max(share.sum(), 1)),
+                      "segments": ", ".join(cols)})
+    k = int(blind.open.sum())
+    variants = []
+    for name, kw in [(f"p-median (p = {k}, transport only)", {"p": k}),
+                     ("uncapacitated (fixed + transport)", {"fixed_cost": fixed}),
+                     ("capacitated (fixed + transport)", {
+                         "fixed_cost": fixed, "demand": train.groupby(S.CITY)["units"].sum()
+                         .reindex(cities.index, fill_value=0).to_numpy(float) * volume_scale,
+                         "capacity": sites[S.CAPACITY].to_numpy(float)}
+                      if S.CAPACITY in sites else None)]:
+        if kw is None:
+            continue
+        v = locate(cost, **kw)
+        variants.append({"model": name, "sites": ", ".join(sites.loc[v.open, S.CITY]),
+                         "fixed_cost": v.fixed_cost, "transport_cost": v.assignment_cost,
+                         "seconds": v.seconds, "status": v.status})
+    open_sites = sites.assign(**{"profile-blind": blind.open, "profile-aware": aware.open,
+                                 "naive k-means": naive_open})
+    city_table = by_seg.assign(orders_scaled=demand, lon=cities[S.LON], lat=cities[S.LAT])
+    return {"networks": networks, "sites": open_sites, "curve": pd.DataFrame(curve),
+            "variants": pd.DataFrame(variants), "cities": city_table.reset_index(),
+            "needs": needs, "express_segments": express_segments,
+            "seconds": {"profile-blind": blind.seconds, "profile-aware": aware.seconds}}
+
+
+def _kmeans_sites(cities: pd.DataFrame, weight: np.ndarray, sites: pd.DataFrame, k: int,
+                  seed: int) -> np.ndarray:
+    """Demand-weighted k-means of the city coordinates, each centre moved to the
+    nearest candidate site not taken yet."""
+    from sklearn.cluster import KMeans
+
+    lat0 = np.radians(cities[S.LAT].mean())
+    xy = np.c_[cities[S.LON] * np.cos(lat0), cities[S.LAT]]
+    km = KMeans(k, n_init=10, random_state=seed).fit(xy, sample_weight=weight)
+    sxy = np.c_[sites[S.LON] * np.cos(lat0), sites[S.LAT]]
+    chosen = np.zeros(len(sites), dtype=bool)
+    for c in km.cluster_centers_:
+        d = np.where(chosen, np.inf, ((sxy - c) ** 2).sum(axis=1))
+        chosen[int(np.argmin(d))] = True
+    return chosen

@@ -152,7 +152,10 @@ def make_products(seed: int) -> pd.DataFrame:
 
 
 def make_sites(seed: int) -> pd.DataFrame:
-    """Candidate warehouse cities with annual fixed cost (CNY) and capacity (units/yr)."""
+    """Candidate warehouse cities with annual fixed cost (CNY) and capacity (units/yr).
+
+    Both are for the whole business, of which the generated customers are a sample
+    (``volume_scale`` in :func:`chainsight.logistics.network_comparison`)."""
     rng = np.random.default_rng([seed, 7003])
     c = ref.CITIES.set_index("city")
     rows = []
@@ -162,7 +165,7 @@ def make_sites(seed: int) -> pd.DataFrame:
             S.SITE_ID: f"W{i:02d}", S.CITY: city, S.LON: c.loc[city, "lon"],
             S.LAT: c.loc[city, "lat"], S.CITY_TIER: tier,
             S.FIXED_COST: round(ref.SITE_FIXED_COST_CNY[tier] * rng.uniform(0.9, 1.1), -3),
-            S.CAPACITY: float(rng.choice([400_000, 600_000, 800_000, 1_200_000])),
+            S.CAPACITY: float(rng.choice([4_000_000, 6_000_000, 8_000_000, 12_000_000])),
             "current": current,
         })
     return pd.DataFrame(rows)
