@@ -102,3 +102,67 @@ def test_delivery_days_by_hand():
     # Beijing to Shanghai: about 1,070 km great-circle.
     gc = L.great_circle_km(116.407, 39.904, 121.474, 31.230)
     assert 1050 < gc < 1090 and L.road_km(gc) == pytest.approx(gc * 1.3 + 15)
+
+
+def _profiled(size):
+    from chainsight import datasets, profiling
+
+    ds = datasets.load("synthetic", size=size, seed=42)
+    prof = profiling.build_profile(ds, as_of="2024-12-31 23:59:59")
+    return ds, prof.segments_for(ds.tables["customers"])
+
+
+@pytest.fixture(scope="module")
+def default_network():
+    ds, segs = _profiled("default")
+    return ds, segs, L.network_comparison(ds.orders, ds.tables["customers"], segs,
+                                          ds.tables["sites"], "2025-01-01")
+
+
+def test_profile_aware_network_meets_the_express_share(default_network):
+    """The logistics acceptance on the default synthetic data: at least 30 cities and
+    15 candidate sites, solved to optimality; the profile-aware network meets the
+    express segments' next-day share where the blind one does not, at a stated cost."""
+    ds, _, r = default_network
+    assert len(r["cities"]) >= 30 and len(ds.tables["sites"]) >= 15
+    net = r["networks"].set_index("network")
+    blind, aware = net.loc["profile-blind"], net.loc["profile-aware"]
+    assert aware["min_segment_share_within_radius"] >= 0.9
+    assert blind["min_segment_share_within_radius"] < 0.9
+    assert aware["total_cost"] > blind["total_cost"]  # the price of the promise
+    assert blind["total_cost"] <= net.loc["naive k-means", "total_cost"]
+    assert aware["holdout_express_next_day"] > blind["holdout_express_next_day"]
+    assert aware["holdout_mean_delivery_days"] < blind["holdout_mean_delivery_days"]
+    assert set(r["express_segments"]) == {1, 2}
+    curve = r["curve"].dropna()
+    assert curve["extra_cost"].is_monotonic_decreasing  # a wider radius costs less
+    assert (r["variants"]["status"] == "optimal").all()
+
+
+def test_delivery_tiers_and_last_mile(default_network):
+    ds, segs, r = default_network
+    open_sites = r["sites"][r["sites"]["profile-aware"]]
+    t = L.delivery_tiers(ds.orders, ds.tables["customers"], segs, open_sites, "2025-01-01")
+    rec = t["recommended"].set_index("segment")
+    assert (rec.loc[[1, 2], "tier"] == "express").all()
+    opts = t["options"].set_index(["segment", "tier"])
+    assert (opts.xs("express", level="tier")["revenue_protected"] == 1).all()
+    assert (opts.xs("express", level="tier")["cost_per_order"]
+            > opts.xs("economy", level="tier")["cost_per_order"]).all()
+    lm = L.last_mile(ds.orders, ds.tables["customers"], segs, "Shanghai", "2025-11-10",
+                     r["express_segments"], solution_limit=300)
+    pol = lm["policies"].set_index("policy")
+    assert pol.loc["profile-aware", "express_on_time"] == 1.0
+    assert pol.loc["profile-blind", "km"] <= pol.loc["profile-aware", "km"] * 1.001
+    assert pol["parcels"].nunique() == 1 and pol.loc["profile-aware", "express_stops"] > 0
+
+
+def test_city_points_spread_evenly_and_stay_put():
+    import pandas as pd
+
+    customers = pd.DataFrame({"customer_id": [f"C{i}" for i in range(500)], "city": "X",
+                              "lon": 120.0, "lat": 30.0})
+    a, b = L.city_points(customers, 10), L.city_points(customers, 10)
+    assert a.equals(b) and a["lon"].nunique() == 500
+    d = L.great_circle_km(120.0, 30.0, a["lon"], a["lat"])
+    assert d.max() <= 10.05 and np.median(d) == pytest.approx(10 / np.sqrt(2), rel=0.1)

@@ -13,8 +13,11 @@ to route a day's deliveries.
 from __future__ import annotations
 
 import math
+import os
 import re
+import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -182,8 +185,9 @@ def locate(assign_cost, fixed_cost=None, p: int | None = None, demand=None, capa
         w = np.asarray(cv.weight, dtype=float)
         block(sparse.coo_matrix((w, (np.zeros(n, int), nx + m + np.arange(n))),
                                 shape=(1, nvar)), cv.share * w.sum(), np.inf)
-    res = milp(c, constraints=rows, integrality=integrality, bounds=Bounds(lower, upper),
-               options={"time_limit": time_limit, "mip_rel_gap": 1e-9})
+    with _quiet_stdout():  # HiGHS can print repair notes from C, past its display switch
+        res = milp(c, constraints=rows, integrality=integrality, bounds=Bounds(lower, upper),
+                   options={"time_limit": time_limit, "mip_rel_gap": 1e-9})
     if res.x is None:
         raise ValueError(f"locate: no feasible network ({res.message})")
     y = res.x[nx:nx + m] > 0.5
@@ -199,6 +203,20 @@ def locate(assign_cost, fixed_cost=None, p: int | None = None, demand=None, capa
     return Location(y, x, float(res.fun), fixed, float(res.fun) - fixed,
                     "optimal" if res.status == 0 else res.message, time.perf_counter() - t0,
                     gap, covered)
+
+
+@contextmanager
+def _quiet_stdout():
+    """Silence what a C library writes to the process's standard output."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 # ---------------------------------------------------------------------------
@@ -579,3 +597,143 @@ def _kmeans_sites(cities: pd.DataFrame, weight: np.ndarray, sites: pd.DataFrame,
         d = np.where(chosen, np.inf, ((sxy - c) ** 2).sum(axis=1))
         chosen[int(np.argmin(d))] = True
     return chosen
+
+
+def delivery_tiers(orders: pd.DataFrame, customers: pd.DataFrame, segments: pd.DataFrame,
+                   open_sites: pd.DataFrame, holdout_start, *, tariffs: dict | None = None,
+                   protect_share: float = 0.8, detour: float = DETOUR_FACTOR) -> dict:
+    """Which delivery tier to offer each segment from a given network.
+
+    For every segment and tier (express, standard, economy): the cost to serve an
+    order (the tariff's fixed part + per km x road km from the nearest open site),
+    the delivery days it gives, and the share of the segment's revenue it
+    *protects*: revenue from orders whose buyers chose that tier or a slower one
+    (a slower tier than the one chosen risks the sale). The recommended tier is the
+    cheapest that protects at least ``protect_share`` of the segment's revenue in
+    the orders before ``holdout_start``; the figures are those of the holdout.
+
+    Returns ``options`` (segment x tier) and ``recommended`` (one row per segment),
+    with ``blind``: every segment on the standard tier.
+    """
+    tariffs = TARIFFS if tariffs is None else tariffs
+    start = pd.Timestamp(holdout_start)
+    o = _orders_with(orders, customers, segments)
+    o = o[o[S.SHIP_MODE] != "pickup"]
+    gc = great_circle_km(o[S.LON].to_numpy()[:, None], o[S.LAT].to_numpy()[:, None],
+                         open_sites[S.LON].to_numpy()[None, :],
+                         open_sites[S.LAT].to_numpy()[None, :])
+    o = o.assign(km=road_km(gc.min(axis=1), detour),
+                 speed=o[S.SHIP_MODE].map(SPEED), holdout=o[S.TIMESTAMP] >= start)
+    rows = []
+    for tier, (base, per) in tariffs.items():
+        t = o.assign(cost=base + per * o["km"], days=delivery_days(o["km"], tier),
+                     ok=o["speed"] >= SPEED[tier])
+        t["protected"] = t["revenue"] * t["ok"]
+        g = t.groupby(["segment", "holdout"]).agg(
+            orders=(S.ORDER_ID, "size"), cost_per_order=("cost", "mean"),
+            mean_days=("days", "mean"), revenue=("revenue", "sum"),
+            protected=("protected", "sum")).reset_index()
+        g["revenue_protected"] = g["protected"] / g["revenue"]
+        rows.append(g.assign(tier=tier))
+    allt = pd.concat(rows, ignore_index=True)
+    decide = allt[~allt["holdout"]].copy()
+    decide["order"] = decide["tier"].map(SPEED)
+    ok = decide[decide["revenue_protected"] >= protect_share]
+    # The cheapest tier that protects enough; express when none does.
+    pick = (ok.sort_values(["segment", "cost_per_order"]).groupby("segment")["tier"].first()
+            .reindex(decide["segment"].unique()).fillna("express"))
+    hold = allt[allt["holdout"]].drop(columns=["holdout", "protected"])
+    options = hold.sort_values(["segment", "tier"], key=lambda c: c.map(SPEED)
+                               if c.name == "tier" else c.astype(str)).reset_index(drop=True)
+    rec = hold.merge(pick.rename("tier").reset_index(), on=["segment", "tier"])
+    blind = hold[hold["tier"] == "standard"]
+    return {"options": options, "recommended": rec.reset_index(drop=True),
+            "blind": blind.reset_index(drop=True)}
+
+
+def city_points(customers: pd.DataFrame, radius_km: float = 15.0,
+                seed: int = 0) -> pd.DataFrame:
+    """Delivery addresses for last-mile routing: the customers' own coordinates, or,
+    where a city's customers share one point (data with city-level geography
+    only), places spread evenly over a disc of ``radius_km`` around it, the same
+    for a customer on every run."""
+    import zlib
+
+    pts = customers[[S.CUSTOMER_ID, S.CITY, S.LON, S.LAT]].copy()
+    spread = pts.groupby(S.CITY)[[S.LON, S.LAT]].transform("nunique").max(axis=1) == 1
+    key = pts[S.CUSTOMER_ID].astype(str).map(lambda s: zlib.crc32(f"{seed}:{s}".encode()))
+    u = (key % 100_003) / 100_003
+    v = (key // 100_003 % 100_019) / 100_019
+    r, theta = radius_km * np.sqrt(u), 2 * np.pi * v
+    dlat = r * np.sin(theta) / 111.2
+    dlon = r * np.cos(theta) / (111.2 * np.cos(np.radians(pts[S.LAT])))
+    pts.loc[spread, S.LON] = pts.loc[spread, S.LON] + dlon[spread]
+    pts.loc[spread, S.LAT] = pts.loc[spread, S.LAT] + dlat[spread]
+    return pts
+
+
+def last_mile(orders: pd.DataFrame, customers: pd.DataFrame, segments: pd.DataFrame,
+              city: str, day, express_segments, *, vehicle_capacity: int = 30,
+              express_window_min: float = 180, shift_min: float = 600,
+              speed_kmh: float = 25, service_min: float = 4, radius_km: float = 15,
+              detour: float = DETOUR_FACTOR, solution_limit: int = 1000,
+              seed: int = 0) -> dict:
+    """One day's deliveries in one city from a depot at its centre, routed twice:
+    *profile-blind* (least distance) and *profile-aware* (express orders of the
+    express segments must arrive within ``express_window_min`` minutes of the
+    vans leaving). Each stop is a customer with the parcels (orders) due that day.
+
+    Returns ``policies`` (km, vans, express stops on time, last arrival), ``stops``
+    (position, parcels, express flag) and ``routes`` per policy.
+    """
+    o = _orders_with(orders, customers, segments)
+    day = pd.Timestamp(day).normalize()
+    o = o[(o[S.CITY] == city) & (o[S.TIMESTAMP].dt.normalize() == day)
+          & (o[S.SHIP_MODE] != "pickup")]
+    if o.empty:
+        raise ValueError(f"last_mile: no deliveries in {city} on {day.date()}")
+    o = o.assign(express=(o[S.SHIP_MODE] == "express") & o["segment"].isin(express_segments))
+    stops = o.groupby(S.CUSTOMER_ID).agg(parcels=(S.ORDER_ID, "size"),
+                                         express=("express", "any")).reset_index()
+    pts = city_points(customers[customers[S.CITY] == city], radius_km, seed)
+    stops = stops.merge(pts[[S.CUSTOMER_ID, S.LON, S.LAT]], on=S.CUSTOMER_ID)
+    centre = customers.loc[customers[S.CITY] == city, [S.LON, S.LAT]].mean()
+    lon = np.r_[centre[S.LON], stops[S.LON].to_numpy()]
+    lat = np.r_[centre[S.LAT], stops[S.LAT].to_numpy()]
+    km = great_circle_km(lon[:, None], lat[:, None], lon[None, :], lat[None, :]) * detour
+    metres = np.rint(km * 1000)
+    minutes = np.rint(km / speed_kmh * 60)
+    demand = np.r_[0, stops["parcels"].to_numpy()]
+    vehicles = int(np.ceil(demand.sum() / vehicle_capacity)) + 2
+    n = len(lon)
+    svc = np.r_[0, np.full(n - 1, service_min)]
+    windows = np.tile([0, shift_min], (n, 1)).astype(float)
+    windows[1:][stops["express"].to_numpy()] = [0, express_window_min]
+
+    def arrivals(routes):
+        out = {}
+        for r in routes:
+            t, prev = 0.0, 0
+            for node in r:
+                t += svc[prev] + minutes[prev, node]
+                out[node] = t
+                prev = node
+        return out
+
+    results, routes = [], {}
+    loose = np.tile([0, shift_min], (n, 1))
+    for name, w in (("profile-blind", loose), ("profile-aware", windows)):
+        r = solve_cvrp(metres, demand, vehicle_capacity, vehicles, time_windows=w,
+                       service_time=svc, travel_time=minutes, solution_limit=solution_limit)
+        arr = arrivals(r.routes)
+        exp_nodes = [i + 1 for i in np.flatnonzero(stops["express"].to_numpy())]
+        on_time = [arr[i] <= express_window_min for i in exp_nodes]
+        results.append({"policy": name, "km": r.cost / 1000, "vans": len(r.routes),
+                        "stops": n - 1, "parcels": int(demand.sum()),
+                        "express_stops": len(exp_nodes),
+                        "express_on_time": float(np.mean(on_time)) if on_time else np.nan,
+                        "last_arrival_min": max(arr.values())})
+        routes[name] = r.routes
+    stops = stops.assign(node=np.arange(1, n))
+    return {"policies": pd.DataFrame(results), "stops": stops, "routes": routes,
+            "depot": (float(centre[S.LON]), float(centre[S.LAT]))}
