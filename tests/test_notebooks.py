@@ -48,10 +48,10 @@ def test_parameter_sets_only_use_declared_parameters():
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    """Notebooks 00-03 on the quick parameter set, through the users' command."""
+    """Notebooks 00-04 on the quick parameter set, through the users' command."""
     out = tmp_path_factory.mktemp("reports") / "quick"
     code = cli.main(["report", "--params", str(ROOT / "reports/params/quick.yaml"),
-                     "--notebooks", "00,01,02,03", "--out", str(out), "--jobs", "2"])
+                     "--notebooks", "00,01,02,03,04", "--out", str(out), "--jobs", "2"])
     metrics = json.loads((out / "metrics.json").read_text())["notebooks"]
     errors = {k: v["error"] for k, v in metrics.items() if v["error"]}
     assert code == 0, errors
@@ -115,6 +115,33 @@ def test_notebook_03_on_quick(quick_run):
                     "Key takeaways"):
         assert heading in html, heading
     assert html.count("<img") >= 6
+
+
+def test_notebook_04_on_quick(quick_run):
+    out, metrics = quick_run
+    m = metrics["04_logistics"]["metrics"]
+    assert m["aware_express_share"] >= 0.9 > m["blind_express_share"]
+    assert m["aware_total_cost"] > m["blind_total_cost"]
+    assert m["blind_total_cost"] <= m["naive_total_cost"]
+    assert m["aware_holdout_next_day"] > m["blind_holdout_next_day"]
+    assert m["tiers_revenue_protected"] > m["standard_revenue_protected"]
+    assert m["last_mile_on_time_aware"] == 1.0
+    assert m["reference_max_gap"] < 1e-9
+    html = (out / "04_logistics.html").read_text()
+    for heading in ("Demand geography", "Where to put the warehouses", "Which delivery tier",
+                    "One day's deliveries", "Checked on published instances", "Key takeaways"):
+        assert heading in html, heading
+
+
+def test_notebook_04_says_what_online_retail_lacks(tmp_path):
+    out = tmp_path / "or"
+    code = cli.main(["report", "--params", str(ROOT / "reports/params/online_retail.yaml"),
+                     "--notebooks", "04", "--out", str(out)])
+    assert code == 0
+    html = (out / "04_logistics.html").read_text()
+    assert "has no customer geography below country" in html
+    assert "United Kingdom" in html and "Checked on published instances" in html
+    assert "Traceback" not in html and "Warning:" not in html
 
 
 def test_reports_show_no_warnings_or_tracebacks(quick_run):

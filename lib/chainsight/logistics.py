@@ -737,3 +737,33 @@ def last_mile(orders: pd.DataFrame, customers: pd.DataFrame, segments: pd.DataFr
     stops = stops.assign(node=np.arange(1, n))
     return {"policies": pd.DataFrame(results), "stops": stops, "routes": routes,
             "depot": (float(centre[S.LON]), float(centre[S.LAT]))}
+
+
+def reference_results(folder, pmed=("pmed1", "pmed2", "pmed3", "pmed4", "pmed5"),
+                      cap=("cap41", "cap51", "cap61", "cap71"),
+                      cvrp=("A-n32-k5",)) -> pd.DataFrame:
+    """Solve published OR-Library and CVRPLIB instances from ``folder`` (the
+    project's ``data/reference``) and set each result beside the published optimum."""
+    folder = Path(folder)
+    rows = []
+    pm_opt = read_optima(folder / "orlib_pmed" / "pmedopt.txt")
+    for name in pmed:
+        dist, p = read_pmed(folder / "orlib_pmed" / f"{name}.txt")
+        r = locate(dist, p=p)
+        rows.append(("p-median", name, pm_opt[name], r.cost, r.seconds))
+    cap_opt = read_optima(folder / "orlib_warehouse" / "capopt.txt")
+    for name in cap:
+        inst = read_cap(folder / "orlib_warehouse" / f"{name}.txt")
+        r = locate(inst["cost"], inst["fixed"], demand=inst["demand"],
+                   capacity=inst["capacity"])
+        rows.append(("capacitated warehouse", name, cap_opt[name], r.cost, r.seconds))
+    for name in cvrp:
+        inst = read_cvrp(folder / "cvrplib_A" / f"{name}.vrp")
+        _, best = read_cvrp_solution(folder / "cvrplib_A" / f"{name}.sol")
+        r = solve_cvrp(tsplib_distances(inst["coords"]), inst["demand"], inst["capacity"],
+                       inst["vehicles"], inst["depot"])
+        rows.append(("vehicle routing", name, best, r.cost, r.seconds))
+    out = pd.DataFrame(rows, columns=["problem", "instance", "published", "computed",
+                                      "seconds"])
+    out["gap"] = out["computed"] / out["published"] - 1
+    return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 import seaborn as sns
 
@@ -200,4 +201,50 @@ def frontier(curves: pd.DataFrame, x: str, y: str, by: str, title: str, xlabel: 
                         xytext=(6, -12), fontsize=9)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.legend(title=by)
+    return ax
+
+
+def network_map(cities: pd.DataFrame, size: str, colour: str, colour_label: str,
+                sites: pd.DataFrame | None = None, title: str = "",
+                ax: plt.Axes | None = None) -> plt.Axes:
+    """Cities on a longitude/latitude plot, sized by ``size`` and coloured by
+    ``colour`` (0-1), with the open ``sites`` (rows with ``lon, lat, city``) marked."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 6))
+    pts = ax.scatter(cities[S.LON], cities[S.LAT], s=20 + 600 * cities[size]
+                     / cities[size].max(), c=cities[colour], cmap="viridis", vmin=0,
+                     vmax=max(cities[colour].max(), 1e-9), alpha=0.75, edgecolor="white")
+    ax.figure.colorbar(pts, ax=ax, label=colour_label, shrink=0.8)
+    if sites is not None:
+        ax.scatter(sites[S.LON], sites[S.LAT], marker="^", s=160, color="#c0392b",
+                   edgecolor="black", label="open warehouse", zorder=3)
+        for _, r in sites.iterrows():
+            ax.annotate(r[S.CITY], (r[S.LON], r[S.LAT]), fontsize=8, xytext=(5, -10),
+                        textcoords="offset points")
+        ax.legend(loc="lower left", fontsize=8)
+    ax.set(title=title, xlabel="longitude (°E)", ylabel="latitude (°N)")
+    return ax
+
+
+def routes_map(points: pd.DataFrame, routes: list, depot: tuple, title: str,
+               highlight: str | None = None, ax: plt.Axes | None = None) -> plt.Axes:
+    """Vehicle routes over delivery points (``lon, lat``; row i is node i + 1), from
+    and back to the ``depot`` (lon, lat); points where ``highlight`` is true stand
+    out."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 6))
+    lon = np.r_[depot[0], points[S.LON].to_numpy()]
+    lat = np.r_[depot[1], points[S.LAT].to_numpy()]
+    for k, r in enumerate(routes):
+        path = [0, *r, 0]
+        ax.plot(lon[path], lat[path], lw=1.2, label=f"van {k + 1}")
+    mark = points[highlight].to_numpy() if highlight else np.zeros(len(points), bool)
+    ax.scatter(lon[1:][~mark], lat[1:][~mark], s=18, color="grey", zorder=3)
+    if mark.any():
+        ax.scatter(lon[1:][mark], lat[1:][mark], s=40, color="#e67e22", zorder=3,
+                   label=highlight)
+    ax.scatter([depot[0]], [depot[1]], marker="s", s=90, color="black", zorder=4,
+               label="depot")
+    ax.set(title=title, xlabel="longitude (°E)", ylabel="latitude (°N)")
+    ax.legend(fontsize=7, loc="lower left")
     return ax
