@@ -22,18 +22,18 @@ REF = datasets.PROJECT_ROOT / "data" / "reference"
 
 
 def or_library() -> None:
-    opt = logistics.read_optima(REF / "orlib_pmed" / "pmedopt.txt")
+    opt = datasets.read_optima(REF / "orlib_pmed" / "pmedopt.txt")
     times = []
     for k in range(1, 11):
-        dist, p = logistics.read_pmed(REF / "orlib_pmed" / f"pmed{k}.txt")
+        dist, p = datasets.read_pmed(REF / "orlib_pmed" / f"pmed{k}.txt")
         r = logistics.locate(dist, p=p)
         times.append(r.seconds)
         assert round(r.cost) == opt[f"pmed{k}"]
     print(f"p-median pmed1-10: all optimal; slowest {max(times):.1f} s, total {sum(times):.1f} s")
-    opt = logistics.read_optima(REF / "orlib_warehouse" / "capopt.txt")
+    opt = datasets.read_optima(REF / "orlib_warehouse" / "capopt.txt")
     gaps, times = [], []
     for name, best in opt.items():
-        inst = logistics.read_cap(REF / "orlib_warehouse" / f"{name}.txt")
+        inst = datasets.read_cap(REF / "orlib_warehouse" / f"{name}.txt")
         r = logistics.locate(inst["cost"], inst["fixed"], demand=inst["demand"],
                              capacity=inst["capacity"])
         gaps.append(abs(r.cost / best - 1))
@@ -64,8 +64,8 @@ def callback_cvrp(dist, demand, capacity, vehicles, depot, solution_limit=4000):
 def cvrplib() -> None:
     rows = []
     for path in sorted((REF / "cvrplib_A").glob("*.vrp")):
-        inst = logistics.read_cvrp(path)
-        _, best = logistics.read_cvrp_solution(path.with_suffix(".sol"))
+        inst = datasets.read_cvrp(path)
+        _, best = datasets.read_cvrp_solution(path.with_suffix(".sol"))
         dist = logistics.tsplib_distances(inst["coords"])
         r = logistics.solve_cvrp(dist, inst["demand"], inst["capacity"], inst["vehicles"],
                                  inst["depot"])
@@ -74,7 +74,7 @@ def cvrplib() -> None:
     print(f"CVRPLIB A n<=39: largest gap {max(g for _, g, _ in rows):+.2%}, slowest "
           f"{max(t for _, _, t in rows):.1f} s")
     path = sorted((REF / "cvrplib_A").glob("*.vrp"))[-1]
-    inst = logistics.read_cvrp(path)
+    inst = datasets.read_cvrp(path)
     dist = logistics.tsplib_distances(inst["coords"])
     t0 = time.perf_counter()
     callback_cvrp(dist, inst["demand"], inst["capacity"], inst["vehicles"], inst["depot"])

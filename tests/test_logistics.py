@@ -8,17 +8,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from chainsight import datasets
 from chainsight import logistics as L
 
 REF = Path(__file__).resolve().parents[1] / "data" / "reference"
-PMED = L.read_optima(REF / "orlib_pmed" / "pmedopt.txt")
-CAP = L.read_optima(REF / "orlib_warehouse" / "capopt.txt")
+PMED = datasets.read_optima(REF / "orlib_pmed" / "pmedopt.txt")
+CAP = datasets.read_optima(REF / "orlib_warehouse" / "capopt.txt")
 CVRP = sorted((REF / "cvrplib_A").glob("*.vrp"))
 
 
 @pytest.mark.parametrize("name", sorted(PMED, key=lambda k: int(k[4:])))
 def test_or_library_p_median_optimum(name):
-    dist, p = L.read_pmed(REF / "orlib_pmed" / f"{name}.txt")
+    dist, p = datasets.read_pmed(REF / "orlib_pmed" / f"{name}.txt")
     r = L.locate(dist, p=p)
     assert r.status == "optimal" and r.open.sum() == p
     assert round(r.cost) == PMED[name]
@@ -29,7 +30,7 @@ def test_or_library_p_median_optimum(name):
 
 @pytest.mark.parametrize("name", sorted(CAP))
 def test_or_library_capacitated_warehouse_optimum(name):
-    inst = L.read_cap(REF / "orlib_warehouse" / f"{name}.txt")
+    inst = datasets.read_cap(REF / "orlib_warehouse" / f"{name}.txt")
     r = L.locate(inst["cost"], inst["fixed"], demand=inst["demand"], capacity=inst["capacity"])
     assert r.cost == pytest.approx(CAP[name], rel=1e-4)
     load = inst["demand"] @ r.assign
@@ -38,8 +39,8 @@ def test_or_library_capacitated_warehouse_optimum(name):
 
 @pytest.mark.parametrize("path", CVRP, ids=lambda p: p.stem)
 def test_cvrplib_within_two_percent(path):
-    inst = L.read_cvrp(path)
-    routes, best = L.read_cvrp_solution(path.with_suffix(".sol"))
+    inst = datasets.read_cvrp(path)
+    routes, best = datasets.read_cvrp_solution(path.with_suffix(".sol"))
     dist = L.tsplib_distances(inst["coords"])
     assert L.route_cost(routes, dist) == best  # the reader and the distances agree
     r = L.solve_cvrp(dist, inst["demand"], inst["capacity"], inst["vehicles"], inst["depot"])
@@ -50,7 +51,7 @@ def test_cvrplib_within_two_percent(path):
 
 
 def test_cvrp_same_routes_on_every_run():
-    inst = L.read_cvrp(CVRP[0])
+    inst = datasets.read_cvrp(CVRP[0])
     dist = L.tsplib_distances(inst["coords"])
     runs = [L.solve_cvrp(dist, inst["demand"], inst["capacity"], inst["vehicles"],
                          solution_limit=500).routes for _ in range(2)]
@@ -60,7 +61,7 @@ def test_cvrp_same_routes_on_every_run():
 def test_p_median_repeated_edge_last_cost_wins(tmp_path):
     f = tmp_path / "tiny.txt"
     f.write_text("3 3 1\n1 2 5\n2 3 1\n1 2 2\n")
-    dist, p = L.read_pmed(f)
+    dist, p = datasets.read_pmed(f)
     assert p == 1 and dist[0, 1] == 2 and dist[0, 2] == 3
 
 

@@ -17,16 +17,20 @@ ledger that accounts for every input row.
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
+from scipy.sparse.csgraph import shortest_path
 
 from chainsight import schema as S
 from chainsight import synthetic
@@ -370,3 +374,84 @@ def table_summary(ds: Dataset) -> pd.DataFrame:
 
 __all__ = ["Dataset", "load", "load_synthetic", "load_online_retail", "load_cdnow",
            "load_mapped", "load_truth", "write_synthetic", "DROP_RULES"]
+
+
+# ---------------------------------------------------------------------------
+# Reference instances for location and routing: OR-Library and CVRPLIB
+# ---------------------------------------------------------------------------
+def read_pmed(path) -> tuple[np.ndarray, int]:
+    """An OR-Library p-median instance: the all-pairs shortest-path distances of its
+    graph (edges read in file order; for a repeated edge the last cost wins) and p."""
+    nums = Path(path).read_text().split()
+    n, e, p = (int(v) for v in nums[:3])
+    edges = np.array(nums[3:3 + 3 * e], dtype=float).reshape(e, 3)
+    W = np.full((n, n), np.inf)
+    for i, j, c in edges:  # in file order: the last cost of a repeated edge wins
+        W[int(i) - 1, int(j) - 1] = W[int(j) - 1, int(i) - 1] = c
+    np.fill_diagonal(W, 0)
+    return shortest_path(np.where(np.isfinite(W), W, 0), method="D", directed=False), p
+
+
+def read_cap(path) -> dict:
+    """An OR-Library capacitated warehouse instance: ``capacity`` and ``fixed`` per
+    warehouse, ``demand`` per customer and ``cost`` (customers x warehouses) of
+    serving a customer's whole demand."""
+    tok = Path(path).read_text().split()
+    m, n = int(tok[0]), int(tok[1])
+    pos = 2
+    cap, fixed = np.empty(m), np.empty(m)
+    for i in range(m):
+        cap[i], fixed[i] = float(tok[pos]), float(tok[pos + 1])
+        pos += 2
+    demand, cost = np.empty(n), np.empty((n, m))
+    for j in range(n):
+        demand[j] = float(tok[pos])
+        cost[j] = np.array(tok[pos + 1:pos + 1 + m], dtype=float)
+        pos += 1 + m
+    return {"capacity": cap, "fixed": fixed, "demand": demand, "cost": cost}
+
+
+def read_optima(path) -> dict[str, float]:
+    """``name value`` lines of an OR-Library optima file (the header line skipped)."""
+    out = {}
+    for line in Path(path).read_text().splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 2:
+            out[parts[0]] = float(parts[1])
+    return out
+
+
+def read_cvrp(path) -> dict:
+    """A CVRPLIB instance (TSPLIB format): ``coords``, ``demand``, ``capacity``,
+    ``depot`` (0-based) and ``vehicles`` (from the name's ``-kN``)."""
+    text = Path(path).read_text()
+    name = re.search(r"NAME\s*:\s*(\S+)", text).group(1)
+    capacity = float(re.search(r"CAPACITY\s*:\s*(\d+)", text).group(1))
+
+    def section(title, width):
+        body = text.split(title, 1)[1]
+        rows = []
+        for line in body.strip().splitlines():
+            parts = line.split()
+            if not parts or not re.fullmatch(r"-?\d+(\.\d+)?", parts[0]):
+                break
+            rows.append([float(v) for v in parts[:width]])
+        return np.array(rows)
+
+    nodes = section("NODE_COORD_SECTION", 3)
+    demand = section("DEMAND_SECTION", 2)
+    depot = int(section("DEPOT_SECTION", 1)[0, 0]) - 1
+    vehicles = int(re.search(r"-k(\d+)", name).group(1))
+    return {"name": name, "coords": nodes[:, 1:], "demand": demand[:, 1], "capacity": capacity,
+            "depot": depot, "vehicles": vehicles}
+
+
+def read_cvrp_solution(path) -> tuple[list, float]:
+    """Routes (0-based customer node numbers, depot 0) and the cost of a ``.sol``."""
+    routes, cost = [], math.nan
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("Route"):
+            routes.append([int(v) for v in line.split(":", 1)[1].split()])
+        elif line.lower().startswith("cost"):
+            cost = float(line.split()[1])
+    return routes, cost

@@ -472,6 +472,11 @@ def policy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: pd
       ``sell_through_days``) gives the build, and the policy levels rise by the build
       less the normal cover from one lead time before the festival to its end.
 
+    Columns: orders ``customer_id, product_id, timestamp, quantity``; products
+    ``product_id`` and ``unit_cost`` or ``unit_price`` (``lead_time_days`` and
+    ``shelf_life_days`` when known); segments ``customer_id, segment``; calendar
+    ``date, event, event_kind``.
+
     Unit costs and prices come from ``products``; with prices only (as in most
     order data), the unit cost is ``cost_share`` of the price. Lead times come from
     ``products`` too, or are ``default_lead_time`` days. ``demand``: the lead-time

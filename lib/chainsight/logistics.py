@@ -12,9 +12,7 @@ to route a day's deliveries.
 
 from __future__ import annotations
 
-import math
 import os
-import re
 import sys
 import time
 from contextlib import contextmanager
@@ -25,7 +23,6 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
-from scipy.sparse.csgraph import shortest_path
 
 from chainsight import schema as S
 
@@ -318,87 +315,6 @@ def route_cost(routes, dist, depot: int = 0) -> float:
 
 
 # ---------------------------------------------------------------------------
-# Reference instances: OR-Library and CVRPLIB
-# ---------------------------------------------------------------------------
-def read_pmed(path) -> tuple[np.ndarray, int]:
-    """An OR-Library p-median instance: the all-pairs shortest-path distances of its
-    graph (edges read in file order; for a repeated edge the last cost wins) and p."""
-    nums = Path(path).read_text().split()
-    n, e, p = (int(v) for v in nums[:3])
-    edges = np.array(nums[3:3 + 3 * e], dtype=float).reshape(e, 3)
-    W = np.full((n, n), np.inf)
-    for i, j, c in edges:  # in file order: the last cost of a repeated edge wins
-        W[int(i) - 1, int(j) - 1] = W[int(j) - 1, int(i) - 1] = c
-    np.fill_diagonal(W, 0)
-    return shortest_path(np.where(np.isfinite(W), W, 0), method="D", directed=False), p
-
-
-def read_cap(path) -> dict:
-    """An OR-Library capacitated warehouse instance: ``capacity`` and ``fixed`` per
-    warehouse, ``demand`` per customer and ``cost`` (customers x warehouses) of
-    serving a customer's whole demand."""
-    tok = Path(path).read_text().split()
-    m, n = int(tok[0]), int(tok[1])
-    pos = 2
-    cap, fixed = np.empty(m), np.empty(m)
-    for i in range(m):
-        cap[i], fixed[i] = float(tok[pos]), float(tok[pos + 1])
-        pos += 2
-    demand, cost = np.empty(n), np.empty((n, m))
-    for j in range(n):
-        demand[j] = float(tok[pos])
-        cost[j] = np.array(tok[pos + 1:pos + 1 + m], dtype=float)
-        pos += 1 + m
-    return {"capacity": cap, "fixed": fixed, "demand": demand, "cost": cost}
-
-
-def read_optima(path) -> dict[str, float]:
-    """``name value`` lines of an OR-Library optima file (the header line skipped)."""
-    out = {}
-    for line in Path(path).read_text().splitlines()[1:]:
-        parts = line.split()
-        if len(parts) >= 2:
-            out[parts[0]] = float(parts[1])
-    return out
-
-
-def read_cvrp(path) -> dict:
-    """A CVRPLIB instance (TSPLIB format): ``coords``, ``demand``, ``capacity``,
-    ``depot`` (0-based) and ``vehicles`` (from the name's ``-kN``)."""
-    text = Path(path).read_text()
-    name = re.search(r"NAME\s*:\s*(\S+)", text).group(1)
-    capacity = float(re.search(r"CAPACITY\s*:\s*(\d+)", text).group(1))
-
-    def section(title, width):
-        body = text.split(title, 1)[1]
-        rows = []
-        for line in body.strip().splitlines():
-            parts = line.split()
-            if not parts or not re.fullmatch(r"-?\d+(\.\d+)?", parts[0]):
-                break
-            rows.append([float(v) for v in parts[:width]])
-        return np.array(rows)
-
-    nodes = section("NODE_COORD_SECTION", 3)
-    demand = section("DEMAND_SECTION", 2)
-    depot = int(section("DEPOT_SECTION", 1)[0, 0]) - 1
-    vehicles = int(re.search(r"-k(\d+)", name).group(1))
-    return {"name": name, "coords": nodes[:, 1:], "demand": demand[:, 1], "capacity": capacity,
-            "depot": depot, "vehicles": vehicles}
-
-
-def read_cvrp_solution(path) -> tuple[list, float]:
-    """Routes (0-based customer node numbers, depot 0) and the cost of a ``.sol``."""
-    routes, cost = [], math.nan
-    for line in Path(path).read_text().splitlines():
-        if line.startswith("Route"):
-            routes.append([int(v) for v in line.split(":", 1)[1].split()])
-        elif line.lower().startswith("cost"):
-            cost = float(line.split()[1])
-    return routes, cost
-
-
-# ---------------------------------------------------------------------------
 # From the profile to the network
 # ---------------------------------------------------------------------------
 # Carrier tariffs, CNY per parcel: (fixed, per road km). Illustrative rates; pass your own.
@@ -473,6 +389,11 @@ def network_comparison(orders: pd.DataFrame, customers: pd.DataFrame, segments: 
     Each network is then judged on the holdout orders: express orders of the
     express segments within the next-day radius, and mean delivery days by each
     order's own ship mode from the nearest open site (:func:`delivery_days`).
+
+    Columns: orders ``order_id, customer_id, timestamp, quantity, unit_price,
+    ship_mode``; customers ``customer_id, city, lon, lat``; segments ``customer_id,
+    segment``; sites ``site_id, city, lon, lat, fixed_cost`` (``capacity`` for the
+    capacitated variant).
 
     Returns ``networks`` (one row per network), ``sites`` (which are open),
     ``curve`` (the extra cost of the service constraint over ``radii``),
@@ -672,6 +593,22 @@ def city_points(customers: pd.DataFrame, radius_km: float = 15.0,
     return pts
 
 
+def pick_route_day(orders: pd.DataFrame, customers: pd.DataFrame, segments: pd.DataFrame,
+                   express_segments, cities, since) -> tuple[str, pd.Timestamp]:
+    """A city and day worth routing: of ``cities`` (for example those with an open
+    warehouse), the one with the most orders from ``since``, and its day with the
+    most express orders from the express segments."""
+    o = _orders_with(orders, customers, segments)
+    o = o[(o[S.TIMESTAMP] >= pd.Timestamp(since)) & o[S.CITY].isin(list(cities))]
+    if o.empty:
+        raise ValueError("pick_route_day: no orders in those cities after the start date")
+    city = o[S.CITY].value_counts().idxmax()
+    e = o[(o[S.CITY] == city) & (o[S.SHIP_MODE] == "express")
+          & o["segment"].isin(list(express_segments))]
+    days = (e if len(e) else o[o[S.CITY] == city])[S.TIMESTAMP].dt.normalize()
+    return city, days.value_counts().idxmax()
+
+
 def last_mile(orders: pd.DataFrame, customers: pd.DataFrame, segments: pd.DataFrame,
               city: str, day, express_segments, *, vehicle_capacity: int = 30,
               express_window_min: float = 180, shift_min: float = 600,
@@ -744,6 +681,14 @@ def reference_results(folder, pmed=("pmed1", "pmed2", "pmed3", "pmed4", "pmed5")
                       cvrp=("A-n32-k5",)) -> pd.DataFrame:
     """Solve published OR-Library and CVRPLIB instances from ``folder`` (the
     project's ``data/reference``) and set each result beside the published optimum."""
+    from chainsight.datasets import (
+        read_cap,
+        read_cvrp,
+        read_cvrp_solution,
+        read_optima,
+        read_pmed,
+    )
+
     folder = Path(folder)
     rows = []
     pm_opt = read_optima(folder / "orlib_pmed" / "pmedopt.txt")
