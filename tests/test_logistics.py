@@ -135,6 +135,9 @@ def test_profile_aware_network_meets_the_express_share(default_network):
     assert aware["holdout_express_next_day"] > blind["holdout_express_next_day"]
     assert aware["holdout_mean_delivery_days"] < blind["holdout_mean_delivery_days"]
     assert set(r["express_segments"]) == {1, 2}
+    needs = r["needs"].set_index("segment")
+    fast = needs.loc[[1, 2], "days_accepted"]
+    assert fast.max() < needs.drop(index=[1, 2])["days_accepted"].min()
     curve = r["curve"].dropna()
     assert curve["extra_cost"].is_monotonic_decreasing  # a wider radius costs less
     assert (r["variants"]["status"] == "optimal").all()

@@ -346,18 +346,29 @@ def _orders_with(orders: pd.DataFrame, customers: pd.DataFrame,
     return out
 
 
-def segment_needs(orders: pd.DataFrame, customers: pd.DataFrame,
-                  segments: pd.DataFrame) -> pd.DataFrame:
+def segment_needs(orders: pd.DataFrame, customers: pd.DataFrame, segments: pd.DataFrame,
+                  sites: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per segment: orders, revenue, the share of orders by ship mode, the mean
-    delivery days it got, and its main cities."""
+    delivery days it got, its main cities and, given ``sites`` with a ``current``
+    flag, the days it accepts: the days promised for the ship mode each order chose
+    (:func:`promised_days`) from the nearest current site, averaged over its
+    delivered orders."""
     o = _orders_with(orders, customers, segments)
     mix = pd.crosstab(o["segment"], o[S.SHIP_MODE], normalize="index")
     mix = mix.reindex(columns=list(SPEED), fill_value=0.0).add_suffix("_share")
     out = o.groupby("segment").agg(orders=(S.ORDER_ID, "size"), revenue=("revenue", "sum"))
+    delivered = o[S.SHIP_MODE] != "pickup"
     if S.DELIVERY_DAYS in orders:
         days = orders.groupby(S.ORDER_ID)[S.DELIVERY_DAYS].first()
         dd = o.assign(d=o[S.ORDER_ID].map(days))
-        out["mean_delivery_days"] = dd[dd[S.SHIP_MODE] != "pickup"].groupby("segment")["d"].mean()
+        out["mean_delivery_days"] = dd[delivered].groupby("segment")["d"].mean()
+    if sites is not None and "current" in sites and sites["current"].any():
+        cur = sites[sites["current"].astype(bool)]
+        km = road_km(great_circle_km(o[S.LON].to_numpy()[:, None], o[S.LAT].to_numpy()[:, None],
+                                     cur[S.LON].to_numpy()[None, :],
+                                     cur[S.LAT].to_numpy()[None, :]).min(axis=1))
+        accepted = pd.Series(promised_days(km, o[S.SHIP_MODE].to_numpy()), index=o.index)
+        out["days_accepted"] = accepted[delivered].groupby(o.loc[delivered, "segment"]).mean()
     top = (o.groupby(["segment", S.CITY]).size().rename("n").reset_index()
            .sort_values(["segment", "n"], ascending=[True, False]))
     out["main_cities"] = top.groupby("segment")[S.CITY].apply(lambda c: ", ".join(c.head(3)))
@@ -407,7 +418,7 @@ def network_comparison(orders: pd.DataFrame, customers: pd.DataFrame, segments: 
     hold = o[o[S.TIMESTAMP] >= start]
     if train.empty or hold.empty:
         raise ValueError(f"holdout_start {start.date()} leaves no orders on one side")
-    needs = segment_needs(orders[orders[S.TIMESTAMP] < start], customers, segments)
+    needs = segment_needs(orders[orders[S.TIMESTAMP] < start], customers, segments, sites)
     if express_segments is None:
         express_segments = needs.loc[needs["express_share"] >= express_threshold, "segment"]
     express_segments = list(express_segments)
@@ -427,9 +438,15 @@ def network_comparison(orders: pd.DataFrame, customers: pd.DataFrame, segments: 
     cost = demand.to_numpy(float)[:, None] * rate * km
     fixed = sites[S.FIXED_COST].to_numpy(float)
 
+    exp_cols = [s for s in express_segments if s in by_seg]
+    if not exp_cols:
+        raise ValueError("network_comparison: the express segments have no orders in the "
+                         "52 weeks before the holdout")
+    exp_units = by_seg[exp_cols].to_numpy(float)
+
     def coverage(radius):
         return [Coverage(km <= radius, by_seg[s].to_numpy(float), required_share, str(s))
-                for s in express_segments if s in by_seg]
+                for s in exp_cols]
 
     blind = locate(cost, fixed)
     aware = locate(cost, fixed, coverage=coverage(next_day_km))
@@ -444,8 +461,8 @@ def network_comparison(orders: pd.DataFrame, customers: pd.DataFrame, segments: 
         transport = float((cost[:, open_]).min(axis=1).sum())
         f = float(fixed[open_].sum())
         ok = d <= next_day_km
-        seg_share = {s: float(by_seg[s].to_numpy()[ok].sum() / max(by_seg[s].sum(), 1))
-                     for s in express_segments if s in by_seg}
+        seg_share = [float(by_seg[s].to_numpy()[ok].sum() / max(by_seg[s].sum(), 1))
+                     for s in exp_cols]
         hk = d[hold_city]
         ship = hold[S.SHIP_MODE].to_numpy()
         shipped = ship != "pickup"
@@ -454,10 +471,9 @@ def network_comparison(orders: pd.DataFrame, customers: pd.DataFrame, segments: 
         return {"network": name, "sites": int(open_.sum()),
                 "site_cities": ", ".join(sites.loc[open_, S.CITY]),
                 "fixed_cost": f, "transport_cost": transport, "total_cost": f + transport,
-                "express_demand_within_radius": float(
-                    by_seg[[s for s in seg_share]].to_numpy()[ok].sum()
-                    / max(by_seg[[s for s in seg_share]].to_numpy().sum(), 1)),
-                "min_segment_share_within_radius": min(seg_share.values()),
+                "express_demand_within_radius": float(exp_units[ok].sum()
+                                                      / max(exp_units.sum(), 1)),
+                "min_segment_share_within_radius": min(seg_share),
                 "holdout_express_next_day": float((days[express] <= 1).mean())
                 if express.any() else np.nan,
                 "holdout_mean_delivery_days": float(days[shipped].mean()),
@@ -474,11 +490,9 @@ def network_comparison(orders: pd.DataFrame, customers: pd.DataFrame, segments: 
         except ValueError:  # no network reaches the share at this radius
             extra, n_open = np.nan, 0
         blind_ok = km[:, blind.open].min(axis=1) <= r
-        cols = [str(s) for s in express_segments if s in by_seg]
-        share = by_seg[[s for s in express_segments if s in by_seg]].to_numpy()
         curve.append({"radius_km": r, "extra_cost": extra, "sites": n_open,
-                      "blind_share_within": float(share[blind_ok].sum() / max(share.sum(), 1)),
-                      "segments": ", ".join(cols)})
+                      "blind_share_within": float(exp_units[blind_ok].sum()
+                                                  / max(exp_units.sum(), 1))})
     k = int(blind.open.sum())
     variants = []
     for name, kw in [(f"p-median (p = {k}, transport only)", {"p": k}),
