@@ -134,10 +134,11 @@ def test_profile_aware_network_meets_the_express_share(default_network):
     assert blind["total_cost"] <= net.loc["naive k-means", "total_cost"]
     assert aware["holdout_express_next_day"] > blind["holdout_express_next_day"]
     assert aware["holdout_mean_delivery_days"] < blind["holdout_mean_delivery_days"]
-    assert set(r["express_segments"]) == {1, 2}
+    fast_segments = list(r["express_segments"])
     needs = r["needs"].set_index("segment")
-    fast = needs.loc[[1, 2], "days_accepted"]
-    assert fast.max() < needs.drop(index=[1, 2])["days_accepted"].min()
+    assert 0 < len(fast_segments) < len(needs)
+    fast = needs.loc[fast_segments, "days_accepted"]
+    assert fast.max() < needs.drop(index=fast_segments)["days_accepted"].min()
     curve = r["curve"].dropna()
     assert curve["extra_cost"].is_monotonic_decreasing  # a wider radius costs less
     assert (r["variants"]["status"] == "optimal").all()

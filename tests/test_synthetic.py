@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 
 import pandas as pd
@@ -74,29 +75,145 @@ def test_personas_differ_in_category_mix_and_ship_mode(small):
     assert ship.loc["value_seeker", "economy"] > 0.4
 
 
-def test_injected_effects_are_present(small):
-    o = small.orders.merge(small.truth.customers[[S.CUSTOMER_ID, "persona"]])
-    o[S.CATEGORY] = o[S.PRODUCT_ID].map(small.products.set_index(S.PRODUCT_ID)[S.CATEGORY])
-    year = o[S.TIMESTAMP].dt.year
-    silver = o[o["persona"] == "silver_shopper"]
-    share = silver.groupby(year.loc[silver.index])[S.CATEGORY].apply(
-        lambda c: (c == "electronics").mean())
-    assert share.loc[2025] > share.loc[2023] + 0.08
-    fam = o[(o["persona"] == "family_homemaker") & o[S.PRODUCT_ID].isin(
-        small.products.loc[small.products[S.CUSTOMISABLE], S.PRODUCT_ID])]
-    cust = fam.groupby(year.loc[fam.index])[S.CUSTOMISED].mean()
-    assert cust.loc[2025] > cust.loc[2023] + 0.15
-    signup = small.customers.set_index(S.CUSTOMER_ID)[S.SIGNUP_DATE].dt.year
-    t = small.truth.customers.assign(year=small.truth.customers[S.CUSTOMER_ID].map(signup))
+@pytest.fixture(scope="module")
+def effects_on_off():
+    """20,000 customers with every effect at its default strength, and with all off."""
+    on = synthetic.generate(20_000, seed=7)
+    off = synthetic.generate(20_000, seed=7, effects={k: 0 for k in synthetic.EFFECTS})
+    return on, off
+
+
+def _lines(d: synthetic.RetailData) -> pd.DataFrame:
+    o = d.orders.merge(d.truth.customers[[S.CUSTOMER_ID, "persona"]])
+    o[S.CATEGORY] = o[S.PRODUCT_ID].map(d.products.set_index(S.PRODUCT_ID)[S.CATEGORY])
+    o["year"] = o[S.TIMESTAMP].dt.year
+    return o
+
+
+def _acquisition(d):
+    signup = d.customers.set_index(S.CUSTOMER_ID)[S.SIGNUP_DATE].dt.year
+    t = d.truth.customers.assign(year=d.truth.customers[S.CUSTOMER_ID].map(signup))
     festive = t["persona"].isin(["young_trendsetter", "value_seeker"]).groupby(t["year"]).mean()
-    assert festive.loc[2025] > festive.loc[2023] + 0.08  # the acquisition shift
-    inc = small.truth.effects["quality_incident"]
+    return festive.loc[2025] - festive.loc[2023]
+
+
+def _category(d):
+    o = _lines(d)
+    silver = o[o["persona"] == "silver_shopper"]
+    share = silver.groupby("year")[S.CATEGORY].apply(lambda c: (c == "electronics").mean())
+    return share.loc[2025] - share.loc[2023]
+
+
+def _customisation(d):
+    o = _lines(d)
+    fam = o[(o["persona"] == "family_homemaker") & o[S.PRODUCT_ID].isin(
+        d.products.loc[d.products[S.CUSTOMISABLE], S.PRODUCT_ID])]
+    share = fam.groupby("year")[S.CUSTOMISED].mean()
+    return share.loc[2025] - share.loc[2023]
+
+
+def _incident(d):
+    """Problem rate (return or complaint) of the incident SKU during the incident over
+    the rate before it."""
+    o = _lines(d)
+    inc = d.truth.effects["quality_incident"]
     start = pd.Timestamp(inc["start"])
     sku = o[o[S.PRODUCT_ID] == inc["sku"]]
     during = sku[sku[S.TIMESTAMP].between(start, start + pd.Timedelta(days=inc["days"]))]
     before = sku[sku[S.TIMESTAMP] < start]
-    problem = lambda d: (d[S.COMPLAINT] | d[S.RETURNED]).mean()  # noqa: E731
-    assert len(during) >= 10 and problem(during) > 3 * problem(before)
+    problem = lambda f: (f[S.COMPLAINT] | f[S.RETURNED]).mean()  # noqa: E731
+    assert len(during) >= 20
+    return problem(during) / problem(before)
+
+
+@pytest.mark.parametrize("effect, measure, on_above, off_within", [
+    ("acquisition_shift", _acquisition, 0.08, 0.03),
+    ("category_shift", _category, 0.08, 0.03),
+    ("customisation_ramp", _customisation, 0.15, 0.05),
+], ids=["acquisition_shift", "category_shift", "customisation_ramp"])
+def test_each_effect_is_there_when_on_and_gone_when_off(effects_on_off, effect, measure,
+                                                        on_above, off_within):
+    on, off = effects_on_off
+    assert on.truth.effects["strengths"][effect] == 1
+    assert off.truth.effects["strengths"][effect] == 0
+    assert measure(on) > on_above
+    assert abs(measure(off)) < off_within
+
+
+def test_quality_incident_on_and_off(effects_on_off):
+    on, off = effects_on_off
+    assert _incident(on) > 3
+    assert _incident(off) < 1.6
+
+
+def test_scenario_strengths_validate_and_name_the_data():
+    sc = synthetic.Scenario.from_dict({"acquisition_shift": 0, "category_shift": 0.5})
+    assert sc.strengths() == {"acquisition_shift": 0, "customisation_ramp": 1,
+                              "category_shift": 0.5, "quality_incident": 1}
+    assert sc.key() == "acquisition_shift0-category_shift0.5"
+    assert synthetic.Scenario().key() == ""
+    assert any(line.startswith("acquisition_shift = 0 (off)") for line in sc.describe())
+    with pytest.raises(ValueError, match="unknown effect.*acquisiton_shift"):
+        synthetic.Scenario.from_dict({"acquisiton_shift": 0})
+    with pytest.raises(ValueError, match="'quality_incident'.*from 0"):
+        synthetic.Scenario.from_dict({"quality_incident": -1})
+    with pytest.raises(ValueError, match="strength"):
+        synthetic.Scenario.from_dict({"quality_incident": "off"})
+
+
+def test_scenario_is_in_the_folder_and_the_description(data_dir):
+    ds = datasets.load("synthetic", size=300, seed=2, effects={"acquisition_shift": 0})
+    assert datasets.synthetic_dir(300, 2, {"acquisition_shift": 0}).name == \
+        "synthetic-300-seed2-acquisition_shift0"
+    assert ds.effects["acquisition_shift"] == 0 and ds.effects["quality_incident"] == 1
+    assert "acquisition_shift = 0 (off)" in ds.description
+    assert "quality_incident = 1 (on)" in ds.description
+    note = ds.effect_note("acquisition_shift", "the profile-aware forecast")
+    assert "switched off" in note and "profile-aware forecast" in note
+    default = datasets.load("synthetic", size=300, seed=2)
+    assert "at strength 1" in default.effect_note("acquisition_shift", "x")
+    assert len(default.orders) != len(ds.orders)  # two folders, never mixed
+    assert datasets.load("cdnow").effect_note("acquisition_shift", "x") == ""
+    with pytest.raises(S.DataContractError, match="synthetic data only"):
+        datasets.load("cdnow", effects={"acquisition_shift": 0})
+
+
+def test_cached_data_from_an_older_generator_is_regenerated(data_dir):
+    path = datasets.write_synthetic(200, seed=3)
+    marker = json.loads((path / "_complete").read_text())
+    assert marker["generator"] == synthetic.GENERATOR_VERSION
+    (path / "_complete").write_text(json.dumps({**marker, "generator": 0}))
+    (path / "orders.parquet").write_bytes(b"stale")
+    ds = datasets.load("synthetic", size=200, seed=3)
+    assert len(ds.orders) > 0
+
+
+def test_occupations_are_shared_and_no_pair_of_columns_names_the_persona():
+    """The personas are not a lookup: every occupation is held by at least two personas,
+    and no demographic column or pair of columns predicts the persona with more than
+    65% accuracy, even knowing the best persona for every combination of values."""
+    for occ in {o for p in ref.PERSONAS.values() for o in p["occupation"]}:
+        holders = [k for k, p in ref.PERSONAS.items() if p["occupation"].get(occ, 0) >= 0.04]
+        assert len(holders) >= 2, occ
+    d = synthetic.generate("default", 42)
+    c = d.customers.merge(d.truth.customers[[S.CUSTOMER_ID, "persona"]])
+    c["age_band"] = pd.cut(c[S.AGE], [0, 25, 30, 35, 40, 45, 50, 55, 60, 70, 90])
+    cols = ["age_band", S.GENDER, S.INCOME_BAND, S.OCCUPATION, S.CITY_TIER]
+    c = c.dropna(subset=cols)
+    for k in (1, 2):
+        for combo in itertools.combinations(cols, k):
+            modal = c.groupby(list(combo), observed=True)["persona"].agg(
+                lambda p: p.value_counts().iloc[0]).sum()
+            assert modal / len(c) <= 0.65, combo
+
+
+def test_behaviour_varies_within_a_persona_and_some_customers_switch(small):
+    t = small.truth.customers
+    switched = t["switch_date"].notna()
+    assert 0.08 < switched.mean() < 0.25
+    assert (t.loc[switched, "switch_to"] != t.loc[switched, "persona"]).all()
+    rates = t.groupby("persona")["purchase_rate_per_year"]
+    assert (rates.std() / rates.mean()).min() > 0.6  # heterogeneous rates
 
 
 def test_delivery_days_follow_distance_and_mode(small):

@@ -22,7 +22,7 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +57,7 @@ class Dataset:
     ledger: S.Ledger
     description: str = ""
     currency: str = "currency units"  # for axis labels and tables
+    effects: dict[str, float] = field(default_factory=dict)  # synthetic: effect strengths
 
     @property
     def orders(self) -> pd.DataFrame:
@@ -68,6 +69,16 @@ class Dataset:
         if frame is None or len(frame) == 0:
             return False
         return column is None or (column in frame.columns and frame[column].notna().any())
+
+    def effect_note(self, effect: str, exploited_by: str) -> str:
+        """One line for a notebook whose profile-aware policy can exploit an injected
+        effect: that it is there and at what strength ('' for data without effects)."""
+        if effect not in self.effects:
+            return ""
+        strength = self.effects[effect]
+        state = "switched off" if strength == 0 else f"at strength {strength:g}"
+        return (f"Synthetic effect '{effect}' is {state} in this data "
+                f"({synthetic.EFFECTS[effect]}); {exploited_by} can exploit it.")
 
     def absent(self, table: str, column: str | None = None) -> str:
         """One line saying what is missing, for a notebook section that skips."""
@@ -107,30 +118,50 @@ def _rules(names: list[str], where: str) -> list[S.Rule]:
 # ---------------------------------------------------------------------------
 # Synthetic retailer on disk
 # ---------------------------------------------------------------------------
-def synthetic_dir(size: str | int, seed: int) -> Path:
-    return data_dir() / "generated" / f"synthetic-{size}-seed{seed}"
+def synthetic_dir(size: str | int, seed: int, effects=None) -> Path:
+    """Where a synthetic dataset is cached; the scenario is part of the name (for
+    example ``synthetic-small-seed42-acquisition_shift0``), so data generated
+    with different effect strengths never mixes."""
+    key = synthetic.Scenario.from_dict(effects).key() if not isinstance(
+        effects, synthetic.Scenario) else effects.key()
+    return data_dir() / "generated" / f"synthetic-{size}-seed{seed}{'-' + key if key else ''}"
+
+
+def _is_current(path: Path) -> bool:
+    """A cached folder is whole and was written by this version of the generator."""
+    marker = path / "_complete"
+    if not marker.exists():
+        return False
+    try:
+        return json.loads(marker.read_text()).get("generator") == synthetic.GENERATOR_VERSION
+    except (json.JSONDecodeError, AttributeError):
+        return False
 
 
 def write_synthetic(size: str | int = "default", seed: int = 42, out: Path | None = None,
-                    chunk_customers: int = synthetic.CHUNK_CUSTOMERS) -> Path:
+                    chunk_customers: int = synthetic.CHUNK_CUSTOMERS, effects=None) -> Path:
     """Generate the synthetic retailer into Parquet files, chunk by chunk.
 
     Customers and order lines are streamed one chunk of customers at a time, so the
     ``large`` size never sits in memory whole. The ground truth goes to ``truth/``
     beside the data. Everything is written to a private folder first and moved into
     place at the end, so notebooks running in parallel never read a half-written
-    file; a ``_complete`` marker says the folder is whole.
+    file; a ``_complete`` marker says the folder is whole and which generator
+    version wrote it (an older folder is regenerated). ``effects``: effect strengths
+    (see :class:`chainsight.synthetic.Scenario`).
     """
-    final = Path(out) if out else synthetic_dir(size, seed)
+    scenario = synthetic.Scenario.from_dict(effects) if not isinstance(
+        effects, synthetic.Scenario) else effects
+    final = Path(out) if out else synthetic_dir(size, seed, scenario)
     final.parent.mkdir(parents=True, exist_ok=True)
     out = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
-        _write_synthetic(size, seed, out, chunk_customers)
+        _write_synthetic(size, seed, out, chunk_customers, scenario)
         if final.exists():
-            if (final / "_complete").exists():  # another process finished first
+            if _is_current(final):  # another process finished first
                 shutil.rmtree(out)
                 return final
-            shutil.rmtree(final)  # a partial folder left by an interrupted run
+            shutil.rmtree(final)  # partial (an interrupted run) or from an older generator
         os.rename(out, final)
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
@@ -138,14 +169,15 @@ def write_synthetic(size: str | int = "default", seed: int = 42, out: Path | Non
     return final
 
 
-def _write_synthetic(size: str | int, seed: int, out: Path, chunk_customers: int) -> None:
+def _write_synthetic(size: str | int, seed: int, out: Path, chunk_customers: int,
+                     scenario: synthetic.Scenario) -> None:
     (out / "truth").mkdir(parents=True, exist_ok=True)
     products, sites, calendar = synthetic.static_tables(seed)
     writers: dict[str, pq.ParquetWriter] = {}
     effects = None
     try:
         for customers, orders, truth, eff in synthetic.iter_chunks(
-                size, seed, products, sites, calendar, chunk_customers):
+                size, seed, products, sites, calendar, chunk_customers, scenario):
             effects = effects or eff
             for name, frame in (("customers", customers), ("orders", orders),
                                 ("truth/customers", truth)):
@@ -161,15 +193,22 @@ def _write_synthetic(size: str | int, seed: int, out: Path, chunk_customers: int
     calendar.to_parquet(out / "calendar.parquet", index=False)
     synthetic._persona_table().to_csv(out / "truth" / "personas.csv", index=False)
     (out / "truth" / "effects.json").write_text(
-        json.dumps(synthetic.effects_doc(effects), indent=2))
-    (out / "_complete").write_text(json.dumps({"size": str(size), "seed": seed}))
+        json.dumps(synthetic.effects_doc(effects, scenario), indent=2))
+    # What the data says about itself (not ground truth): the effects and strengths.
+    (out / "scenario.json").write_text(json.dumps(scenario.strengths(), indent=2))
+    (out / "_complete").write_text(json.dumps({"size": str(size), "seed": seed,
+                                               "generator": synthetic.GENERATOR_VERSION}))
 
 
-def load_synthetic(size: str | int = "small", seed: int = 42) -> Dataset:
-    """The synthetic retailer, generated on first use and read from Parquet after."""
-    path = synthetic_dir(size, seed)
-    if not (path / "_complete").exists():
-        write_synthetic(size, seed, path)
+def load_synthetic(size: str | int = "small", seed: int = 42, effects=None) -> Dataset:
+    """The synthetic retailer, generated on first use and read from Parquet after.
+
+    ``effects``: strengths of the injected effects, e.g. ``{"acquisition_shift": 0}``
+    (see :class:`chainsight.synthetic.Scenario`); the description lists them all."""
+    scenario = synthetic.Scenario.from_dict(effects)
+    path = synthetic_dir(size, seed, scenario)
+    if not _is_current(path):
+        write_synthetic(size, seed, path, effects=scenario)
     ledger = S.Ledger()
     tables = {}
     for t in S.TABLES:
@@ -177,15 +216,18 @@ def load_synthetic(size: str | int = "small", seed: int = 42) -> Dataset:
         ledger.start(t, len(frame))
         tables[t] = S.validate(frame, t)
     S.check_references(tables)
-    return Dataset("synthetic", tables, ledger,
-                   f"Synthetic omni-channel retailer, size '{size}', seed {seed}", "CNY")
+    stored = synthetic.Scenario.from_dict(json.loads((path / "scenario.json").read_text()))
+    description = (f"Synthetic omni-channel retailer, size '{size}', seed {seed}. Injected "
+                   "effects (strength: 0 = off, 1 = default):\n"
+                   + "\n".join("- " + line for line in stored.describe()))
+    return Dataset("synthetic", tables, ledger, description, "CNY", stored.strengths())
 
 
-def load_truth(size: str | int, seed: int) -> synthetic.GroundTruth:
+def load_truth(size: str | int, seed: int, effects=None) -> synthetic.GroundTruth:
     """The generator's ground truth. For tests and checks only: analysis never reads it."""
-    path = synthetic_dir(size, seed)
-    if not (path / "_complete").exists():
-        write_synthetic(size, seed, path)
+    path = synthetic_dir(size, seed, effects)
+    if not _is_current(path):
+        write_synthetic(size, seed, path, effects=effects)
     return synthetic.GroundTruth(
         pd.read_parquet(path / "truth" / "customers.parquet"),
         pd.read_csv(path / "truth" / "personas.csv"),
@@ -346,11 +388,15 @@ def _rename(raw: pd.DataFrame, columns: dict, table: str, path) -> pd.DataFrame:
 # The entry point
 # ---------------------------------------------------------------------------
 def load(dataset: str = "synthetic", size: str | int = "small", seed: int = 42,
-         mapping: str | Path | None = None) -> Dataset:
+         mapping: str | Path | None = None, effects: dict | None = None) -> Dataset:
     """Load a dataset by name: 'synthetic', 'online_retail', 'cdnow' or 'custom'
-    (with ``mapping``, the path of your YAML column mapping)."""
+    (with ``mapping``, the path of your YAML column mapping). ``effects`` sets the
+    strengths of the synthetic retailer's injected effects (synthetic only)."""
     if dataset == "synthetic":
-        return load_synthetic(size, seed)
+        return load_synthetic(size, seed, effects)
+    if effects:
+        raise S.DataContractError(f"'effects' applies to the synthetic data only, not to "
+                                  f"'{dataset}'")
     if dataset == "online_retail":
         return load_online_retail()
     if dataset == "cdnow":

@@ -3,6 +3,7 @@ where customers live, and what each city tier buys."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from chainsight import schema as S
@@ -123,3 +124,182 @@ def mix_holdout_comparison(orders: pd.DataFrame, customers: pd.DataFrame,
                      "demand_covered": (pd.concat([pred, actual["revenue"]], axis=1).min(axis=1)
                                         .sum() / actual["revenue"].sum())})
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------
+# Calibration: the synthetic retailer's marginal statistics against real data
+# ---------------------------------------------------------------------------
+CALIBRATION_STATS = (
+    "one_time_buyer_share", "orders_per_customer_mean", "orders_per_customer_median",
+    "orders_per_customer_p90", "inter_purchase_days_median", "inter_purchase_days_mean",
+    "order_value_cv", "top20_customer_revenue_share", "sku_weekly_cv_median",
+    "sku_zero_week_share_median",
+)
+_MIN_SKU_WEEKS = 8
+
+
+def calibration_stats(orders: pd.DataFrame, products: pd.DataFrame | None = None) -> dict:
+    """Marginal statistics of a dataset, to calibrate the synthetic retailer against real data.
+
+    Parameters
+    ----------
+    orders : DataFrame
+        Canonical order lines with columns ``customer_id, timestamp, product_id, quantity,
+        unit_price``; ``order_id`` is optional (without it an order is a customer's
+        purchases at one timestamp).
+    products : DataFrame, optional
+        With column ``product_id``. When given, the SKU statistics cover only the products
+        it lists (order lines of other products are left out of those two figures); the
+        customer and order figures always use every line.
+
+    Returns
+    -------
+    dict
+        The statistics of ``CALIBRATION_STATS``, and three counts that say what they
+        rest on (``customers``, ``orders``, ``skus_in_weekly_stats``):
+
+        - ``one_time_buyer_share``: share of customers with exactly one distinct purchase
+          *day* (several orders on one day count as one purchase).
+        - ``orders_per_customer_mean``, ``_median``, ``_p90``: orders (order ids, or
+          customer-timestamps) per customer; the percentile interpolates linearly.
+        - ``inter_purchase_days_median``, ``_mean``: days between consecutive distinct
+          purchase days of a customer, pooled over all customers' gaps (NaN when no
+          customer buys on two days).
+        - ``order_value_cv``: population standard deviation over mean of order value
+          (sum of quantity * unit_price per order), across all orders.
+        - ``top20_customer_revenue_share``: revenue share of the ceil(20%) customers with
+          the highest revenue.
+        - ``sku_weekly_cv_median``: per SKU, population CV of its weekly units over the
+          weeks (Monday to Sunday) from its first sale to the data's last week, weeks
+          without a sale counting as zero; the median over SKUs whose span has at least
+          8 weeks (NaN when there is none).
+        - ``sku_zero_week_share_median``: median over the same SKUs of the share of their
+          span's weeks with no units.
+        - ``skus_in_weekly_stats``: how many SKUs the two weekly figures cover.
+    """
+    S.require_columns(orders, "orders", S.REQUIRED["orders"])
+    if len(orders) == 0:
+        raise S.DataContractError("table 'orders': no rows")
+    key = _order_key(orders)
+    day = f"CAST({S.TIMESTAMP} AS DATE)"
+
+    # Per customer: distinct purchase days, orders, revenue (small; finished in pandas).
+    cust = query(f"""SELECT {_C}, count(DISTINCT {day}) AS days,
+                            count(DISTINCT {key}) AS orders, sum({_REV}) AS revenue
+                     FROM orders GROUP BY 1""", orders=orders)
+    n_orders = cust["orders"].to_numpy(dtype=float)
+    revenue = np.sort(cust["revenue"].to_numpy(dtype=float))[::-1]
+    top = int(np.ceil(0.2 * len(revenue)))
+
+    gaps = query(f"""
+        WITH d AS (SELECT DISTINCT {_C}, {day} AS d FROM orders),
+             g AS (SELECT d - lag(d) OVER (PARTITION BY {_C} ORDER BY d) AS gap FROM d)
+        SELECT median(gap) AS median, avg(gap) AS mean FROM g WHERE gap IS NOT NULL""",
+                 orders=orders).iloc[0]
+
+    value = query(f"""
+        WITH v AS (SELECT sum({_REV}) AS v FROM orders GROUP BY {key})
+        SELECT stddev_pop(v) / avg(v) AS cv FROM v""", orders=orders).iloc[0]
+
+    sku = _sku_weekly(orders, products)
+    return {
+        "one_time_buyer_share": float((cust["days"] == 1).mean()),
+        "orders_per_customer_mean": float(n_orders.mean()),
+        "orders_per_customer_median": float(np.median(n_orders)),
+        "orders_per_customer_p90": float(np.percentile(n_orders, 90)),
+        "inter_purchase_days_median": _float(gaps["median"]),
+        "inter_purchase_days_mean": _float(gaps["mean"]),
+        "order_value_cv": _float(value["cv"]),
+        "top20_customer_revenue_share": float(revenue[:top].sum() / revenue.sum()),
+        "sku_weekly_cv_median": float(sku["cv"].median()) if len(sku) else float("nan"),
+        "sku_zero_week_share_median": (float(sku["zero_share"].median()) if len(sku)
+                                       else float("nan")),
+        "customers": len(cust),
+        "orders": int(n_orders.sum()),
+        "skus_in_weekly_stats": len(sku),
+    }
+
+
+def _float(x) -> float:
+    return float("nan") if pd.isna(x) else float(x)
+
+
+def _sku_weekly(orders: pd.DataFrame, products: pd.DataFrame | None) -> pd.DataFrame:
+    """Per SKU with at least 8 weeks from its first sale to the data's last week: the CV
+    of weekly units and the share of zero weeks, zeros included.
+
+    The zero weeks are never materialised: with n weeks in the span, the mean is
+    sum / n and the population variance sum of squares / n - mean², where only weeks
+    with sales add to the sums.
+    """
+    tables = {"orders": orders}
+    keep = ""
+    if products is not None:
+        S.require_columns(products, "products", (S.PRODUCT_ID,))
+        tables["products"] = products[[S.PRODUCT_ID]]
+        keep = f"WHERE {_P} IN (SELECT {_P} FROM products)"
+    return query(f"""
+        WITH w AS (SELECT {_P}, date_trunc('week', {S.TIMESTAMP}) AS week,
+                          sum({S.QUANTITY}) AS units
+                   FROM orders {keep} GROUP BY 1, 2),
+             last AS (SELECT date_trunc('week', max({S.TIMESTAMP})) AS week FROM orders),
+             s AS (SELECT {_P}, count(*) AS sold_weeks, sum(units) AS s1,
+                          sum(units * units) AS s2,
+                          date_diff('day', min(week), (SELECT week FROM last)) // 7 + 1 AS n
+                   FROM w GROUP BY 1)
+        SELECT {_P}, n AS weeks, 1 - sold_weeks / n AS zero_share,
+               sqrt(greatest(s2 / n - (s1 / n) * (s1 / n), 0)) / (s1 / n) AS cv
+        FROM s WHERE n >= {_MIN_SKU_WEEKS} ORDER BY 1""", **tables)
+
+
+def calibration_table(named: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """:func:`calibration_stats` of each dataset side by side.
+
+    Parameters
+    ----------
+    named : dict of str to DataFrame
+        Dataset name to its canonical order lines (see :func:`calibration_stats`).
+
+    Returns
+    -------
+    DataFrame
+        One row per statistic of ``CALIBRATION_STATS`` (index ``statistic``), one
+        column per dataset name. The counts (customers, orders, SKUs) are left out: they
+        measure a dataset's size, not its shape.
+    """
+    table = pd.DataFrame({name: calibration_stats(o) for name, o in named.items()},
+                         index=list(CALIBRATION_STATS), dtype=float)
+    table.index.name = "statistic"
+    return table
+
+
+def outside_real_range(table: pd.DataFrame, synthetic_col: str,
+                       real_cols: list[str]) -> list[str]:
+    """The statistics whose synthetic value lies outside [min, max] of the real datasets.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A :func:`calibration_table` (statistics as rows).
+    synthetic_col : str
+        The column holding the synthetic dataset.
+    real_cols : list of str
+        The columns holding the real datasets.
+
+    Returns
+    -------
+    list of str
+        Statistic names, in the table's order. A row with a missing synthetic or real
+        value is left out: there is no range to judge it against.
+    """
+    if not real_cols:
+        raise ValueError("outside_real_range: no real dataset columns given")
+    missing = [c for c in [synthetic_col, *real_cols] if c not in table.columns]
+    if missing:
+        raise ValueError(f"calibration table: no column(s) {missing}; "
+                         f"columns present: {list(table.columns)}")
+    real = table[list(real_cols)]
+    syn = table[synthetic_col]
+    judged = syn.notna() & real.notna().all(axis=1)
+    out = judged & ((syn < real.min(axis=1)) | (syn > real.max(axis=1)))
+    return [str(s) for s in table.index[out]]

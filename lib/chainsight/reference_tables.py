@@ -97,8 +97,13 @@ SHELF_LIFE_DAYS = {"Tea": 540, "Snack box": 180, "Rice 5kg": 365, "Mixed nuts": 
                    "Milk powder": 730, "Instant noodles": 180}  # fmt: skip
 
 # Personas: the hidden customer types that drive behaviour. Tendencies, not rules:
-# every individual draws its own rates around the persona's.
+# demographics overlap (every occupation is held by several personas, ages and
+# incomes spread across each other), and every individual draws its own rates,
+# category mix, ship-mode mix and festival response around the persona's.
 # Probabilities are listed in the order given by the *_LEVELS tuples below.
+# Purchase rates and dropout are calibrated so that one-time buyers, orders per
+# customer and inter-purchase days sit between Online Retail and CDNOW
+# (notebook 00, "Calibration").
 INCOME_LEVELS = ("low", "middle", "high", "very high")
 TIER_LEVELS = ("1", "new-1", "2", "3")
 SHIP_LEVELS = ("express", "standard", "economy")
@@ -106,52 +111,62 @@ CHANNEL_LEVELS = ("app", "mini_program", "web", "store")
 
 PERSONAS = {
     "urban_professional": dict(
-        share=0.18, age=(36, 5), female=0.50, income=(0.02, 0.18, 0.50, 0.30),
-        occupation={"professional": 0.5, "manager": 0.3, "civil servant": 0.2},
-        tier=(0.55, 0.30, 0.12, 0.03), categories=(0.34, 0.26, 0.20, 0.20),
-        orders_per_year=7.0, dropout=0.06, basket=1.8, price_sensitivity=0.1,
+        share=0.18, age=(36, 8), female=0.50, income=(0.05, 0.30, 0.45, 0.20),
+        occupation={"professional": 0.28, "manager": 0.18, "civil servant": 0.10,
+                    "engineer": 0.12, "office worker": 0.17, "creative": 0.08,
+                    "self-employed": 0.07},
+        tier=(0.45, 0.32, 0.17, 0.06), categories=(0.32, 0.26, 0.20, 0.22),
+        orders_per_year=7.0, dropout=0.30, basket=1.8, price_sensitivity=0.1,
         discount_sensitivity=0.5, festival_response=0.9, event_affinity={},
-        ship=(0.72, 0.24, 0.04), channel=(0.55, 0.15, 0.25, 0.05),
+        ship=(0.62, 0.30, 0.08), channel=(0.55, 0.15, 0.25, 0.05),
         return_rate=0.06, complaint_rate=0.02, customisation=0.15),
     "young_trendsetter": dict(
-        share=0.22, age=(23, 3), female=0.70, income=(0.25, 0.55, 0.17, 0.03),
-        occupation={"student": 0.45, "service": 0.3, "creative": 0.25},
-        tier=(0.20, 0.40, 0.30, 0.10), categories=(0.62, 0.18, 0.04, 0.16),
-        orders_per_year=9.0, dropout=0.12, basket=2.2, price_sensitivity=1.0,
+        share=0.22, age=(28, 6), female=0.62, income=(0.25, 0.50, 0.20, 0.05),
+        occupation={"student": 0.28, "service": 0.20, "creative": 0.14, "office worker": 0.20,
+                    "professional": 0.08, "engineer": 0.06, "self-employed": 0.04},
+        tier=(0.22, 0.38, 0.28, 0.12), categories=(0.55, 0.20, 0.06, 0.19),
+        orders_per_year=8.0, dropout=0.40, basket=2.2, price_sensitivity=1.0,
         discount_sensitivity=1.8, festival_response=2.0, event_affinity={"Double 11": 1.3},
-        ship=(0.25, 0.60, 0.15), channel=(0.55, 0.35, 0.08, 0.02),
+        ship=(0.28, 0.55, 0.17), channel=(0.55, 0.35, 0.08, 0.02),
         return_rate=0.18, complaint_rate=0.03, customisation=0.05),
     "family_homemaker": dict(
-        share=0.18, age=(38, 6), female=0.65, income=(0.08, 0.50, 0.35, 0.07),
-        occupation={"office worker": 0.45, "self-employed": 0.3, "homemaker": 0.25},
-        tier=(0.10, 0.30, 0.40, 0.20), categories=(0.18, 0.08, 0.34, 0.40),
-        orders_per_year=6.0, dropout=0.07, basket=2.6, price_sensitivity=0.6,
+        share=0.18, age=(38, 8), female=0.62, income=(0.10, 0.50, 0.32, 0.08),
+        occupation={"office worker": 0.28, "self-employed": 0.17, "homemaker": 0.17,
+                    "civil servant": 0.10, "service": 0.10, "professional": 0.10,
+                    "factory worker": 0.08},
+        tier=(0.15, 0.32, 0.35, 0.18), categories=(0.22, 0.10, 0.30, 0.38),
+        orders_per_year=6.0, dropout=0.28, basket=2.6, price_sensitivity=0.6,
         discount_sensitivity=1.2, festival_response=1.3, event_affinity={},
-        ship=(0.18, 0.67, 0.15), channel=(0.40, 0.30, 0.15, 0.15),
+        ship=(0.22, 0.60, 0.18), channel=(0.40, 0.30, 0.15, 0.15),
         return_rate=0.07, complaint_rate=0.03, customisation=0.25),
     "value_seeker": dict(
-        share=0.17, age=(46, 9), female=0.50, income=(0.45, 0.45, 0.09, 0.01),
-        occupation={"factory worker": 0.4, "farmer": 0.25, "service": 0.35},
-        tier=(0.03, 0.12, 0.35, 0.50), categories=(0.30, 0.08, 0.07, 0.55),
-        orders_per_year=6.0, dropout=0.10, basket=2.4, price_sensitivity=1.6,
+        share=0.17, age=(45, 11), female=0.50, income=(0.40, 0.45, 0.13, 0.02),
+        occupation={"factory worker": 0.24, "farmer": 0.14, "service": 0.20,
+                    "self-employed": 0.12, "office worker": 0.14, "homemaker": 0.08,
+                    "retired": 0.08},
+        tier=(0.08, 0.20, 0.34, 0.38), categories=(0.32, 0.10, 0.08, 0.50),
+        orders_per_year=6.0, dropout=0.38, basket=2.4, price_sensitivity=1.6,
         discount_sensitivity=2.5, festival_response=2.3, event_affinity={},
-        ship=(0.04, 0.34, 0.62), channel=(0.45, 0.40, 0.05, 0.10),
+        ship=(0.08, 0.40, 0.52), channel=(0.45, 0.40, 0.05, 0.10),
         return_rate=0.05, complaint_rate=0.04, customisation=0.02),
     "tech_enthusiast": dict(
-        share=0.13, age=(26, 4), female=0.12, income=(0.10, 0.40, 0.38, 0.12),
-        occupation={"engineer": 0.65, "student": 0.35},
-        tier=(0.30, 0.45, 0.20, 0.05), categories=(0.10, 0.72, 0.05, 0.13),
-        orders_per_year=5.0, dropout=0.08, basket=1.4, price_sensitivity=0.2,
+        share=0.13, age=(31, 7), female=0.30, income=(0.10, 0.42, 0.36, 0.12),
+        occupation={"engineer": 0.33, "student": 0.18, "professional": 0.15,
+                    "office worker": 0.16, "creative": 0.10, "manager": 0.08},
+        tier=(0.30, 0.40, 0.22, 0.08), categories=(0.15, 0.58, 0.08, 0.19),
+        orders_per_year=5.0, dropout=0.30, basket=1.4, price_sensitivity=0.2,
         discount_sensitivity=1.0, festival_response=1.4, event_affinity={"618": 1.8},
-        ship=(0.76, 0.20, 0.04), channel=(0.50, 0.10, 0.38, 0.02),
+        ship=(0.60, 0.32, 0.08), channel=(0.50, 0.10, 0.38, 0.02),
         return_rate=0.08, complaint_rate=0.06, customisation=0.05),
     "silver_shopper": dict(
-        share=0.12, age=(63, 6), female=0.55, income=(0.30, 0.50, 0.17, 0.03),
-        occupation={"retired": 0.85, "self-employed": 0.15},
-        tier=(0.15, 0.25, 0.35, 0.25), categories=(0.10, 0.08, 0.10, 0.72),
-        orders_per_year=4.0, dropout=0.04, basket=2.0, price_sensitivity=0.9,
+        share=0.12, age=(55, 10), female=0.55, income=(0.30, 0.48, 0.18, 0.04),
+        occupation={"retired": 0.50, "self-employed": 0.12, "homemaker": 0.10,
+                    "farmer": 0.08, "civil servant": 0.08, "service": 0.07,
+                    "manager": 0.05},
+        tier=(0.18, 0.28, 0.32, 0.22), categories=(0.14, 0.10, 0.12, 0.64),
+        orders_per_year=5.0, dropout=0.22, basket=2.0, price_sensitivity=0.9,
         discount_sensitivity=1.0, festival_response=1.6, event_affinity={"Spring Festival": 1.6},
-        ship=(0.10, 0.50, 0.40), channel=(0.30, 0.45, 0.05, 0.20),
+        ship=(0.15, 0.50, 0.35), channel=(0.30, 0.45, 0.05, 0.20),
         return_rate=0.03, complaint_rate=0.05, customisation=0.03),
 }  # fmt: skip
 

@@ -7,19 +7,25 @@ purchase rate per customer, modulated by the calendar, and a chance to lapse
 after each purchase), so the customer-value models of later notebooks have a
 true answer to find.
 
-Injected effects, recorded in the ground truth:
+Injected effects, each with a strength in :class:`Scenario` (0 = off, 1 = the
+documented default) and listed in the dataset's description:
 
 * **acquisition shift**: new customers come more and more from ``young_trendsetter``
   and ``value_seeker`` (the most festival-driven personas) and less from
   ``urban_professional`` and ``silver_shopper``, so the customer mix, and with it
   the festival peaks, change from year to year;
-* **rising customisation**: ``family_homemaker`` customers order customised
+* **customisation ramp**: ``family_homemaker`` customers order customised
   furniture more and more often (share of customisable lines customised rises
   linearly from 25% to 65% over the period);
 * **category shift**: ``silver_shopper`` customers move from packaged food towards
   electronics (electronics share 8% -> 35%);
 * **quality incident**: one packaged-food SKU has a quality problem for three
   weeks (returns and complaints jump), and its demand halves for eight weeks after.
+
+Besides the effects, individuals differ from their persona (purchase rate,
+dropout, category and ship-mode mix, festival response), and some customers
+change their habits part-way (they take on another persona's category and
+ship-mode mix from a day of their own).
 
 Everything is deterministic for a seed. Customers are generated in chunks with
 their own random streams, so the ``large`` size can be streamed to Parquet.
@@ -42,6 +48,8 @@ from chainsight.logistics import (
     road_km,
 )
 
+# Bumped whenever the generator's output changes, so cached data is regenerated.
+GENERATOR_VERSION = 2
 SIZES = {"small": 3_000, "default": 20_000, "large": 1_000_000}
 START = pd.Timestamp("2023-01-01")
 END = pd.Timestamp("2025-12-31")
@@ -57,6 +65,67 @@ ACQUISITION_SHIFT = {"young_trendsetter": 2.0, "value_seeker": 2.0, "urban_profe
 CATEGORY_SHIFT = ("silver_shopper", (0.10, 0.35, 0.10, 0.45))  # shares at the end
 INCIDENT = dict(start="2024-07-08", days=21, recovery_days=56, return_rate=0.35,
                 complaint_rate=0.30, demand_kept=0.5)  # fmt: skip
+
+# Share of customers who change their habits part-way (another persona's mix).
+SWITCH_SHARE = 0.15
+# How tightly individuals follow their persona's category and ship-mode mix
+# (Dirichlet concentration; lower = more individual variation).
+MIX_CONCENTRATION = 4.0
+
+EFFECTS = {
+    "acquisition_shift": "new customers come more and more from the festival-driven personas "
+                         "(lower-tier expansion, short-video channels)",
+    "customisation_ramp": "family homemakers order customised furniture more and more often "
+                          "(25% to 65% of customisable lines)",
+    "category_shift": "silver shoppers move from packaged food towards electronics "
+                      "(electronics 8% to 35% of their lines)",
+    "quality_incident": "one food SKU has a three-week quality problem, then loses half its "
+                        "demand for eight weeks",
+}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """The strengths of the injected effects: 0 switches an effect off, 1 is the
+    documented default (see :data:`EFFECTS`), values in between or above scale it.
+
+    ``Scenario.from_dict({"acquisition_shift": 0})`` is the default with the
+    acquisition shift off."""
+
+    acquisition_shift: float = 1.0
+    customisation_ramp: float = 1.0
+    category_shift: float = 1.0
+    quality_incident: float = 1.0
+
+    def __post_init__(self):
+        for name in EFFECTS:
+            v = getattr(self, name)
+            if not isinstance(v, int | float) or isinstance(v, bool) or not 0 <= v <= 3:
+                raise ValueError(f"effect '{name}': strength must be a number from 0 (off) "
+                                 f"to 3, not {v!r}")
+
+    @classmethod
+    def from_dict(cls, effects: dict | None) -> Scenario:
+        effects = dict(effects or {})
+        unknown = sorted(set(effects) - set(EFFECTS))
+        if unknown:
+            raise ValueError(f"unknown effect(s) {unknown}; the effects are {list(EFFECTS)}")
+        return cls(**{k: float(v) if isinstance(v, int | float) and not isinstance(v, bool)
+                      else v for k, v in effects.items()})
+
+    def strengths(self) -> dict[str, float]:
+        return {name: float(getattr(self, name)) for name in EFFECTS}
+
+    def key(self) -> str:
+        """'' for the default scenario, else the strengths that differ, e.g.
+        'acquisition_shift0' (used in the data folder name, so cached data never mixes)."""
+        return "-".join(f"{k}{v:g}" for k, v in self.strengths().items() if v != 1.0)
+
+    def describe(self) -> list[str]:
+        """One line per effect: name, strength and what it does."""
+        return [f"{k} = {v:g} ({'off' if v == 0 else 'on'}): {EFFECTS[k]}"
+                for k, v in self.strengths().items()]
+
 
 
 @dataclass(frozen=True)
@@ -198,28 +267,33 @@ def _choice_rows(rng, probs: np.ndarray) -> np.ndarray:
     return np.minimum((u > cdf).sum(axis=1), probs.shape[1] - 1)
 
 
-def _intensity_matrix(calendar: pd.DataFrame, names: list[str]) -> np.ndarray:
-    """(persona, day) demand multiplier: festival uplift scaled by each persona's
-    festival response and affinity, promotions by its discount sensitivity,
-    plus a weekly pattern (weekends busier)."""
-    out = np.empty((len(names), len(calendar)))
+WEEKLY = (0.94, 1.15)  # weekday, weekend demand multiplier
+
+
+def _event_lift(calendar: pd.DataFrame, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per (persona, day): the extra demand of an event for a customer whose response
+    is the persona's (festival uplift scaled by its festival response and affinity,
+    promotions by its discount sensitivity), and the multiplier on event days that
+    damp demand (the Spring Festival holiday). A customer's multiplier on a day is
+    ``(1 + g * extra) * damp * weekly``, with ``g`` the customer's own response
+    relative to the persona's."""
     base = calendar["uplift"].to_numpy()
     kind = calendar[S.EVENT_KIND].to_numpy()
-    event = calendar[S.EVENT].to_numpy()
-    weekly = np.where(calendar["weekday"].to_numpy() >= 5, 1.15, 0.94)
+    event = calendar[S.EVENT].to_numpy().astype(str)
+    extra = np.empty((len(names), len(calendar)))
     for i, name in enumerate(names):
         p = ref.PERSONAS[name]
         resp = np.where(kind == "promotion", p["discount_sensitivity"], p["festival_response"])
         aff = np.ones(len(calendar))
         for ev, mult in p["event_affinity"].items():
-            aff[np.char.startswith(event.astype(str), ev)] = mult
-        lift = np.where(base >= 1, 1 + resp * aff * (base - 1), base)
-        out[i] = lift * weekly
-    return out
+            aff[np.char.startswith(event, ev)] = mult
+        extra[i] = np.where(base >= 1, resp * aff * (base - 1), 0.0)
+    damp = np.where(base >= 1, 1.0, base)
+    return extra, damp
 
 
 def _chunk(chunk: int, n: int, first_index: int, seed: int, products: pd.DataFrame,
-           sites: pd.DataFrame, calendar: pd.DataFrame):
+           sites: pd.DataFrame, calendar: pd.DataFrame, scenario: Scenario):
     rng = np.random.default_rng([seed, 1, chunk])
     names = list(ref.PERSONAS)
     P = [ref.PERSONAS[k] for k in names]
@@ -231,7 +305,8 @@ def _chunk(chunk: int, n: int, first_index: int, seed: int, products: pd.DataFra
     signup = np.where(launch, rng.random(n) * 90, np.sqrt(rng.random(n)) * n_days)
     signup = np.minimum(signup, n_days - 1).astype(int)
     # Who is acquired shifts over time (the lower-tier expansion, see ACQUISITION_SHIFT).
-    shift = np.array([ACQUISITION_SHIFT.get(k, 1.0) for k in names])
+    shift = 1 + scenario.acquisition_shift * (
+        np.array([ACQUISITION_SHIFT.get(k, 1.0) for k in names]) - 1)
     frac_signup = (signup / (n_days - 1))[:, None]
     weights = np.array([p["share"] for p in P])[None, :] * (1 + (shift - 1) * frac_signup)
     persona = _choice_rows(rng, weights)
@@ -251,15 +326,29 @@ def _chunk(chunk: int, n: int, first_index: int, seed: int, products: pd.DataFra
         cand = np.flatnonzero(cities["city_tier"].to_numpy() == tname)
         w = cities["population_m"].to_numpy()[cand]
         city[idx] = cand[rng.choice(len(cand), size=len(idx), p=w / w.sum())]
-    rate = rng.gamma(2.0, 0.5, n) * np.array([p["orders_per_year"] for p in P])[persona] / 365
+    # Purchase rates vary widely within a persona (gamma with shape 1, as in the
+    # heterogeneity BG/NBD fits find in real bases), dropout less so.
+    rate = rng.gamma(1.0, 1.0, n) * np.array([p["orders_per_year"] for p in P])[persona] / 365
     dmean = np.array([p["dropout"] for p in P])[persona]
-    dropout = rng.beta(dmean * 12, (1 - dmean) * 12)
-    cat_pref = rng.gamma(np.array([p["categories"] for p in P])[persona] * 12, 1.0)
-    cat_pref /= cat_pref.sum(axis=1, keepdims=True)
-    ship_pref = rng.gamma(np.array([p["ship"] for p in P])[persona] * 8, 1.0) + 1e-9
-    ship_pref /= ship_pref.sum(axis=1, keepdims=True)
+    dropout = rng.beta(dmean * 6, (1 - dmean) * 6)
+    cat_mean = np.array([p["categories"] for p in P])
+    ship_mean = np.array([p["ship"] for p in P])
+
+    def mixes(who):
+        cat = rng.gamma(cat_mean[who] * MIX_CONCENTRATION, 1.0) + 1e-9
+        ship = rng.gamma(ship_mean[who] * MIX_CONCENTRATION, 1.0) + 1e-9
+        return cat / cat.sum(axis=1, keepdims=True), ship / ship.sum(axis=1, keepdims=True)
+
+    cat_pref, ship_pref = mixes(persona)
+    # Some customers change their habits part-way: from a day of their own they buy
+    # with another persona's category and ship-mode mix.
+    other = (persona + rng.integers(1, len(P), n)) % len(P)
+    cat_after, ship_after = mixes(other)
+    switch_day = np.where(rng.random(n) < SWITCH_SHARE,
+                          signup + (rng.random(n) * (n_days - signup)).astype(int), n_days)
     # Individual variation around the persona's rates.
     indiv = rng.lognormal(0, 0.3, (n, 3))  # returns, complaints, discount use
+    response = rng.lognormal(-0.08, 0.4, n)  # festival and promotion response
 
     ids = np.char.add("C", np.char.zfill((first_index + np.arange(n)).astype(str), 7))
     # A small share of customers did not fill in their profile.
@@ -279,16 +368,22 @@ def _chunk(chunk: int, n: int, first_index: int, seed: int, products: pd.DataFra
     truth = pd.DataFrame({
         S.CUSTOMER_ID: ids, "persona": np.array(names)[persona],
         "purchase_rate_per_year": rate * 365, "dropout_prob": dropout,
+        "festival_response": response,
+        "switch_date": pd.Series(calendar[S.DATE].to_numpy()[np.minimum(switch_day, n_days - 1)])
+        .where(switch_day < n_days).to_numpy(),
+        "switch_to": np.where(switch_day < n_days, np.array(names)[other], None),
     })
 
     # --- purchase events: thinning of a calendar-modulated Poisson process ----
-    inten = _intensity_matrix(calendar, names)
-    imax = inten.max(axis=1)
+    extra, damp = _event_lift(calendar, names)
+    weekly = np.where(calendar["weekday"].to_numpy() >= 5, WEEKLY[1], WEEKLY[0])
+    imax = (1 + response * extra.max(axis=1)[persona]) * WEEKLY[1]  # bound for thinning
     active = n_days - signup
-    n_cand = rng.poisson(rate * imax[persona] * active)
+    n_cand = rng.poisson(rate * imax * active)
     cust = np.repeat(np.arange(n), n_cand)
     day = signup[cust] + (rng.random(len(cust)) * active[cust]).astype(int)
-    keep = rng.random(len(cust)) * imax[persona[cust]] < inten[persona[cust], day]
+    inten = (1 + response[cust] * extra[persona[cust], day]) * damp[day] * weekly[day]
+    keep = rng.random(len(cust)) * imax[cust] < inten
     cust, day = cust[keep], day[keep]
     # First purchase on the signup day, then repeats until the customer lapses
     # (after each purchase, lapse with the customer's dropout probability).
@@ -314,7 +409,8 @@ def _chunk(chunk: int, n: int, first_index: int, seed: int, products: pd.DataFra
     ts = (cal[S.DATE].to_numpy()[day] + hour.astype("timedelta64[h]")
           + rng.integers(0, 3600, n_orders).astype("timedelta64[s]"))
     channel = _choice_rows(rng, np.array([p["channel"] for p in P])[pk])
-    ship = _choice_rows(rng, ship_pref[cust])
+    ship = _choice_rows(rng, np.where((day >= switch_day[cust])[:, None], ship_after[cust],
+                                      ship_pref[cust]))
     ship_mode = np.array(ref.SHIP_LEVELS + ("pickup",))[np.where(channel == 3, 3, ship)]
 
     # Delivery days from the distance to the nearest site of the current network.
@@ -339,10 +435,11 @@ def _chunk(chunk: int, n: int, first_index: int, seed: int, products: pd.DataFra
     lp = persona[lc]
     lday = day[line_order]
     frac = lday / (n_days - 1)
-    prefs = cat_pref[lc].copy()
+    prefs = np.where((lday >= switch_day[lc])[:, None], cat_after[lc], cat_pref[lc])
     shift_p = names.index(CATEGORY_SHIFT[0])
     m = lp == shift_p
-    prefs[m] = (1 - frac[m, None]) * prefs[m] + frac[m, None] * np.array(CATEGORY_SHIFT[1])
+    w = scenario.category_shift * frac[m, None]
+    prefs[m] = (1 - w) * prefs[m] + w * np.array(CATEGORY_SHIFT[1])
     # Food sells more before Spring Festival; electronics on 618 and Double 11.
     ev = event[line_order]
     prefs[:, 3] *= np.where(ev == "Spring Festival", 2.2, 1.0)
@@ -368,7 +465,8 @@ def _chunk(chunk: int, n: int, first_index: int, seed: int, products: pd.DataFra
     inc_start = (pd.Timestamp(INCIDENT["start"]) - cal[S.DATE].iloc[0]).days
     inc_end = inc_start + INCIDENT["days"]
     in_recovery = (lday >= inc_start) & (lday < inc_end + INCIDENT["recovery_days"])
-    switch = (sku == incident_sku) & in_recovery & (rng.random(len(sku)) > INCIDENT["demand_kept"])
+    lost = min(1.0, scenario.quality_incident * (1 - INCIDENT["demand_kept"]))
+    switch = (sku == incident_sku) & in_recovery & (rng.random(len(sku)) < lost)
     sku[switch] = substitute
     in_incident = (sku == incident_sku) & (lday >= inc_start) & (lday < inc_end)
 
@@ -394,8 +492,8 @@ def _chunk(chunk: int, n: int, first_index: int, seed: int, products: pd.DataFra
     # Customisation (furniture that can be made to order).
     cust_p = np.array([p["customisation"] for p in P])[lp]
     ramp_p = names.index(CUSTOMISATION_RAMP[0])
-    cust_p = np.where(lp == ramp_p, CUSTOMISATION_RAMP[1]
-                      + (CUSTOMISATION_RAMP[2] - CUSTOMISATION_RAMP[1]) * frac, cust_p)
+    cust_p = np.where(lp == ramp_p, CUSTOMISATION_RAMP[1] + scenario.customisation_ramp
+                      * (CUSTOMISATION_RAMP[2] - CUSTOMISATION_RAMP[1]) * frac, cust_p)
     customised = products[S.CUSTOMISABLE].to_numpy()[sku] & (rng.random(len(sku)) < cust_p)
     ldelivery = delivery[line_order] + np.where(customised, rng.integers(7, 22, len(sku)), 0)
 
@@ -404,10 +502,11 @@ def _chunk(chunk: int, n: int, first_index: int, seed: int, products: pd.DataFra
     cat_ret = np.array([2.0, 0.8, 0.6, 0.3])[cat]
     p_ret = (np.array([p["return_rate"] for p in P])[lp] * indiv[lc, 0] * cat_ret
              * np.where(customised, 0.2, 1.0) * np.where(llate, 1.5, 1.0))
-    p_ret = np.where(in_incident, INCIDENT["return_rate"], p_ret)
+    q = min(scenario.quality_incident, 1.0)
+    p_ret = np.where(in_incident, (1 - q) * p_ret + q * INCIDENT["return_rate"], p_ret)
     p_cmp = (np.array([p["complaint_rate"] for p in P])[lp] * indiv[lc, 1]
              * np.where(llate, 3.0, 1.0))
-    p_cmp = np.where(in_incident, INCIDENT["complaint_rate"], p_cmp)
+    p_cmp = np.where(in_incident, (1 - q) * p_cmp + q * INCIDENT["complaint_rate"], p_cmp)
 
     order_ids = np.char.add("O", np.char.zfill(
         (chunk * 10_000_000 + np.arange(n_orders)).astype(str), 10))
@@ -441,18 +540,22 @@ _HOURS = _HOURS / _HOURS.sum()
 
 
 def iter_chunks(size: str | int, seed: int, products: pd.DataFrame, sites: pd.DataFrame,
-                calendar: pd.DataFrame, chunk_customers: int = CHUNK_CUSTOMERS
+                calendar: pd.DataFrame, chunk_customers: int = CHUNK_CUSTOMERS,
+                scenario: Scenario | None = None
                 ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]]:
     """Yield (customers, orders, truth, effects) per chunk of customers."""
     n_total = SIZES[size] if isinstance(size, str) else int(size)
+    scenario = scenario or Scenario()
     for chunk, first in enumerate(range(0, n_total, chunk_customers)):
         n = min(chunk_customers, n_total - first)
-        yield _chunk(chunk, n, first, seed, products, sites, calendar)
+        yield _chunk(chunk, n, first, seed, products, sites, calendar, scenario)
 
 
-def effects_doc(effects: dict) -> dict:
-    """The injected effects as a JSON-able dict."""
+def effects_doc(effects: dict, scenario: Scenario | None = None) -> dict:
+    """The injected effects and their strengths as a JSON-able dict (ground truth)."""
+    st = (scenario or Scenario()).strengths()
     return {
+        "strengths": st,
         "acquisition_shift": {"end_vs_start_weight": ACQUISITION_SHIFT},
         "customisation_ramp": {"persona": CUSTOMISATION_RAMP[0],
                                "share_start": CUSTOMISATION_RAMP[1],
@@ -462,6 +565,7 @@ def effects_doc(effects: dict) -> dict:
                                                   strict=True))},
         "quality_incident": {**INCIDENT, "sku": effects["incident_sku"],
                              "substitute_sku": effects["incident_substitute_sku"]},
+        "behaviour_switch": {"share_of_customers": SWITCH_SHARE},
         "festivals": {k: {"window_multiplier": v[3], "peak_multiplier": v[4]}
                       for k, v in ref.FESTIVALS.items()},
     }
@@ -471,7 +575,8 @@ def static_tables(seed: int):
     return make_products(seed), make_sites(seed), make_calendar(seed=seed)
 
 
-def generate(size: str | int = "default", seed: int = 42) -> RetailData:
+def generate(size: str | int = "default", seed: int = 42,
+             effects: Scenario | dict | None = None) -> RetailData:
     """Generate the synthetic retailer in memory.
 
     Parameters
@@ -480,12 +585,15 @@ def generate(size: str | int = "default", seed: int = 42) -> RetailData:
         :func:`chainsight.datasets.write_synthetic` to stream it to Parquet), or a
         number of customers.
     seed : the random seed; the same seed gives the same data.
+    effects : a :class:`Scenario`, or a dict of effect strengths such as
+        ``{"acquisition_shift": 0}`` (the others stay at 1).
     """
+    scenario = effects if isinstance(effects, Scenario) else Scenario.from_dict(effects)
     products, sites, calendar = static_tables(seed)
-    parts = list(iter_chunks(size, seed, products, sites, calendar))
+    parts = list(iter_chunks(size, seed, products, sites, calendar, scenario=scenario))
     customers = pd.concat([p[0] for p in parts], ignore_index=True)
     orders = pd.concat([p[1] for p in parts], ignore_index=True)
     truth_c = pd.concat([p[2] for p in parts], ignore_index=True)
-    truth = GroundTruth(truth_c, _persona_table(), effects_doc(parts[0][3]))
+    truth = GroundTruth(truth_c, _persona_table(), effects_doc(parts[0][3], scenario))
     return RetailData(customers, products.drop(columns="popularity"), orders, sites,
                       calendar, truth)

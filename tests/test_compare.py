@@ -1,0 +1,290 @@
+"""Comparison harness: the paired bootstrap on known cases, its coverage, and the runners."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from chainsight import compare
+from chainsight.compare import VERDICTS, Paired, over_seeds, paired, seed_summary, table
+
+
+def _pair(blind, aware, weight=None, **kwargs):
+    kwargs.setdefault("metric", "WAPE")
+    kwargs.setdefault("unit", "week x origin")
+    return paired(blind, aware, weight, **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# Known cases by hand
+# ---------------------------------------------------------------------------
+def test_identical_sides_give_exact_zero_interval():
+    x = np.random.default_rng(1).gamma(2.0, 10.0, 30)
+    r = _pair(x, x.copy())
+    assert (r.difference, r.lo, r.hi) == (0.0, 0.0, 0.0)
+    assert r.verdict == "no measurable difference"
+    assert r.blind == r.aware == pytest.approx(x.mean())
+    assert r.n_units == 30 and r.n_boot == 2000 and r.level == 0.95
+
+
+def test_two_units_bootstrap_distribution_by_hand():
+    # Per-unit differences (0, 1): the resampled mean is 0, 0.5 or 1 with probabilities
+    # 1/4, 1/2, 1/4, so the 2.5% and 97.5% quantiles are exactly 0 and 1.
+    r = _pair([5.0, 5.0], [5.0, 6.0], n_boot=4000)
+    assert r.difference == pytest.approx(0.5)
+    assert (r.lo, r.hi) == (0.0, 1.0)
+    assert r.verdict == "no measurable difference"
+    # A constant per-unit shift has no resampling spread at all: the interval is the shift.
+    r = _pair([1.0, 3.0], [1.25, 3.25])
+    assert (r.lo, r.hi) == (0.25, 0.25)
+    assert r.verdict == "worse"
+
+
+def test_ratio_of_sums_point_estimate_by_hand():
+    y = np.array([10.0, 0.0, 30.0, 60.0])
+    e_blind = np.array([2.0, 1.0, 6.0, 3.0])
+    e_aware = np.array([1.0, 0.0, 3.0, 4.0])
+    r = _pair(e_blind, e_aware, y)
+    assert r.blind == pytest.approx(12 / 100)
+    assert r.aware == pytest.approx(8 / 100)
+    assert r.difference == pytest.approx(8 / 100 - 12 / 100)
+    # Not the mean of per-unit ratios (which would be undefined here anyway).
+    assert r.blind != pytest.approx(np.mean(e_blind))
+    assert r.lo <= r.difference <= r.hi
+
+
+def test_ratio_interval_matches_a_plain_loop():
+    # Same resampled indices, statistic computed one resample at a time.
+    rng = np.random.default_rng(3)
+    y = rng.gamma(2.0, 50.0, 40)
+    eb, ea = np.abs(rng.normal(0, 20, 40)), np.abs(rng.normal(0, 18, 40))
+    r = _pair(eb, ea, y, n_boot=300, seed=9)
+    idx = np.random.default_rng(9).integers(0, 40, size=(300, 40))
+    loop = [ea[i].sum() / y[i].sum() - eb[i].sum() / y[i].sum() for i in idx]
+    lo, hi = np.quantile(loop, [0.025, 0.975])
+    assert r.lo == pytest.approx(lo) and r.hi == pytest.approx(hi)
+
+
+# ---------------------------------------------------------------------------
+# Direction and noise
+# ---------------------------------------------------------------------------
+def _improvement(n=200, shift=-0.02, seed=5):
+    rng = np.random.default_rng(seed)
+    blind = rng.uniform(0.1, 0.4, n)
+    aware = blind + shift + rng.normal(0, 0.01, n)
+    return blind, aware
+
+
+def test_clear_improvement_is_better():
+    blind, aware = _improvement()
+    r = _pair(blind, aware)
+    assert r.verdict == "better"
+    assert r.hi < 0
+    assert r.lo <= -0.02 <= r.hi
+
+
+def test_mirror_is_worse():
+    blind, aware = _improvement()
+    r = _pair(aware, blind)
+    assert r.verdict == "worse"
+    assert r.lo > 0
+    assert r.lo <= 0.02 <= r.hi
+
+
+def test_higher_is_better_flips_the_verdict():
+    blind, aware = _improvement()
+    assert _pair(blind, aware, lower_is_better=False).verdict == "worse"
+    assert _pair(aware, blind, lower_is_better=False).verdict == "better"
+
+
+def test_pairing_removes_between_unit_spread():
+    # Units differ a lot, the shift is small and constant up to small noise: an unpaired
+    # comparison would not see it, the paired one must.
+    rng = np.random.default_rng(11)
+    base = rng.lognormal(3.0, 1.0, 100)
+    r = _pair(base, base - 0.5 + rng.normal(0, 0.2, 100))
+    assert r.verdict == "better"
+    assert r.hi - r.lo < 0.2
+    assert base.std() / np.sqrt(100) > 1.0  # the unpaired standard error would swamp 0.5
+
+
+def test_pure_noise_interval_contains_zero():
+    rng = np.random.default_rng(7)
+    blind = rng.normal(100, 10, 200)
+    aware = rng.normal(100, 10, 200)
+    r = _pair(blind, aware)
+    assert r.lo <= 0 <= r.hi
+    assert r.verdict == "no measurable difference"
+
+
+def test_coverage_of_a_known_mean_difference():
+    rng = np.random.default_rng(2024)
+    true_diff, n, sims = -0.3, 50, 200
+    covered = 0
+    for s in range(sims):
+        blind = rng.normal(5.0, 1.0, n)
+        aware = blind + true_diff + rng.normal(0, 1.0, n)
+        r = _pair(blind, aware, n_boot=500, seed=s)
+        covered += r.lo <= true_diff <= r.hi
+    assert 0.88 <= covered / sims <= 0.99
+
+
+def test_deterministic_for_a_seed():
+    blind, aware = _improvement(n=60, shift=-0.001)
+    a = _pair(blind, aware, seed=3)
+    b = _pair(blind, aware, seed=3)
+    c = _pair(blind, aware, seed=4)
+    assert a == b
+    assert (a.lo, a.hi) != (c.lo, c.hi)
+
+
+def test_large_unit_count_is_chunked_consistently(monkeypatch):
+    blind, aware = _improvement(n=300)
+    whole = _pair(blind, aware, n_boot=500)
+    monkeypatch.setattr(compare, "_CHUNK_ELEMENTS", 300 * 7)  # 7 resamples a chunk
+    chunked = _pair(blind, aware, n_boot=500)
+    # Chunking only changes how the same stream of draws is cut, not the draws.
+    assert (chunked.lo, chunked.hi) == pytest.approx((whole.lo, whole.hi))
+
+
+# ---------------------------------------------------------------------------
+# Validation
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("blind", "aware", "weight", "match"),
+    [
+        ([1, 2, 3], [1, 2], None, "same length"),
+        ([1.0], [2.0], None, "at least 2 units"),
+        ([1, np.nan, 3], [1, 2, 3], None, "blind has 1 NaN"),
+        ([1, 2, 3], [1, 2, np.inf], None, "aware has 1 NaN or infinite"),
+        ([1, 2, 3], [1, 2, 3], [1, np.nan, 1], "weight has 1 NaN"),
+        ([1, 2, 3], [1, 2, 3], [0, 0, 0], "total weight must be positive"),
+        ([1, 2, 3], [1, 2, 3], [1, -1, 1], "non-negative"),
+        ([1, 2, 3], [1, 2, 3], [1, 1], "weight must have one value per unit"),
+        ([[1, 2], [3, 4]], [[1, 2], [3, 4]], None, "one-dimensional"),
+    ],
+)
+def test_validation_errors(blind, aware, weight, match):
+    with pytest.raises(ValueError, match=match):
+        _pair(blind, aware, weight)
+
+
+def test_parameter_validation():
+    with pytest.raises(ValueError, match="n_boot"):
+        _pair([1, 2], [1, 2], n_boot=0)
+    with pytest.raises(ValueError, match="level"):
+        _pair([1, 2], [1, 2], level=1.5)
+
+
+# ---------------------------------------------------------------------------
+# Words and records
+# ---------------------------------------------------------------------------
+def _fixed(**kw):
+    fields = dict(metric="WAPE", unit="week x origin", n_units=64, blind=0.210, aware=0.201,
+                  difference=-0.009, lo=-0.015, hi=-0.003, level=0.95, lower_is_better=True,
+                  verdict="better", n_boot=2000)
+    fields.update(kw)
+    return Paired(**fields)
+
+
+def test_sentence_percent_points():
+    assert _fixed().sentence() == (
+        "WAPE: profile-aware 20.1% against profile-blind 21.0%, a difference of -0.9 points "
+        "(95% interval -1.5 to -0.3 over 64 week x origin units): better.")
+
+
+def test_sentence_other_format_and_positive_sign():
+    r = _fixed(metric="Total cost", unit="scenario", n_units=20, blind=1000.0, aware=1250.0,
+               difference=250.0, lo=40.0, hi=460.0, verdict="worse", level=0.9)
+    assert r.sentence("{:,.0f}") == (
+        "Total cost: profile-aware 1,250 against profile-blind 1,000, a difference of +250 "
+        "(90% interval +40 to +460 over 20 scenario units): worse.")
+
+
+def test_sentence_follows_the_computed_result():
+    blind, aware = _improvement()
+    r = _pair(blind, aware)
+    s = r.sentence("{:.2%}")
+    assert s.endswith(": better.")
+    assert f"{100 * r.difference:.2f} points" in s
+    assert f"{100 * r.lo:.2f} to {100 * r.hi:.2f}" in s
+    assert "over 200 week x origin units" in s
+
+
+def test_as_dict_is_plain_json():
+    r = _pair(*_improvement())
+    d = r.as_dict()
+    assert json.loads(json.dumps(d)) == d
+    assert all(type(v) in (str, float, int, bool) for v in d.values())
+    assert Paired(**d) == r
+
+
+def test_verdicts_constant():
+    assert VERDICTS == ("better", "worse", "no measurable difference")
+
+
+def test_table_one_row_per_comparison():
+    blind, aware = _improvement()
+    results = {"all": _pair(blind, aware), "mirror": _pair(aware, blind)}
+    t = table(results)
+    assert list(t["name"]) == ["all", "mirror"]
+    assert list(t["verdict"]) == ["better", "worse"]
+    assert t.loc[0, "difference"] == pytest.approx(results["all"].difference)
+    assert {"metric", "unit", "n_units", "lo", "hi"} <= set(t.columns)
+
+
+# ---------------------------------------------------------------------------
+# Seeds runner
+# ---------------------------------------------------------------------------
+def _toy_run(seed: int) -> dict[str, Paired]:
+    rng = np.random.default_rng(seed)
+    blind = rng.normal(10, 1, 80)
+    return {
+        "gain": _pair(blind, blind - 1 + rng.normal(0, 0.3, 80), n_boot=300, seed=seed),
+        "null": _pair(blind, blind + rng.normal(0, 0.3, 80), n_boot=300, seed=seed),
+    }
+
+
+def test_over_seeds_long_frame():
+    frame = over_seeds(_toy_run, seeds=(1, 2, 3))
+    assert list(frame.columns) == ["seed", "name", "metric", "blind", "aware", "difference",
+                                   "lo", "hi", "verdict"]
+    assert len(frame) == 6
+    assert list(frame["seed"]) == [1, 1, 2, 2, 3, 3]
+    assert set(frame.loc[frame["name"] == "gain", "verdict"]) == {"better"}
+    row = frame.iloc[2]
+    assert row["difference"] == pytest.approx(_toy_run(2)["gain"].difference)
+
+
+def test_over_seeds_single_paired_is_named_by_metric():
+    frame = over_seeds(lambda s: _toy_run(s)["gain"], seeds=(4, 5))
+    assert list(frame["name"]) == ["WAPE", "WAPE"]
+    with pytest.raises(TypeError, match="expected Paired"):
+        over_seeds(lambda s: {"x": 1.0}, seeds=(1,))
+
+
+def test_seed_summary():
+    frame = over_seeds(_toy_run, seeds=(1, 2, 3, 4))
+    summary = seed_summary(frame).set_index("name")
+    assert list(summary.index) == ["gain", "null"]
+    gain = frame[frame["name"] == "gain"]
+    assert summary.loc["gain", "difference_mean"] == pytest.approx(gain["difference"].mean())
+    assert summary.loc["gain", "aware_min"] == pytest.approx(gain["aware"].min())
+    assert summary.loc["gain", "blind_max"] == pytest.approx(gain["blind"].max())
+    assert summary.loc["gain", "n_seeds"] == 4
+    assert summary.loc["gain", "better"] == 4
+    assert summary.loc["gain", "worse"] == 0
+    counts = summary[list(VERDICTS)].sum(axis=1)
+    assert (counts == 4).all()
+    null_counts = frame.loc[frame["name"] == "null", "verdict"].value_counts()
+    assert summary.loc["null", "no measurable difference"] == null_counts.get(
+        "no measurable difference", 0)
+
+
+def test_seed_summary_names_missing_column():
+    frame = pd.DataFrame({"seed": [1], "name": ["a"], "blind": [1.0], "aware": [1.0]})
+    with pytest.raises(ValueError, match="difference"):
+        seed_summary(frame)
