@@ -41,6 +41,8 @@ bench: env ## time the heavy paths; prints figures to compare (installs the benc
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,bench]'
 	$(BIN)/python benchmarks/bench_generate.py
 	$(BIN)/python benchmarks/bench_profile.py
+	$(BIN)/python benchmarks/bench_personas.py
+	$(BIN)/python benchmarks/bench_controls.py
 	$(BIN)/python benchmarks/bench_forecast.py
 	$(BIN)/python benchmarks/bench_inventory.py
 	$(BIN)/python benchmarks/bench_logistics.py

@@ -277,3 +277,15 @@ def test_parallel_first_use_never_reads_a_half_written_folder(data_dir):
 
 def _orders_of_fresh_load(n: int) -> int:
     return len(datasets.load("synthetic", size=n, seed=3).orders)
+
+
+def test_data_command_takes_effect_strengths(data_dir, capsys):
+    from chainsight import cli
+
+    assert cli.main(["data", "--size", "small", "--seed", "4", "--effect",
+                     "quality_incident=0"]) == 0
+    assert (datasets.synthetic_dir("small", 4, {"quality_incident": 0}) / "_complete").exists()
+    assert cli.main(["data", "--size", "small", "--effect", "quality_incident"]) == 2
+    assert "expected NAME=STRENGTH" in capsys.readouterr().err
+    assert cli.main(["data", "--size", "small", "--effect", "typo=0"]) == 2
+    assert "unknown effect" in capsys.readouterr().err

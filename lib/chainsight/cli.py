@@ -1,7 +1,7 @@
 """The ``chainsight`` command.
 
     chainsight report --params reports/params/quick.yaml [--notebooks 00,01] [--out DIR]
-    chainsight data [--size default] [--seed 42]
+    chainsight data [--size default] [--seed 42] [--effect acquisition_shift=0 ...]
     chainsight check --mapping data/user/my_orders.yaml
 """
 
@@ -32,9 +32,23 @@ def _report(args) -> int:
     return 0
 
 
+def _effects(pairs: list[str]) -> dict[str, float]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise ValueError(f"--effect {pair!r}: expected NAME=STRENGTH, e.g. "
+                             "acquisition_shift=0")
+    return out
+
+
 def _data(args) -> int:
     t0 = time.perf_counter()
-    path = datasets.write_synthetic(args.size, args.seed)
+    path = datasets.write_synthetic(args.size, args.seed, effects=_effects(args.effect))
     print(f"Synthetic retailer '{args.size}' (seed {args.seed}) written to {path} "
           f"in {time.perf_counter() - t0:.1f} s")
     return 0
@@ -62,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("data", help="generate the synthetic retailer into data/generated/")
     p.add_argument("--size", default="default", help="small, default or large")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--effect", action="append", default=[], metavar="NAME=STRENGTH",
+                   help="strength of an injected effect (0 = off, 1 = default); repeatable")
     p.set_defaults(func=_data)
     p = sub.add_parser("check", help="load your data through a YAML mapping and show the ledger")
     p.add_argument("--mapping", required=True)

@@ -418,9 +418,33 @@ def _shares(panel: pd.DataFrame, origin, parent: list[str], child: list[str],
     return tot.drop(columns="y").fillna({"share": 0})
 
 
+SHARE_WINDOWS = (4, 8, 13, 26, 52)
+
+
+def tuned_share_window(panel: pd.DataFrame, origin, parent: list[str], child: list[str],
+                       h: int = 8, candidates=SHARE_WINDOWS) -> int:
+    """The share window (weeks) that best split the parents' actual units into children
+    over the last ``h`` weeks before ``origin``, with shares computed from the weeks
+    before those: a split tuned on the training period only (ties go to the longer
+    window)."""
+    o = pd.Timestamp(origin)
+    cut = o - pd.Timedelta(weeks=h)
+    recent = panel[(panel["ds"] > cut) & (panel["ds"] <= o)]
+    actual = recent.groupby([*parent, *child, "ds"])["y"].sum().rename("y").reset_index()
+    actual["parent_y"] = actual.groupby([*parent, "ds"])["y"].transform("sum")
+    best, best_err = candidates[-1], np.inf
+    for w in sorted(candidates, reverse=True):
+        sh = _shares(panel, cut, parent, child, w)
+        d = actual.merge(sh, on=[*parent, *child], how="left").fillna({"share": 0.0})
+        err = (d["parent_y"] * d["share"] - d["y"]).abs().sum()
+        if err < best_err - 1e-9:
+            best, best_err = w, err
+    return best
+
+
 def compare_profile(orders, customers: pd.DataFrame, products: pd.DataFrame,
                     calendar: pd.DataFrame | None, origins=None, h: int = 8,
-                    model: str = "gbm", share_window: int = 52, level: float = 80,
+                    model: str = "gbm", share_window: int | None = None, level: float = 80,
                     season_length: int = 52, seed: int = 0) -> ProfileComparison:
     """Backtest profile-blind against profile-aware forecasts at three levels.
 
@@ -429,11 +453,14 @@ def compare_profile(orders, customers: pd.DataFrame, products: pd.DataFrame,
     ``new``.
 
     Blind: forecast each category's total, split it into segments by the segments'
-    shares of the category over the last ``share_window`` weeks. Aware: forecast
+    shares of the category over the last ``share_window`` weeks; by default the
+    window is tuned at each origin on the training weeks only
+    (:func:`tuned_share_window`), the strongest split a planner without a profile
+    model makes. Aware: forecast
     each segment x category series (the segment is a feature of the global model) and
     add them up to categories. Both go down to SKUs
     by each SKU's share within its category (blind) or within its segment x
-    category (aware), so both hierarchies add up.
+    category (aware), each with its own tuned window, so both hierarchies add up.
     """
     seg_keys = ["segment", S.CATEGORY]
     cat = weekly_panel(orders, [S.CATEGORY], products=products)
@@ -453,15 +480,21 @@ def compare_profile(orders, customers: pd.DataFrame, products: pd.DataFrame,
         o = pd.Timestamp(origin)
         fc_c = bt_cat[bt_cat["origin"] == o][[S.CATEGORY, *cols]]
         fc_s = bt_seg[bt_seg["origin"] == o][[*seg_keys, *cols]]
-        blind_seg = _split(fc_c, _shares(seg, o, [S.CATEGORY], ["segment"], share_window),
+        def window(panel, parent, child, o=o):
+            return share_window or tuned_share_window(panel, o, parent, child, h)
+
+        blind_seg = _split(fc_c, _shares(seg, o, [S.CATEGORY], ["segment"],
+                                         window(seg, [S.CATEGORY], ["segment"])),
                            [S.CATEGORY], ["segment"])
         parts["segment x category"] += [blind_seg.assign(method="profile-blind"),
                                          fc_s.assign(method="profile-aware")]
         aware_cat = fc_s.groupby([S.CATEGORY, "ds", "origin"], as_index=False)[
             ["yhat", "lo", "hi"]].sum()
-        blind_sku = _split(fc_c, _shares(sku, o, [S.CATEGORY], [S.PRODUCT_ID], share_window),
+        blind_sku = _split(fc_c, _shares(sku, o, [S.CATEGORY], [S.PRODUCT_ID],
+                                         window(sku, [S.CATEGORY], [S.PRODUCT_ID])),
                            [S.CATEGORY], [S.PRODUCT_ID])
-        aware_sku = (_split(fc_s, _shares(seg_sku, o, seg_keys, [S.PRODUCT_ID], share_window),
+        aware_sku = (_split(fc_s, _shares(seg_sku, o, seg_keys, [S.PRODUCT_ID],
+                                          window(seg_sku, seg_keys, [S.PRODUCT_ID])),
                             seg_keys, [S.PRODUCT_ID])
                      .groupby([S.CATEGORY, S.PRODUCT_ID, "ds", "origin"], as_index=False)[
                          ["yhat", "lo", "hi"]].sum())
@@ -522,3 +555,27 @@ def customer_base_forecast(profile, orders: pd.DataFrame, products: pd.DataFrame
                          tx.loc[r["segment"], k] * r["units"]))
     out = pd.DataFrame(rows, columns=[S.CATEGORY, "ds", "yhat"])
     return out.groupby([S.CATEGORY, "ds"], as_index=False)["yhat"].sum()
+
+
+def profile_difference(cmp: ProfileComparison, level: str = "segment x category",
+                       festival: bool | None = None, n_boot: int = 2000, seed: int = 0):
+    """WAPE of profile-aware against profile-blind at one level of a
+    :class:`ProfileComparison`, with a paired bootstrap interval over forecast weeks
+    (each origin x target week is one unit: its absolute errors summed over the
+    level's series, against its actual units). ``festival``: only festival weeks
+    (True), only other weeks (False), or all (None). Returns a
+    :class:`chainsight.compare.Paired`."""
+    from chainsight import compare
+
+    d = cmp.backtests[level]
+    if festival is not None:
+        d = d[d["festival"] == festival]
+    d = d.assign(abs_err=(d["yhat"] - d["y"]).abs())
+    units = d.pivot_table(index=["origin", "ds"], columns="method", values="abs_err",
+                          aggfunc="sum")
+    actual = (d[d["method"] == "profile-blind"].groupby(["origin", "ds"])["y"].sum()
+              .reindex(units.index))
+    what = {None: "", True: ", festival weeks", False: ", other weeks"}[festival]
+    return compare.paired(units["profile-blind"].to_numpy(), units["profile-aware"].to_numpy(),
+                          actual.to_numpy(), metric=f"WAPE at {level}{what}",
+                          unit="origin x week", n_boot=n_boot, seed=seed)
