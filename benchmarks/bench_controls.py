@@ -5,9 +5,9 @@ acquisition shift at strength 0 (negative control) and 1 (positive control); the
 is built before the first origin and the profile-blind and profile-aware forecasts are
 backtested from four origins; a second negative control switches every effect off (the
 category shift also moves the segment mix). An oracle run forecasts by the true personas
-instead of the estimated segments: the most a profile could gain from the effect. Each difference comes
-with its paired bootstrap interval over forecast weeks; the summary gives the mean and
-range over seeds and the count of each verdict.
+instead of the estimated segments: the most a profile could gain from the effect. Each
+difference comes with its paired bootstrap interval over forecast weeks; the summary gives
+the mean and range over seeds and the count of each verdict.
 
     python benchmarks/bench_controls.py [--customers 8000] [--seeds 42,43,44,45,46]
 """
