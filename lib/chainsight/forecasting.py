@@ -557,25 +557,40 @@ def customer_base_forecast(profile, orders: pd.DataFrame, products: pd.DataFrame
     return out.groupby([S.CATEGORY, "ds"], as_index=False)["yhat"].sum()
 
 
-def profile_difference(cmp: ProfileComparison, level: str = "segment x category",
-                       festival: bool | None = None, n_boot: int = 2000, seed: int = 0):
-    """WAPE of profile-aware against profile-blind at one level of a
-    :class:`ProfileComparison`, with a paired bootstrap interval over forecast weeks
-    (each origin x target week is one unit: its absolute errors summed over the
-    level's series, against its actual units). ``festival``: only festival weeks
-    (True), only other weeks (False), or all (None). Returns a
-    :class:`chainsight.compare.Paired`."""
-    from chainsight import compare
-
+def profile_units(cmp: ProfileComparison, level: str = "segment x category",
+                  festival: bool | None = None) -> pd.DataFrame:
+    """The units a profile comparison is judged on: one row per origin x target week,
+    with the absolute errors of each method summed over the level's series (``blind``,
+    ``aware``) and the actual units (``actual``). ``festival``: only festival weeks
+    (True), only other weeks (False), or all (None)."""
     d = cmp.backtests[level]
     if festival is not None:
         d = d[d["festival"] == festival]
     d = d.assign(abs_err=(d["yhat"] - d["y"]).abs())
     units = d.pivot_table(index=["origin", "ds"], columns="method", values="abs_err",
                           aggfunc="sum")
-    actual = (d[d["method"] == "profile-blind"].groupby(["origin", "ds"])["y"].sum()
-              .reindex(units.index))
-    what = {None: "", True: ", festival weeks", False: ", other weeks"}[festival]
-    return compare.paired(units["profile-blind"].to_numpy(), units["profile-aware"].to_numpy(),
-                          actual.to_numpy(), metric=f"WAPE at {level}{what}",
-                          unit="origin x week", n_boot=n_boot, seed=seed)
+    actual = d[d["method"] == "profile-blind"].groupby(["origin", "ds"])["y"].sum()
+    return pd.DataFrame({"blind": units["profile-blind"], "aware": units["profile-aware"],
+                         "actual": actual.reindex(units.index)}).reset_index()
+
+
+def profile_difference(cmp: ProfileComparison, level: str = "segment x category",
+                       festival: bool | None = None, n_boot: int = 2000, seed: int = 0):
+    """WAPE of profile-aware against profile-blind at one level of a
+    :class:`ProfileComparison`, with a paired bootstrap interval over the units of
+    :func:`profile_units` (origin x week). Returns a :class:`chainsight.compare.Paired`."""
+    u = profile_units(cmp, level, festival)
+    return wape_difference(u, f"WAPE at {level}" + {None: "", True: ", festival weeks",
+                                                   False: ", other weeks"}[festival],
+                           n_boot=n_boot, seed=seed)
+
+
+def wape_difference(units: pd.DataFrame, metric: str = "WAPE", n_boot: int = 2000,
+                    seed: int = 0):
+    """Paired WAPE difference over units with columns blind, aware (absolute errors) and
+    actual, for example :func:`profile_units` of several runs concatenated."""
+    from chainsight import compare
+
+    return compare.paired(units["blind"].to_numpy(), units["aware"].to_numpy(),
+                          units["actual"].to_numpy(), metric=metric, unit="origin x week",
+                          n_boot=n_boot, seed=seed)

@@ -112,9 +112,10 @@ def load_params(path: str | Path) -> ParamSet:
     if not isinstance(spec.get("parameters", {}), dict):
         raise ValueError(f"{path}: 'parameters' must be a mapping of name: value")
     nbs = spec.get("notebooks")
-    return ParamSet(spec.get("name", path.stem), spec.get("parameters", {}),
+    # str(): YAML reads names such as "off" or "yes" as booleans.
+    return ParamSet(str(spec.get("name", path.stem)), spec.get("parameters", {}),
                     tuple(str(n).zfill(2) for n in nbs) if nbs else None,
-                    spec.get("description", ""))
+                    str(spec.get("description", "")))
 
 
 def find_notebooks(folder: Path, select: tuple[str, ...] | None = None) -> list[Path]:
