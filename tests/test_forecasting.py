@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from chainsight import datasets, forecasting, profiling, synthetic
+from chainsight import datasets, forecasting, profiling, realism, synthetic
 from chainsight import schema as S
 
 WEEKS = pd.date_range("2022-01-03", periods=160, freq="W-MON")
@@ -170,66 +170,42 @@ def test_share_window_is_tuned_on_the_training_weeks():
 
 
 # The controls of the forecasting comparison (DESIGN.md, comparison protocol 4). The
-# effect a profile-aware forecast can exploit is a moving customer mix: the acquisition
-# shift (and the category shift). Per seed, 20,000 customers and 64 forecast weeks leave
-# intervals of about +-1 WAPE point (benchmarks/bench_controls.py), so the units of three
-# seeds are pooled. The truth is the same comparison with the true personas as segments
-# (the oracle): what knowing every customer's persona could gain.
+# effects a profile-aware forecast can exploit move the customer mix: the acquisition
+# shift (and the category shift). Summing many series gains something even over random
+# groups, so the profile is set against that placebo too (protocol 5, attribution). Per
+# seed, 20,000 customers and 64 forecast weeks leave intervals of about +-1 WAPE point,
+# so the units of three seeds are pooled. At the documented strength the profile's gain
+# over the placebo is within noise (benchmarks/bench_controls.py reports it over five
+# seeds); the positive control therefore doses the acquisition shift at three times its
+# strength, where the truth leaves no doubt.
 CONTROL_SEEDS = (42, 43, 44)
-CONTROL_LEVELS = (("segment x category", None), (S.CATEGORY, None), (S.CATEGORY, True))
 ALL_OFF = {k: 0 for k in synthetic.EFFECTS}
-
-
-def _control_units(seed, effects, oracle=False):
-    ds = datasets.load("synthetic", size=20_000, seed=seed, effects=effects)
-    cat = forecasting.weekly_panel(ds.orders, [S.CATEGORY], products=ds.tables["products"])
-    origins = forecasting.default_origins(cat, h=8, n_origins=8, step=6)
-    if oracle:
-        truth = datasets.load_truth(20_000, seed, effects).customers
-        segments = truth[[S.CUSTOMER_ID]].assign(segment=truth["persona"])
-    else:
-        prof = profiling.build_profile(ds, as_of=origins[0], seed=seed)
-        segments = prof.segments_for(ds.tables["customers"])
-    cmp = forecasting.compare_profile(ds.orders, segments, ds.tables["products"],
-                                      ds.tables["calendar"], origins=origins, seed=seed)
-    return {lv: forecasting.profile_units(cmp, *lv) for lv in CONTROL_LEVELS}
+SPLIT_KEYS = [("split", *lv) for lv in realism.CONTROL_LEVELS]
+PLACEBO_KEYS = [("placebo", *lv) for lv in realism.CONTROL_LEVELS[1:]]
 
 
 @pytest.fixture(scope="module")
 def controls():
     out = {}
-    for name, effects, oracle in (("off", ALL_OFF, False), ("on", None, False),
-                                  ("truth", None, True),
-                                  ("truth x3", {"acquisition_shift": 3}, True)):
-        runs = [_control_units(seed, effects, oracle) for seed in CONTROL_SEEDS]
-        out[name] = {lv: forecasting.wape_difference(pd.concat([r[lv] for r in runs]))
-                     for lv in CONTROL_LEVELS}
+    for name, effects in (("off", ALL_OFF), ("x3", {"acquisition_shift": 3})):
+        runs = [realism.forecast_control_units(20_000, seed, effects) for seed in CONTROL_SEEDS]
+        out[name] = {k: forecasting.wape_difference(pd.concat([r[k] for r in runs]))
+                     for k in runs[0]}
     return out
 
 
-@pytest.mark.parametrize("level", CONTROL_LEVELS, ids=lambda lv: f"{lv[0]}-{lv[1]}")
-def test_negative_control_profile_does_not_win_without_the_effects(controls, level):
-    assert controls["off"][level].verdict != "better", controls["off"][level].sentence()
+@pytest.mark.parametrize("key", SPLIT_KEYS + PLACEBO_KEYS, ids=str)
+def test_negative_control_profile_does_not_win_without_the_effects(controls, key):
+    assert controls["off"][key].verdict != "better", controls["off"][key].sentence()
 
 
-@pytest.mark.parametrize("level", CONTROL_LEVELS, ids=lambda lv: f"{lv[0]}-{lv[1]}")
-def test_positive_control_profile_gains_what_the_truth_implies(controls, level):
-    """At the documented strength, the profile-aware forecast's difference lies within
-    the interval of what the true personas gain, and the truth does not lose. (At this
-    strength the true personas' gain itself is within noise: see the closing note of
-    the forecasting comparison and bench_controls.py.)"""
-    on, truth = controls["on"][level], controls["truth"][level]
-    assert truth.lo <= on.difference <= truth.hi, (on.sentence(), truth.sentence())
-    assert truth.verdict != "worse", truth.sentence()
-
-
-def test_the_comparison_detects_the_effect_where_it_acts_when_it_is_strong(controls):
-    """Power check of the harness on the generator: with the acquisition shift at three
-    times its documented strength, forecasting by the true personas wins measurably in
-    festival weeks, where the shift acts (the customers it brings respond more to
-    festivals). Over all weeks the gain stays within noise (bench_controls.py)."""
-    strong = controls["truth x3"][(S.CATEGORY, True)]
-    assert strong.verdict == "better", strong.sentence()
+@pytest.mark.parametrize("key", PLACEBO_KEYS, ids=str)
+def test_positive_control_profile_beats_random_groups_when_the_mix_moves(controls, key):
+    """With the acquisition shift at three times its strength, the profile-aware category
+    forecast beats the same forecast over random groups, all weeks and festival weeks;
+    with every effect off it does not (above)."""
+    assert controls["x3"][key].verdict == "better", controls["x3"][key].sentence()
+    assert controls["x3"][key].difference < controls["off"][key].difference
 
 
 def test_daily_panels_run_through_the_same_backtest():

@@ -110,9 +110,7 @@ def test_notebook_02_on_quick(quick_run):
     diffs = m["profile_differences"]
     assert len(diffs) == 4
     for d in diffs.values():
-        paired = compare.Paired(**d)
-        assert paired.verdict in compare.VERDICTS
-        assert html_text(paired.sentence()) in html
+        assert html_text(compare.Paired(**d).sentence()) in html
 
 
 def test_notebook_03_on_quick(quick_run):

@@ -5,9 +5,7 @@ realistic-personas design, on the default size)."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
-from sklearn.metrics import adjusted_rand_score
 
 from chainsight import profiling, realism, synthetic
 from chainsight import schema as S
@@ -53,11 +51,16 @@ def test_feature_sets_split_demographics_from_behaviour(small):
 
 
 def test_segmentation_ari_three_ways():
+    """Behaviour shuffled between customers carries no persona: the behaviour-only ARI
+    falls to chance, while demographics keep the all-features ARI above it."""
     f, persona = _features(1_500, 3)
-    ari = realism.segmentation_ari(f, persona, k_range=range(3, 6)).set_index("features")
+    behaviour = [c for c in f.columns if c.startswith(("cat_", "ship_", "channel_"))
+                 or c in ("discount_share", "festival_share", "avg_order_value",
+                          "orders_per_year", "purchase_days")]
+    rng = np.random.default_rng(0)
+    shuffled = f.copy()
+    shuffled[behaviour] = f[behaviour].to_numpy()[rng.permutation(len(f))]
+    ari = realism.segmentation_ari(shuffled, persona, k_range=range(3, 6)).set_index("features")
     assert list(ari.index) == ["all features", "without demographics", "behaviour only"]
-    seg = profiling.segment_customers(f, k_range=range(3, 6), seed=42)
-    assert ari.loc["all features", "ari"] == pytest.approx(
-        adjusted_rand_score(persona, seg.labels))
-    assert ari["segments"].between(3, 5).all()
-    assert np.isfinite(ari["ari"]).all() and isinstance(ari, pd.DataFrame)
+    assert abs(ari.loc["behaviour only", "ari"]) < 0.02
+    assert ari.loc["all features", "ari"] > 0.05

@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -159,6 +160,12 @@ def test_scenario_strengths_validate_and_name_the_data():
         synthetic.Scenario.from_dict({"quality_incident": -1})
     with pytest.raises(ValueError, match="strength"):
         synthetic.Scenario.from_dict({"quality_incident": "off"})
+    with pytest.raises(ValueError, match="mapping of effect name"):
+        synthetic.Scenario.from_dict(["acquisition_shift"])
+    assert synthetic.Scenario.from_dict({"category_shift": np.int64(0)}).category_shift == 0
+    close = [synthetic.Scenario.from_dict({"category_shift": v}).key()
+             for v in (0.1234561, 0.1234564)]
+    assert close[0] != close[1]  # different strengths, different data folders
 
 
 def test_scenario_is_in_the_folder_and_the_description(data_dir):

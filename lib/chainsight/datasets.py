@@ -122,8 +122,7 @@ def synthetic_dir(size: str | int, seed: int, effects=None) -> Path:
     """Where a synthetic dataset is cached; the scenario is part of the name (for
     example ``synthetic-small-seed42-acquisition_shift0``), so data generated
     with different effect strengths never mixes."""
-    key = synthetic.Scenario.from_dict(effects).key() if not isinstance(
-        effects, synthetic.Scenario) else effects.key()
+    key = synthetic.Scenario.from_dict(effects).key()
     return data_dir() / "generated" / f"synthetic-{size}-seed{seed}{'-' + key if key else ''}"
 
 
@@ -150,8 +149,7 @@ def write_synthetic(size: str | int = "default", seed: int = 42, out: Path | Non
     version wrote it (an older folder is regenerated). ``effects``: effect strengths
     (see :class:`chainsight.synthetic.Scenario`).
     """
-    scenario = synthetic.Scenario.from_dict(effects) if not isinstance(
-        effects, synthetic.Scenario) else effects
+    scenario = synthetic.Scenario.from_dict(effects)
     final = Path(out) if out else synthetic_dir(size, seed, scenario)
     final.parent.mkdir(parents=True, exist_ok=True)
     out = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))

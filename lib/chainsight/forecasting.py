@@ -557,32 +557,57 @@ def customer_base_forecast(profile, orders: pd.DataFrame, products: pd.DataFrame
     return out.groupby([S.CATEGORY, "ds"], as_index=False)["yhat"].sum()
 
 
+def placebo_segments(segments: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
+    """The same segment labels shuffled among the customers: groups of the same sizes
+    that carry no profile information. Forecast by them, bottom-up like the profile,
+    they give the profile-blind side the same structure (many series, summed), so the
+    gain left over is the profile's own (DESIGN.md, attribution)."""
+    rng = np.random.default_rng(seed)
+    return segments.assign(segment=rng.permutation(segments["segment"].to_numpy()))
+
+
 def profile_units(cmp: ProfileComparison, level: str = "segment x category",
-                  festival: bool | None = None) -> pd.DataFrame:
+                  festival: bool | None = None,
+                  baseline: ProfileComparison | None = None) -> pd.DataFrame:
     """The units a profile comparison is judged on: one row per origin x target week,
     with the absolute errors of each method summed over the level's series (``blind``,
     ``aware``) and the actual units (``actual``). ``festival``: only festival weeks
-    (True), only other weeks (False), or all (None)."""
-    d = cmp.backtests[level]
-    if festival is not None:
-        d = d[d["festival"] == festival]
-    d = d.assign(abs_err=(d["yhat"] - d["y"]).abs())
-    units = d.pivot_table(index=["origin", "ds"], columns="method", values="abs_err",
-                          aggfunc="sum")
-    actual = d[d["method"] == "profile-blind"].groupby(["origin", "ds"])["y"].sum()
-    return pd.DataFrame({"blind": units["profile-blind"], "aware": units["profile-aware"],
-                         "actual": actual.reindex(units.index)}).reset_index()
+    (True), only other weeks (False), or all (None). With ``baseline`` (the comparison
+    run on :func:`placebo_segments`), the blind side is that run's bottom-up forecast
+    instead of the top-down split (category and SKU levels only)."""
+    if baseline is not None and level == "segment x category":
+        raise ValueError("a placebo baseline has other groups than the segments: compare it "
+                         "at category or sku level")
+
+    def errors(c, method):
+        d = c.backtests[level]
+        d = d[d["method"] == method]
+        if festival is not None:
+            d = d[d["festival"] == festival]
+        return d.assign(e=(d["yhat"] - d["y"]).abs()).groupby(["origin", "ds"]).agg(
+            e=("e", "sum"), y=("y", "sum"))
+
+    aware = errors(cmp, "profile-aware")
+    blind = errors(baseline, "profile-aware") if baseline is not None else \
+        errors(cmp, "profile-blind")
+    blind = blind.reindex(aware.index)
+    return pd.DataFrame({"blind": blind["e"], "aware": aware["e"],
+                         "actual": aware["y"]}).reset_index()
 
 
 def profile_difference(cmp: ProfileComparison, level: str = "segment x category",
-                       festival: bool | None = None, n_boot: int = 2000, seed: int = 0):
+                       festival: bool | None = None,
+                       baseline: ProfileComparison | None = None, n_boot: int = 2000,
+                       seed: int = 0):
     """WAPE of profile-aware against profile-blind at one level of a
-    :class:`ProfileComparison`, with a paired bootstrap interval over the units of
-    :func:`profile_units` (origin x week). Returns a :class:`chainsight.compare.Paired`."""
-    u = profile_units(cmp, level, festival)
-    return wape_difference(u, f"WAPE at {level}" + {None: "", True: ", festival weeks",
-                                                   False: ", other weeks"}[festival],
-                           n_boot=n_boot, seed=seed)
+    :class:`ProfileComparison` (or against ``baseline``, the placebo run; see
+    :func:`profile_units`), with a paired bootstrap interval over the origin x week
+    units. Returns a :class:`chainsight.compare.Paired`."""
+    u = profile_units(cmp, level, festival, baseline)
+    metric = (f"WAPE at {level}" + {None: "", True: ", festival weeks",
+                                    False: ", other weeks"}[festival]
+              + (", against random groups" if baseline is not None else ""))
+    return wape_difference(u, metric, n_boot=n_boot, seed=seed)
 
 
 def wape_difference(units: pd.DataFrame, metric: str = "WAPE", n_boot: int = 2000,

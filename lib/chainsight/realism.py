@@ -93,3 +93,41 @@ def segmentation_ari(features: pd.DataFrame, persona, k_range=range(3, 9),
         rows.append({"features": name, "segments": seg.k,
                      "ari": float(adjusted_rand_score(np.asarray(persona), seg.labels))})
     return pd.DataFrame(rows)
+
+
+CONTROL_LEVELS = (("segment x category", None), (S.CATEGORY, None), (S.CATEGORY, True))
+
+
+def forecast_control_units(customers: int, seed: int, effects: dict | None = None,
+                           true_personas: bool = False, n_origins: int = 8,
+                           step: int = 6) -> dict:
+    """The forecasting comparison of notebook 02 on a synthetic scenario, for its
+    controls. Returns ``{(baseline, level, festival): units}``
+    (:func:`chainsight.forecasting.profile_units`), with baseline ``"split"`` (the
+    top-down split, at every level of :data:`CONTROL_LEVELS`) and ``"placebo"`` (the
+    same bottom-up forecast over shuffled segment labels, at category level). The
+    profile is built before the first of ``n_origins`` origins ``step`` weeks apart;
+    with ``true_personas`` the segments are the generator's personas instead (what
+    knowing every customer's persona could gain)."""
+    from chainsight import datasets, forecasting
+
+    ds = datasets.load("synthetic", size=customers, seed=seed, effects=effects)
+    cat = forecasting.weekly_panel(ds.orders, [S.CATEGORY], products=ds.tables["products"])
+    origins = forecasting.default_origins(cat, h=8, n_origins=n_origins, step=step)
+    if true_personas:
+        truth = datasets.load_truth(customers, seed, effects).customers
+        segments = truth[[S.CUSTOMER_ID]].assign(segment=truth["persona"])
+    else:
+        prof = profiling.build_profile(ds, as_of=origins[0], seed=seed)
+        segments = prof.segments_for(ds.tables["customers"])
+
+    def run(segs):
+        return forecasting.compare_profile(ds.orders, segs, ds.tables["products"],
+                                           ds.tables["calendar"], origins=origins, seed=seed)
+
+    cmp = run(segments)
+    placebo = run(forecasting.placebo_segments(segments, seed))
+    out = {("split", *lv): forecasting.profile_units(cmp, *lv) for lv in CONTROL_LEVELS}
+    out.update({("placebo", *lv): forecasting.profile_units(cmp, *lv, baseline=placebo)
+                for lv in CONTROL_LEVELS if lv[0] != "segment x category"})
+    return out

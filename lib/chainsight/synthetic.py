@@ -33,6 +33,7 @@ their own random streams, so the ``large`` size can be streamed to Parquet.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -49,7 +50,7 @@ from chainsight.logistics import (
 )
 
 # Bumped whenever the generator's output changes, so cached data is regenerated.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 SIZES = {"small": 3_000, "default": 20_000, "large": 1_000_000}
 START = pd.Timestamp("2023-01-01")
 END = pd.Timestamp("2025-12-31")
@@ -100,18 +101,24 @@ class Scenario:
     def __post_init__(self):
         for name in EFFECTS:
             v = getattr(self, name)
-            if not isinstance(v, int | float) or isinstance(v, bool) or not 0 <= v <= 3:
+            if not isinstance(v, numbers.Real) or isinstance(v, bool) or not 0 <= v <= 3:
                 raise ValueError(f"effect '{name}': strength must be a number from 0 (off) "
                                  f"to 3, not {v!r}")
+            object.__setattr__(self, name, float(v))
 
     @classmethod
-    def from_dict(cls, effects: dict | None) -> Scenario:
+    def from_dict(cls, effects: Scenario | dict | None) -> Scenario:
+        """A scenario from a dict of strengths (missing effects at 1), or as it is."""
+        if isinstance(effects, Scenario):
+            return effects
+        if effects is not None and not isinstance(effects, dict):
+            raise ValueError(f"effects must be a mapping of effect name to strength, e.g. "
+                             f"{{'acquisition_shift': 0}}, not {effects!r}")
         effects = dict(effects or {})
         unknown = sorted(set(effects) - set(EFFECTS))
         if unknown:
             raise ValueError(f"unknown effect(s) {unknown}; the effects are {list(EFFECTS)}")
-        return cls(**{k: float(v) if isinstance(v, int | float) and not isinstance(v, bool)
-                      else v for k, v in effects.items()})
+        return cls(**effects)
 
     def strengths(self) -> dict[str, float]:
         return {name: float(getattr(self, name)) for name in EFFECTS}
@@ -119,13 +126,12 @@ class Scenario:
     def key(self) -> str:
         """'' for the default scenario, else the strengths that differ, e.g.
         'acquisition_shift0' (used in the data folder name, so cached data never mixes)."""
-        return "-".join(f"{k}{v:g}" for k, v in self.strengths().items() if v != 1.0)
+        return "-".join(f"{k}{v:.12g}" for k, v in self.strengths().items() if v != 1.0)
 
     def describe(self) -> list[str]:
         """One line per effect: name, strength and what it does."""
         return [f"{k} = {v:g} ({'off' if v == 0 else 'on'}): {EFFECTS[k]}"
                 for k, v in self.strengths().items()]
-
 
 
 @dataclass(frozen=True)
@@ -438,7 +444,7 @@ def _chunk(chunk: int, n: int, first_index: int, seed: int, products: pd.DataFra
     prefs = np.where((lday >= switch_day[lc])[:, None], cat_after[lc], cat_pref[lc])
     shift_p = names.index(CATEGORY_SHIFT[0])
     m = lp == shift_p
-    w = scenario.category_shift * frac[m, None]
+    w = np.minimum(scenario.category_shift * frac[m, None], 1.0)  # all the way, at most
     prefs[m] = (1 - w) * prefs[m] + w * np.array(CATEGORY_SHIFT[1])
     # Food sells more before Spring Festival; electronics on 618 and Double 11.
     ev = event[line_order]
@@ -588,7 +594,7 @@ def generate(size: str | int = "default", seed: int = 42,
     effects : a :class:`Scenario`, or a dict of effect strengths such as
         ``{"acquisition_shift": 0}`` (the others stay at 1).
     """
-    scenario = effects if isinstance(effects, Scenario) else Scenario.from_dict(effects)
+    scenario = Scenario.from_dict(effects)
     products, sites, calendar = static_tables(seed)
     parts = list(iter_chunks(size, seed, products, sites, calendar, scenario=scenario))
     customers = pd.concat([p[0] for p in parts], ignore_index=True)
