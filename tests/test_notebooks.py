@@ -108,7 +108,7 @@ def test_notebook_02_on_quick(quick_run):
     assert "Synthetic effect 'acquisition_shift' is at strength 1" in html
     # Computed words: each recorded comparison is stated in the takeaways, verdict included.
     diffs = m["profile_differences"]
-    assert len(diffs) == 4
+    assert len(diffs) == 6  # segment x category, category, against random groups; x2 festival
     for d in diffs.values():
         assert html_text(compare.Paired(**d).sentence()) in html
 
