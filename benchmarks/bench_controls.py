@@ -25,7 +25,7 @@ import pandas as pd
 
 from chainsight import compare, forecasting, realism, synthetic
 
-ALL_OFF = {k: 0 for k in synthetic.EFFECTS}
+ALL_OFF = synthetic.EFFECTS_OFF
 RUNS = (("every effect = 0 (negative control)", ALL_OFF, False),
         ("acquisition_shift = 0, the others at 1", {"acquisition_shift": 0}, False),
         ("category_shift = 0, the others at 1", {"category_shift": 0}, False),

@@ -130,3 +130,41 @@ def test_fits_on_the_full_online_retail_base():
     assert len(s) == 4338
     assert bg.report.converged and gg.report.converged
     assert np.isfinite(clv.customer_value(bg, gg, s)["clv"]).all()
+
+
+def _days(rows):
+    return pd.DataFrame(rows, columns=[S.CUSTOMER_ID, "day", "value"]).assign(
+        day=lambda d: pd.to_datetime(d["day"]))
+
+
+def test_own_history_forecasts_by_hand():
+    days = _days([
+        ("A", "2024-01-01", 10), ("A", "2024-06-03", 20), ("A", "2024-12-30", 30),
+        ("B", "2024-12-20", 5),
+        ("A", "2025-01-10", 40), ("B", "2025-03-01", 6), ("C", "2025-01-02", 7)])
+    f = clv.own_history_forecasts(days, "2025-01-01", 70, alpha=0.5).set_index(S.CUSTOMER_ID)
+    assert list(f.index) == ["A", "B"]  # C first bought after the origin
+    # Repeat days before the origin: A twice (June, 30 Dec), B none.
+    assert f.loc["A", "naive_365"] == pytest.approx(2 * 70 / 365)
+    assert f.loc["B", "naive_365"] == 0
+    weeks_a, weeks_b = 366 / 7, 12 / 7
+    assert f.loc["A", "average_rate"] == pytest.approx(2 / (weeks_a + weeks_b) * 10)
+    # SES of A: the 30 Dec purchase is in week 0, 3 June in week 30; started at A's mean.
+    level = 0.5 + 0.5 * 0.5 ** 30 + 0.5 ** np.ceil(weeks_a) * 2 / weeks_a
+    assert f.loc["A", "ses"] == pytest.approx(level * 10)
+    assert f.loc["A", "actual"] == 1 and f.loc["B", "actual"] == 1
+    assert f.loc["A", "spend"] == 60 and f.loc["A", "recent_spend"] == 50
+    with pytest.raises(ValueError, match="alpha"):
+        clv.own_history_forecasts(days, "2025-01-01", 70, alpha=0)
+
+
+def test_choose_own_history_never_sees_the_holdout(small):
+    days = clv.purchase_days(small.orders)
+    method, alpha, table = clv.choose_own_history(days, "2025-01-01", 365)
+    assert table["validation_origin"].iloc[0] == pd.Timestamp("2024-01-02")  # 2024 has 366 days
+    assert table.iloc[0]["method"] == method and table["wape"].is_monotonic_increasing
+    # Doubling every purchase after the origin changes nothing in the choice.
+    later = days[days["day"] >= "2025-01-01"]
+    again = clv.choose_own_history(pd.concat([days, later]), "2025-01-01", 365)
+    assert again[:2] == (method, alpha)
+    pd.testing.assert_frame_equal(again[2], table)

@@ -288,3 +288,27 @@ def test_seed_summary_names_missing_column():
     frame = pd.DataFrame({"seed": [1], "name": ["a"], "blind": [1.0], "aware": [1.0]})
     with pytest.raises(ValueError, match="difference"):
         seed_summary(frame)
+
+
+def test_paired_statistic_agrees_with_paired_for_a_ratio_of_sums():
+    rng = np.random.default_rng(3)
+    actual = rng.gamma(2.0, 5.0, 300)
+    blind = np.abs(rng.normal(0, 4, 300))
+    aware = blind * 0.8
+    ref = compare.paired(blind, aware, actual, metric="WAPE", unit="customer", seed=1)
+    got = compare.paired_statistic(
+        300, lambda i: (blind[i].sum() / actual[i].sum(), aware[i].sum() / actual[i].sum()),
+        metric="WAPE", unit="customer", seed=1)
+    assert got.blind == pytest.approx(ref.blind) and got.aware == pytest.approx(ref.aware)
+    assert got.verdict == ref.verdict == "better"
+    assert got.lo == pytest.approx(ref.lo, abs=0.01) and got.hi == pytest.approx(ref.hi, abs=0.01)
+
+
+def test_paired_statistic_of_a_nonlinear_statistic_finds_no_difference_between_equals():
+    rng = np.random.default_rng(4)
+    x = rng.normal(0, 1, 200)
+    p = compare.paired_statistic(200, lambda i: (abs(x[i].sum()), abs(x[i].sum())),
+                                 metric="|total|", unit="unit", n_boot=200)
+    assert p.difference == 0 and p.verdict == "no measurable difference"
+    with pytest.raises(ValueError, match="at least 2 units"):
+        compare.paired_statistic(1, lambda i: (0.0, 0.0), metric="m", unit="u")

@@ -179,7 +179,7 @@ def test_share_window_is_tuned_on_the_training_weeks():
 # seeds); the positive control therefore doses the acquisition shift at three times its
 # strength, where the truth leaves no doubt.
 CONTROL_SEEDS = (42, 43, 44)
-ALL_OFF = {k: 0 for k in synthetic.EFFECTS}
+ALL_OFF = synthetic.EFFECTS_OFF
 SPLIT_KEYS = [("split", *lv) for lv in realism.CONTROL_LEVELS]
 PLACEBO_KEYS = [("placebo", *lv) for lv in realism.CONTROL_LEVELS[1:]]
 

@@ -144,13 +144,28 @@ def test_pseudonymous_keys():
         profiling.pseudonymise(ids, "")
 
 
-def test_holdout_check_profile_beats_blind_on_synthetic(small_profile):
+def test_holdout_check_judges_against_baselines_chosen_on_training(small_profile):
     ds, _ = small_profile
-    res = profiling.holdout_check(ds, "2025-01-01")
-    t = res["targeting"].set_index("method")["holdout_revenue"]
-    assert t["predicted CLV (profile)"] > t["random (no profile)"]
-    errs = res["segment_errors"].set_index("method")["wape"]
-    assert errs["profile-aware (BG/NBD per customer)"] < errs["profile-blind (average rate)"]
+    res = profiling.holdout_check(ds, "2025-01-01", n_boot=200)
+    t = res["targeting"].set_index("method")
+    assert t["revenue_share"]["predicted CLV (profile)"] > t["revenue_share"]["random (no profile)"]
+    # The blind ranking is the one that did better on the year before the holdout, and the
+    # comparison is made against it.
+    blind = t[t["baseline"]]
+    assert len(blind) == 1 and blind.index[0] == res["targeting_baseline"]
+    assert blind["validation_share"].iloc[0] == t["validation_share"].max()
+    share = res["comparisons"]["share of holdout revenue reached"]
+    assert share.blind == pytest.approx(blind["revenue_share"].iloc[0])
+    assert share.aware == pytest.approx(t["revenue_share"]["predicted CLV (profile)"])
+    # The purchase forecast's baseline is the one the training backtest chose.
+    errs = res["segment_errors"].set_index("method")
+    assert errs.index[errs["baseline"]].tolist() == [res["purchases_baseline"]]
+    wape = res["comparisons"]["customer WAPE"]
+    assert wape.blind == pytest.approx(errs.loc[res["purchases_baseline"], "customer_wape"])
+    assert wape.aware == pytest.approx(
+        errs.loc["profile-aware (BG/NBD per customer)", "customer_wape"])
+    assert res["comparisons"]["segment WAPE"].aware == pytest.approx(
+        errs.loc["profile-aware (BG/NBD per customer)", "segment_wape"])
     assert res["profile"].as_of < pd.Timestamp("2025-01-01")
     with pytest.raises(ValueError, match="outside the data"):
         profiling.holdout_check(ds, "2030-01-01")

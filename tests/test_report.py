@@ -80,3 +80,15 @@ def test_record_rejects_values_it_cannot_store():
     with pytest.raises(TypeError, match="metric values"):
         report._jsonable(object())
     assert report._jsonable({"a": float("nan"), "b": [1, 2.5]}) == {"a": None, "b": [1, 2.5]}
+
+
+def test_takeaways_refuse_a_section_that_was_skipped(capsys, monkeypatch):
+    monkeypatch.setattr(report, "_skipped", {})
+    report.skip("pre-build", "Skipped: the online_retail data has no calendar.")
+    assert "Skipped (pre-build): the online_retail data has no calendar." in capsys.readouterr().out
+    printed = report.takeaways({"policies": ["a", "b"], "pre-build": None, "tiers": []})
+    assert printed == ["a", "b"]
+    with pytest.raises(ValueError, match="pre-build.*skipped"):
+        report.takeaways({"pre-build": "The pre-build recovers festival sales."})
+    with pytest.raises(ValueError, match="section name and a reason"):
+        report.skip("x", "")

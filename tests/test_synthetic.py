@@ -296,3 +296,19 @@ def test_data_command_takes_effect_strengths(data_dir, capsys):
     assert "expected NAME=STRENGTH" in capsys.readouterr().err
     assert cli.main(["data", "--size", "small", "--effect", "typo=0"]) == 2
     assert "unknown effect" in capsys.readouterr().err
+
+
+def test_tier_mix_plans_share_one_forecast_of_tier_totals(small):
+    c, p, o = small.customers, small.products, small.orders
+    table, paired = overview.mix_holdout_comparison(o, c, p, "2025-01-01", n_boot=200)
+    assert table["bias"].iloc[0] == pytest.approx(table["bias"].iloc[1])  # same tier totals
+    assert paired.unit == "holdout week" and paired.n_units == 53
+    # With one tier the tier's own mix is the national mix: nothing to gain.
+    one = c.assign(city_tier="tier1")
+    table, paired = overview.mix_holdout_comparison(o, one, p, "2025-01-01", n_boot=200)
+    assert paired.difference == pytest.approx(0) and paired.verdict == "no measurable difference"
+    # The plan never sees the holdout: changing it moves the actuals, not the plans.
+    later = o[o[S.TIMESTAMP] >= "2025-01-01"].assign(quantity=lambda d: d[S.QUANTITY] * 2)
+    doubled = pd.concat([o[o[S.TIMESTAMP] < "2025-01-01"], later])
+    t2, _ = overview.mix_holdout_comparison(doubled, c, p, "2025-01-01", n_boot=200)
+    assert (t2["bias"] + 1).to_numpy() == pytest.approx((table["bias"] + 1).to_numpy() / 2)

@@ -341,6 +341,135 @@ def customer_value(bg: BGNBD, gg: GammaGamma, summary: pd.DataFrame, horizon_wee
 
 
 # ---------------------------------------------------------------------------
+# Profile-blind forecasts from each customer's own history
+# ---------------------------------------------------------------------------
+OWN_HISTORY_ALPHAS: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+OWN_HISTORY_METHODS: dict[str, str] = {
+    "average_rate": "one average rate for everyone",
+    "naive_365": "own purchase days of the last 365 days",
+    "ses": "own weekly purchase days, exponentially smoothed",
+}
+
+
+def purchase_days(orders: pd.DataFrame | str) -> pd.DataFrame:
+    """One row per customer and purchase day: ``customer_id``, ``day``, ``value``
+    (the day's spend). Purchases on the same day are one transaction, as in
+    :func:`rfm_summary`."""
+    src, columns, tables = source(orders)
+    S.require_columns(columns, "orders", (S.CUSTOMER_ID, S.TIMESTAMP, S.QUANTITY, S.UNIT_PRICE))
+    days = query(f"""
+        SELECT {S.CUSTOMER_ID}, CAST({S.TIMESTAMP} AS DATE) AS day,
+               sum({S.QUANTITY} * {S.UNIT_PRICE}) AS value
+        FROM {src} GROUP BY 1, 2 ORDER BY 1, 2""", **tables)
+    days["day"] = pd.to_datetime(days["day"])
+    return days
+
+
+def own_history_forecasts(days: pd.DataFrame, origin, horizon_days: int,
+                          alpha: float = 0.1) -> pd.DataFrame:
+    """Profile-blind forecasts of each customer's purchase days in the next
+    ``horizon_days`` from ``origin``, from the customer's own history only.
+
+    One row per customer whose first purchase is before ``origin``:
+
+    - ``average_rate``: the base's repeat rate per week for everyone (a strawman);
+    - ``naive_365``: the customer's repeat purchase days of the last 365 days (of all
+      the days before ``origin`` if the data is shorter), scaled to the horizon;
+    - ``ses``: simple exponential smoothing (``alpha`` per week) of the customer's
+      weekly repeat purchase days since their first purchase, started at their own
+      mean rate, times the horizon in weeks;
+    - ``spend`` and ``recent_spend`` (the last 365 days) before ``origin``;
+    - ``actual`` and ``actual_value``: purchase days and spend in the horizon (zero if
+      the data ends first).
+
+    ``days`` is :func:`purchase_days`.
+    """
+    origin = pd.Timestamp(origin).normalize()
+    if not 0 < alpha <= 1:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha}")
+    if horizon_days < 1:
+        raise ValueError(f"horizon_days must be at least 1, got {horizon_days}")
+    before = days[days["day"] < origin]
+    if before.empty:
+        raise ValueError(f"no purchases before {origin.date()}")
+    cid = S.CUSTOMER_ID
+    first = before.groupby(cid)["day"].min()
+    age_days = (origin - first).dt.days.to_numpy(float)
+    weeks_seen = np.maximum(age_days / 7, 1.0)
+    rep = before[before["day"] > before[cid].map(first)]
+    k = ((origin - rep["day"]).dt.days // 7).to_numpy()
+    codes = pd.Categorical(rep[cid], categories=first.index).codes
+    n = len(first)
+    n_rep = np.bincount(codes, minlength=n).astype(float)
+    smoothed = np.bincount(codes, weights=alpha * (1 - alpha) ** k, minlength=n)
+    level = smoothed + (1 - alpha) ** np.ceil(weeks_seen) * n_rep / weeks_seen
+    window = min(365, (origin - days["day"].min()).days)  # shorter when the data is
+    last_year = (rep["day"] >= origin - pd.Timedelta(days=window)).to_numpy()
+    recent = before["day"] >= origin - pd.Timedelta(days=365)
+    spend = before.groupby(cid)["value"].sum()
+    recent_spend = before[recent].groupby(cid)["value"].sum().reindex(first.index, fill_value=0)
+    ahead = days[(days["day"] >= origin)
+                 & (days["day"] < origin + pd.Timedelta(days=int(horizon_days)))]
+    ahead = ahead[ahead[cid].isin(first.index)].groupby(cid)["value"].agg(["size", "sum"])
+    ahead = ahead.reindex(first.index, fill_value=0)
+    weeks = horizon_days / 7
+    return pd.DataFrame({
+        cid: first.index.to_numpy(),
+        "average_rate": n_rep.sum() / weeks_seen.sum() * weeks,
+        "naive_365": np.bincount(codes[last_year], minlength=n) * horizon_days / window,
+        "ses": level * weeks,
+        "spend": spend.reindex(first.index).to_numpy(),
+        "recent_spend": recent_spend.to_numpy(),
+        "actual": ahead["size"].to_numpy(float),
+        "actual_value": ahead["sum"].to_numpy(float),
+    })
+
+
+def customer_wape(forecast, actual) -> float:
+    """WAPE of per-customer forecasts: sum of absolute errors over total actuals."""
+    actual = np.asarray(actual, float)
+    return float(np.abs(np.asarray(forecast, float) - actual).sum() / actual.sum())
+
+
+def choose_own_history(days: pd.DataFrame, origin, horizon_days: int,
+                       alphas=OWN_HISTORY_ALPHAS) -> tuple[str, float, pd.DataFrame]:
+    """The strongest own-history forecast, chosen on the training period only.
+
+    The forecasts of :func:`own_history_forecasts` are backtested from a validation
+    origin one horizon before ``origin`` (shortened to half the history when the
+    history is short), over the smoothing constants ``alphas``. Returns the chosen
+    method, its alpha and the validation table (method, alpha, WAPE, bias), best first.
+    """
+    origin = pd.Timestamp(origin).normalize()
+    start = days["day"].min()
+    history = (origin - start).days
+    val_days = int(min(horizon_days, history // 2))
+    if val_days < 28:
+        raise ValueError(f"{history} days of history before {origin.date()} are too few "
+                         "to choose a forecast on the training period (need 56)")
+    val_origin = origin - pd.Timedelta(days=val_days)
+    train = days[days["day"] < origin]
+    rows = []
+    for alpha in alphas:
+        f = own_history_forecasts(train, val_origin, val_days, alpha)
+        total = f["actual"].sum()
+        if total <= 0:
+            raise ValueError(f"no repeat purchases between {val_origin.date()} and "
+                             f"{origin.date()} to choose a forecast on")
+        methods = ["ses"] if rows else list(OWN_HISTORY_METHODS)
+        for m in methods:
+            rows.append({"method": m, "alpha": alpha if m == "ses" else np.nan,
+                         "wape": customer_wape(f[m], f["actual"]),
+                         "bias": float(f[m].sum() / total - 1)})
+    table = pd.DataFrame(rows).sort_values("wape", kind="stable").reset_index(drop=True)
+    best = table.iloc[0]
+    alpha = float(best["alpha"]) if best["method"] == "ses" else float(
+        table.loc[table["method"] == "ses", "alpha"].iloc[0])
+    return str(best["method"]), alpha, table.assign(validation_origin=val_origin,
+                                                    validation_days=val_days)
+
+
+# ---------------------------------------------------------------------------
 # Calibration / holdout checks (the paper's two figures)
 # ---------------------------------------------------------------------------
 def cumulative_repeat_tracking(bg: BGNBD, orders: pd.DataFrame, summary: pd.DataFrame,

@@ -255,6 +255,46 @@ def paired(blind, aware, weight=None, *, metric: str, unit: str, lower_is_better
     )
 
 
+def paired_statistic(n_units: int, statistic: Callable[[np.ndarray], tuple[float, float]], *,
+                     metric: str, unit: str, lower_is_better: bool = True, n_boot: int = 2000,
+                     level: float = 0.95, seed: int = 0) -> Paired:
+    """Like :func:`paired`, for a statistic that is not a mean or a ratio of sums.
+
+    ``statistic(index)`` receives an array of unit positions (``arange(n_units)`` for
+    the observed result, a resample with replacement otherwise) and returns the
+    ``(blind, aware)`` statistic over those units, e.g. a WAPE of segment totals where
+    the units are customers, or the absolute bias of a total. Both sides always see the
+    same resample, so the interval is paired.
+    """
+    n = int(n_units)
+    if n < 2:
+        raise ValueError(f"a paired bootstrap needs at least 2 units, got {n}")
+    if int(n_boot) < 1:
+        raise ValueError(f"n_boot must be at least 1, got {n_boot}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1, got {level}")
+    blind_stat, aware_stat = (float(v) for v in statistic(np.arange(n)))
+    if not (np.isfinite(blind_stat) and np.isfinite(aware_stat)):
+        raise ValueError(f"the statistic is not finite on the observed units "
+                         f"(blind {blind_stat}, aware {aware_stat})")
+    rng = np.random.default_rng(seed)
+    diffs = np.empty(int(n_boot))
+    for i in range(int(n_boot)):
+        b, a = statistic(rng.integers(0, n, size=n))
+        diffs[i] = a - b
+    diffs = diffs[np.isfinite(diffs)]
+    if diffs.size == 0:
+        raise ValueError("the statistic was not finite on any bootstrap resample")
+    alpha = (1 - level) / 2
+    lo, hi = (float(q) for q in np.quantile(diffs, [alpha, 1 - alpha]))
+    return Paired(
+        metric=metric, unit=unit, n_units=n, blind=blind_stat, aware=aware_stat,
+        difference=aware_stat - blind_stat, lo=lo, hi=hi, level=float(level),
+        lower_is_better=bool(lower_is_better),
+        verdict=_verdict(lo, hi, bool(lower_is_better)), n_boot=int(n_boot),
+    )
+
+
 def table(results: Mapping[str, Paired]) -> pd.DataFrame:
     """Several named comparisons as one frame, for notebooks to display.
 

@@ -610,6 +610,30 @@ def profile_difference(cmp: ProfileComparison, level: str = "segment x category"
     return wape_difference(u, metric, n_boot=n_boot, seed=seed)
 
 
+def profile_differences(orders, segments: pd.DataFrame, products: pd.DataFrame,
+                        calendar: pd.DataFrame | None, origins, h: int = 8, model: str = "gbm",
+                        seed: int = 0) -> tuple[dict, ProfileComparison]:
+    """The six comparisons a notebook states for the profile's forecast.
+
+    Profile-aware against profile-blind (the category forecast split by tuned shares)
+    at the segment x category and the category level, and at the category level
+    against the same bottom-up forecast over random groups of the same sizes
+    (:func:`placebo_segments`); each over all weeks and over festival weeks. Returns the
+    :class:`chainsight.compare.Paired` results by name, and the profile comparison.
+    """
+    cmp = compare_profile(orders, segments, products, calendar, origins=origins, h=h,
+                          model=model, seed=seed)
+    placebo = compare_profile(orders, placebo_segments(segments, seed), products, calendar,
+                              origins=origins, h=h, model=model, seed=seed)
+    weeks = {None: "all weeks", True: "festival weeks"}
+    diffs = {f"{lvl}, {weeks[fest]}": profile_difference(cmp, lvl, fest, seed=seed)
+             for lvl in ("segment x category", "category") for fest in weeks}
+    diffs.update({f"category against random groups, {weeks[fest]}":
+                  profile_difference(cmp, "category", fest, placebo, seed=seed)
+                  for fest in weeks})
+    return diffs, cmp
+
+
 def wape_difference(units: pd.DataFrame, metric: str = "WAPE", n_boot: int = 2000,
                     seed: int = 0):
     """Paired WAPE difference over units with columns blind, aware (absolute errors) and

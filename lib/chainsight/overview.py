@@ -88,42 +88,71 @@ def category_mix_by_tier(orders: pd.DataFrame, customers: pd.DataFrame,
 
 
 def mix_holdout_comparison(orders: pd.DataFrame, customers: pd.DataFrame,
-                           products: pd.DataFrame, split: str | pd.Timestamp) -> pd.DataFrame:
-    """Profile-blind against profile-aware category mix, judged on later data.
+                           products: pd.DataFrame, split: str | pd.Timestamp,
+                           window_days: int = 365, n_boot: int = 2000, seed: int = 0):
+    """Profile-blind against profile-aware category plan per city tier, judged on
+    the holdout after ``split``.
 
-    Both methods learn revenue shares by category from orders before ``split`` and
-    split each city tier's actual revenue after ``split`` across categories:
-    the blind one with the national mix, the aware one with the tier's own mix.
-    Returns, per method, the WAPE of tier x category revenue, the revenue put in
-    the wrong category (half the absolute error, CNY) and the share of demand a
-    plan sized that way would cover.
+    Both plans forecast each tier's revenue over the holdout from its last
+    ``window_days`` before ``split`` (the same forecast for both; shorter if the data
+    is) and split it across categories with shares learned on that window: the blind
+    plan with the national mix, the aware plan with the tier's own mix. Neither sees
+    the holdout.
+
+    Returns ``(table, paired)``: per method the WAPE of tier x category revenue per
+    holdout week, the WAPE and bias of the plan's holdout totals, and the share of
+    demand the plan covers; and the :class:`chainsight.compare.Paired` WAPE difference
+    over holdout weeks.
     """
-    split = pd.Timestamp(split)
-    train = orders[orders[S.TIMESTAMP] < split]
+    from chainsight import compare
+
+    split = pd.Timestamp(split).normalize()
+    first = orders[S.TIMESTAMP].min().normalize()
+    window = min(int(window_days), (split - first).days)
+    train = orders[(orders[S.TIMESTAMP] >= split - pd.Timedelta(days=window))
+                   & (orders[S.TIMESTAMP] < split)]
     test = orders[orders[S.TIMESTAMP] >= split]
     if len(train) == 0 or len(test) == 0:
         raise ValueError(f"split {split.date()} leaves no orders on one side")
+    holdout_days = (test[S.TIMESTAMP].max().normalize() - split).days + 1
     learned = category_mix_by_tier(train, customers, products)
-    actual = category_mix_by_tier(test, customers, products)
-    actual = actual[actual[S.CITY_TIER] != "all"]
-    tier_total = actual.groupby(S.CITY_TIER)["revenue"].transform("sum")
+    tiers = learned[learned[S.CITY_TIER] != "all"]
+    tier_plan = tiers.groupby(S.CITY_TIER)["revenue"].sum() * holdout_days / window
     national = learned[learned[S.CITY_TIER] == "all"].set_index("category")["share"]
-    own = learned.set_index([S.CITY_TIER, "category"])["share"]
-    preds = {
-        "profile-blind (national mix)": actual["category"].map(national).fillna(0),
-        "profile-aware (mix per city tier)": pd.Series(
-            own.reindex(pd.MultiIndex.from_frame(actual[[S.CITY_TIER, "category"]]))
-            .fillna(0).to_numpy(), index=actual.index),
-    }
-    rows = []
-    for method, share in preds.items():
-        pred = share * tier_total
-        err = (pred - actual["revenue"]).abs().sum()
-        rows.append({"method": method, "wape": err / actual["revenue"].sum(),
-                     "misallocated_revenue": err / 2,
-                     "demand_covered": (pd.concat([pred, actual["revenue"]], axis=1).min(axis=1)
-                                        .sum() / actual["revenue"].sum())})
-    return pd.DataFrame(rows)
+    cells = pd.MultiIndex.from_product([tier_plan.index, national.index],
+                                       names=[S.CITY_TIER, "category"])
+    own = tiers.set_index([S.CITY_TIER, "category"])["share"].reindex(cells, fill_value=0)
+    level = tier_plan.reindex(cells.get_level_values(0)).to_numpy()
+    plans = {"profile-blind (national mix)":
+             level * national.reindex(cells.get_level_values(1)).to_numpy(),
+             "profile-aware (mix per city tier)": level * own.to_numpy()}
+    test = test.assign(week=(test[S.TIMESTAMP].dt.normalize() - split).dt.days // 7)
+    weekly = query(f"""
+        SELECT o.week, c.{S.CITY_TIER} AS tier, p.{S.CATEGORY} AS category,
+               sum(o.{S.QUANTITY} * o.{S.UNIT_PRICE}) AS revenue
+        FROM test o JOIN customers c USING ({_C}) JOIN products p USING ({_P})
+        GROUP BY 1, 2, 3""", test=test, customers=customers, products=products)
+    n_weeks = int(test["week"].max()) + 1
+    week_days = np.minimum(7, holdout_days - 7 * np.arange(n_weeks)).astype(float)
+    actual = (weekly.pivot_table(index="week", columns=["tier", "category"], values="revenue",
+                                 aggfunc="sum", fill_value=0.0)
+              .reindex(index=range(n_weeks), columns=cells, fill_value=0.0).to_numpy())
+    rows, errors = [], {}
+    for method, plan in plans.items():
+        pred = week_days[:, None] / holdout_days * plan[None, :]
+        errors[method] = np.abs(pred - actual).sum(axis=1)
+        total_actual = actual.sum(axis=0)
+        rows.append({"method": method,
+                     "weekly_wape": errors[method].sum() / actual.sum(),
+                     "total_wape": np.abs(plan - total_actual).sum() / total_actual.sum(),
+                     "bias": plan.sum() / total_actual.sum() - 1,
+                     "demand_covered": np.minimum(plan, total_actual).sum()
+                     / total_actual.sum()})
+    blind, aware = plans
+    paired = compare.paired(errors[blind], errors[aware], actual.sum(axis=1),
+                            metric="WAPE of weekly tier x category revenue", unit="holdout week",
+                            n_boot=n_boot, seed=seed)
+    return pd.DataFrame(rows), paired
 
 
 # ---------------------------------------------------------------------------

@@ -612,22 +612,40 @@ def build_profile(ds, k_range=range(3, 9), method: str = "mixture", seed: int = 
     return Profile(cust, segment_cards(cust), seg, bg, gg, as_of)
 
 
+TARGETING_BLIND = {"spend": "past spend (RFM monetary)",
+                   "recent_spend": "spend of the last 365 days"}
+
+
+def _reached(frame: pd.DataFrame, column: str, n_top: int, value: str) -> pd.Series:
+    """Indicator of the ``n_top`` customers with the largest ``column`` (ties by id)."""
+    order = frame.sort_values([column, S.CUSTOMER_ID], ascending=[False, True]).index[:n_top]
+    return pd.Series(frame.index.isin(order), index=frame.index, name=value)
+
+
 def holdout_check(ds, holdout_start: str | pd.Timestamp, top_share: float = 0.2,
-                  **profile_kwargs) -> dict[str, pd.DataFrame]:
-    """Judge the profile on the period it did not see.
+                  n_boot: int = 2000, **profile_kwargs) -> dict:
+    """Judge the profile on the period it did not see, against the strongest blind
+    methods chosen on the training period.
 
     The profile is built from orders before ``holdout_start``; the holdout runs from
-    then to the last order. Two decisions are compared:
+    then to the last order. The units are the customers who bought before it.
 
-    ``targeting``: a retention campaign reaches the top ``top_share`` of customers.
-    Ranked at random (no profile), by past spend (the usual RFM heuristic) or by
-    the profile's predicted CLV: holdout revenue of the customers reached, and the
-    share of the holdout's actual top customers found.
+    ``targeting``: a retention campaign reaches the top ``top_share`` of customers,
+    ranked at random, by past spend, by the last 365 days' spend (the blind rankings;
+    the better of the two on a validation year before the holdout is the baseline) or
+    by the profile's predicted CLV. Measured: the share of holdout revenue reached.
 
-    ``segments``: purchases per segment in the holdout, forecast profile-blind
-    (every customer at the base's average rate) and profile-aware (BG/NBD
-    conditional expectation per customer), against the actual purchases.
+    ``purchases``: each customer's purchase days in the holdout, forecast blind from
+    their own history (:func:`chainsight.clv.own_history_forecasts`; the method and
+    its smoothing constant chosen by :func:`chainsight.clv.choose_own_history` on the
+    training period) and profile-aware by BG/NBD. Measured: WAPE over customers, WAPE
+    of segment totals and the bias of the total.
+
+    Returns the tables and ``comparisons``: :class:`chainsight.compare.Paired` results
+    of the profile against the chosen blind baselines, paired over customers.
     """
+    from chainsight import compare
+
     start = pd.Timestamp(holdout_start)
     orders = ds.tables["orders"]
     end = orders[S.TIMESTAMP].max()
@@ -637,31 +655,98 @@ def holdout_check(ds, holdout_start: str | pd.Timestamp, top_share: float = 0.2,
     prof = build_profile(ds, as_of=start - pd.Timedelta(seconds=1), **profile_kwargs)
     summ = clv.rfm_summary(orders, calibration_end=start - pd.Timedelta(days=1),
                            holdout_end=end)
-    c = prof.customers[[S.CUSTOMER_ID, "segment", "monetary", "clv"]].merge(
-        summ[[S.CUSTOMER_ID, "x", "t_x", "T", "x_holdout", "value_holdout"]], on=S.CUSTOMER_ID)
-    n_top = max(1, int(round(top_share * len(c))))
-    actual_top = set(c.nlargest(n_top, "value_holdout")[S.CUSTOMER_ID])
-    total = c["value_holdout"].sum()
-    rows = [{"method": "random (no profile)", "customers_reached": n_top,
-             "holdout_revenue": total * n_top / len(c), "revenue_share": n_top / len(c),
-             "top_customers_found": n_top / len(c)}]
-    for method, col in (("past spend (RFM monetary)", "monetary"),
-                        ("predicted CLV (profile)", "clv")):
-        picked = c.nlargest(n_top, col)
-        rows.append({"method": method, "customers_reached": n_top,
-                     "holdout_revenue": picked["value_holdout"].sum(),
-                     "revenue_share": picked["value_holdout"].sum() / total,
-                     "top_customers_found": len(actual_top & set(picked[S.CUSTOMER_ID])) / n_top})
-    weeks = ((end.normalize() - start.normalize()).days + 1) / 7
+    horizon_days = (end.normalize() - start.normalize()).days + 1
+    weeks = horizon_days / 7
+    days = clv.purchase_days(orders)
+    method, alpha, choice = clv.choose_own_history(days, start, horizon_days)
+    own = clv.own_history_forecasts(days, start, horizon_days, alpha)
+    c = (prof.customers[[S.CUSTOMER_ID, "segment", "monetary", "clv"]]
+         .merge(summ[[S.CUSTOMER_ID, "x", "t_x", "T", "x_holdout", "value_holdout"]],
+                on=S.CUSTOMER_ID)
+         .merge(own, on=S.CUSTOMER_ID, validate="one_to_one"))
+    if not np.allclose(c["actual"], c["x_holdout"]):
+        raise AssertionError("own-history and RFM holdout purchase days disagree")
     c["aware"] = clv.conditional_expected_transactions(prof.bgnbd, weeks, c["x"], c["t_x"],
                                                        c["T"])
-    c["blind"] = c["x"].sum() / c["T"].sum() * weeks  # the base's repeat rate per week
-    seg = c.groupby("segment").agg(customers=("x_holdout", "size"), actual=("x_holdout", "sum"),
-                                   blind=("blind", "sum"), aware=("aware", "sum")).reset_index()
-    errors = pd.DataFrame([{
-        "method": m, "wape": (seg[col] - seg["actual"]).abs().sum() / seg["actual"].sum(),
-        "bias": (seg[col].sum() - seg["actual"].sum()) / seg["actual"].sum()}
-        for m, col in (("profile-blind (average rate)", "blind"),
-                       ("profile-aware (BG/NBD per customer)", "aware"))])
-    return {"targeting": pd.DataFrame(rows), "segments": seg, "segment_errors": errors,
+    n_top = max(1, int(round(top_share * len(c))))
+
+    # Targeting: the blind ranking is chosen on the year before the holdout.
+    val = clv.own_history_forecasts(days[days["day"] < start],
+                                    start - pd.Timedelta(days=min(horizon_days, 365)),
+                                    min(horizon_days, 365))
+    val_top = max(1, int(round(top_share * len(val))))
+    val_reach = {k: float(val.loc[_reached(val, k, val_top, k), "actual_value"].sum()
+                          / max(val["actual_value"].sum(), 1e-12)) for k in TARGETING_BLIND}
+    blind_rank = max(val_reach, key=val_reach.get)
+    total = c["value_holdout"].sum()
+    actual_top = _reached(c, "value_holdout", n_top, "top")
+    rows = [{"method": "random (no profile)", "customers_reached": n_top,
+             "holdout_revenue": total * n_top / len(c), "revenue_share": n_top / len(c),
+             "top_customers_found": n_top / len(c), "validation_share": np.nan,
+             "baseline": False}]
+    reached = {}
+    for key, label in [*TARGETING_BLIND.items(), ("clv", "predicted CLV (profile)")]:
+        hit = _reached(c, key, n_top, key)
+        reached[key] = hit
+        rows.append({"method": label, "customers_reached": n_top,
+                     "holdout_revenue": c.loc[hit, "value_holdout"].sum(),
+                     "revenue_share": c.loc[hit, "value_holdout"].sum() / total,
+                     "top_customers_found": (hit & actual_top).sum() / n_top,
+                     "validation_share": val_reach.get(key, np.nan),
+                     "baseline": key == blind_rank})
+    targeting = pd.DataFrame(rows)
+
+    # Purchases: per customer, per segment and in total.
+    labels = {**clv.OWN_HISTORY_METHODS, "aware": "profile-aware (BG/NBD per customer)"}
+    seg_codes, seg_values = pd.factorize(c["segment"], sort=True)
+    actual = c["actual"].to_numpy(float)
+    rows = []
+    for col, label in labels.items():
+        f = c[col].to_numpy(float)
+        seg_err = np.bincount(seg_codes, weights=f - actual)
+        rows.append({"method": label, "customer_wape": clv.customer_wape(f, actual),
+                     "segment_wape": float(np.abs(seg_err).sum() / actual.sum()),
+                     "bias": float(f.sum() / actual.sum() - 1),
+                     "baseline": col == method})
+    errors = pd.DataFrame(rows)
+    seg = c.groupby("segment").agg(customers=("actual", "size"), actual=("actual", "sum"),
+                                   blind=(method, "sum"), aware=("aware", "sum"),
+                                   **{f"{m}_forecast": (m, "sum") for m in clv.OWN_HISTORY_METHODS}
+                                   ).reset_index()
+    for side in ("blind", "aware"):
+        seg[f"{side}_bias"] = seg[side] / seg["actual"] - 1
+
+    blind_f, aware_f = c[method].to_numpy(float), c["aware"].to_numpy(float)
+    n_seg = len(seg_values)
+
+    def segment_wape(i):
+        den = actual[i].sum()
+        return tuple(float(np.abs(np.bincount(seg_codes[i], weights=f[i] - actual[i],
+                                              minlength=n_seg)).sum() / den)
+                     for f in (blind_f, aware_f))
+
+    def total_bias(i):
+        den = actual[i].sum()
+        return tuple(float(abs(f[i].sum() / den - 1)) for f in (blind_f, aware_f))
+
+    unit = "customer"
+    hit_b, hit_a = reached[blind_rank].to_numpy(), reached["clv"].to_numpy()
+    value = c["value_holdout"].to_numpy(float)
+    comparisons = {
+        "share of holdout revenue reached": compare.paired(
+            value * hit_b, value * hit_a, value, metric="share of holdout revenue reached",
+            unit=unit, lower_is_better=False, n_boot=n_boot),
+        "customer WAPE": compare.paired(
+            np.abs(blind_f - actual), np.abs(aware_f - actual), actual,
+            metric="WAPE of purchase days per customer", unit=unit, n_boot=n_boot),
+        "segment WAPE": compare.paired_statistic(
+            len(c), segment_wape, metric="WAPE of segment purchase days", unit=unit,
+            n_boot=n_boot),
+        "total bias": compare.paired_statistic(
+            len(c), total_bias, metric="absolute bias of total purchase days", unit=unit,
+            n_boot=n_boot),
+    }
+    return {"targeting": targeting, "targeting_baseline": TARGETING_BLIND[blind_rank],
+            "segments": seg, "segment_errors": errors, "purchases_baseline": labels[method],
+            "purchases_alpha": alpha, "purchases_choice": choice, "comparisons": comparisons,
             "profile": prof, "holdout_weeks": weeks}

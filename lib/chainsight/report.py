@@ -59,6 +59,64 @@ def record(name: str, value):
     return value
 
 
+SKIPPED_KEY = "skipped"
+TAKEAWAYS_KEY = "takeaways"
+_skipped: dict[str, str] = {}
+
+
+def skip(section: str, reason: str) -> str:
+    """Say that a section cannot run on this data, and record it as skipped.
+
+    Prints ``Skipped (section): reason`` (a reason from ``Dataset.absent`` loses its
+    own "Skipped: " prefix) and records every section skipped so far
+    under ``"skipped"``, so that :func:`takeaways` can refuse a takeaway about it and
+    tests can check the report never states a result for a section that did not run.
+    Returns the printed line.
+    """
+    section, reason = str(section), str(reason).strip().removeprefix("Skipped: ")
+    if not section or not reason:
+        raise ValueError("skip needs a section name and a reason")
+    _skipped[section] = reason
+    record(SKIPPED_KEY, dict(_skipped))
+    line = f"Skipped ({section}): {reason}"
+    print(line)
+    return line
+
+
+def takeaways(by_section) -> list[str]:
+    """Print the key takeaways, each under the section whose figures it states.
+
+    Parameters
+    ----------
+    by_section : mapping of str to str, list of str or None
+        Section name to its computed sentence(s); None or an empty list means the
+        section has nothing to state in this run.
+
+    Raises
+    ------
+    ValueError
+        If a takeaway is given for a section that :func:`skip` reported as skipped in
+        this kernel: the report would state a result for a section that did not run.
+
+    The takeaways are recorded under ``"takeaways"`` as ``{section: [sentences]}``.
+    """
+    out: dict[str, list[str]] = {}
+    for section, lines in by_section.items():
+        if lines is None:
+            continue
+        lines = [lines] if isinstance(lines, str) else [str(s) for s in lines]
+        if not lines:
+            continue
+        if str(section) in _skipped:
+            raise ValueError(f"a takeaway is given for section {section!r}, which was "
+                             f"skipped: {_skipped[str(section)]}")
+        out[str(section)] = lines
+    record(TAKEAWAYS_KEY, out)
+    printed = [s for lines in out.values() for s in lines]
+    print("\n".join("- " + s for s in printed))
+    return printed
+
+
 def record_ledger(ledger) -> None:
     """Record the data ledger (a :class:`chainsight.schema.Ledger`)."""
     record(LEDGER_KEY, ledger.to_frame().to_dict(orient="records"))

@@ -83,6 +83,7 @@ EFFECTS = {
     "quality_incident": "one food SKU has a three-week quality problem, then loses half its "
                         "demand for eight weeks",
 }
+EFFECTS_OFF: dict[str, float] = {name: 0.0 for name in EFFECTS}  # the negative control
 
 
 @dataclass(frozen=True)
