@@ -43,6 +43,7 @@ bench: env ## time the heavy paths; prints figures to compare (installs the benc
 	$(BIN)/python benchmarks/bench_profile.py
 	$(BIN)/python benchmarks/bench_personas.py
 	$(BIN)/python benchmarks/bench_controls.py
+	$(BIN)/python benchmarks/bench_holdout.py
 	$(BIN)/python benchmarks/bench_forecast.py
 	$(BIN)/python benchmarks/bench_inventory.py
 	$(BIN)/python benchmarks/bench_logistics.py

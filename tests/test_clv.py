@@ -153,7 +153,8 @@ def test_own_history_forecasts_by_hand():
     level = 0.5 + 0.5 * 0.5 ** 30 + 0.5 ** np.ceil(weeks_a) * 2 / weeks_a
     assert f.loc["A", "ses"] == pytest.approx(level * 10)
     assert f.loc["A", "actual"] == 1 and f.loc["B", "actual"] == 1
-    assert f.loc["A", "spend"] == 60 and f.loc["A", "recent_spend"] == 50
+    assert f.loc["A", "spend"] == 60 and f.loc["A", "spend_365d"] == 50
+    assert f.loc["A", "spend_182d"] == 30 and f.loc["A", "spend_91d"] == 30
     with pytest.raises(ValueError, match="alpha"):
         clv.own_history_forecasts(days, "2025-01-01", 70, alpha=0)
 

@@ -194,19 +194,21 @@ def test_takeaways_state_only_what_ran_and_what_was_measured(run, request):
     was skipped, every skipped section says so, and every recorded comparison's verdict
     is stated with its interval."""
     out, metrics = request.getfixturevalue(run)
+    index = (out / "index.html").read_text()
     for stem, nb in metrics.items():
         m = nb["metrics"]
-        html = (out / f"{stem}.html").read_text()
+        page = (out / f"{stem}.html").read_text()
         assert "takeaways" in m, f"{stem} records no takeaways"
         skipped = m.get("skipped") or {}
         assert not set(m["takeaways"]) & set(skipped), stem
         for section, reason in skipped.items():
-            assert html_text(f"Skipped ({section}): {reason}") in html, (stem, section)
+            assert html_text(f"Skipped ({section}): {reason}") in page, (stem, section)
         for lines in m["takeaways"].values():
             for line in lines:
-                assert html_text(line) in html, (stem, line)
+                assert html_text(line) in page, (stem, line)
+                assert html.escape(line) in index, (stem, line)  # the index repeats them
         for p in recorded_comparisons(m):
-            assert html_text(f"over {p.n_units} {p.unit} units): {p.verdict}.") in html, (
+            assert html_text(f"over {p.n_units} {p.unit} units): {p.verdict}.") in page, (
                 stem, p.metric)
 
 

@@ -344,6 +344,7 @@ def customer_value(bg: BGNBD, gg: GammaGamma, summary: pd.DataFrame, horizon_wee
 # Profile-blind forecasts from each customer's own history
 # ---------------------------------------------------------------------------
 OWN_HISTORY_ALPHAS: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+SPEND_WINDOWS: tuple[int, ...] = (365, 182, 91)  # days of recent spend a ranking may use
 OWN_HISTORY_METHODS: dict[str, str] = {
     "average_rate": "one average rate for everyone",
     "naive_365": "own purchase days of the last 365 days",
@@ -378,7 +379,8 @@ def own_history_forecasts(days: pd.DataFrame, origin, horizon_days: int,
     - ``ses``: simple exponential smoothing (``alpha`` per week) of the customer's
       weekly repeat purchase days since their first purchase, started at their own
       mean rate, times the horizon in weeks;
-    - ``spend`` and ``recent_spend`` (the last 365 days) before ``origin``;
+    - ``spend`` before ``origin``, and ``spend_{d}d`` over its last ``d`` days for each
+      of :data:`SPEND_WINDOWS`;
     - ``actual`` and ``actual_value``: purchase days and spend in the horizon (zero if
       the data ends first).
 
@@ -405,9 +407,10 @@ def own_history_forecasts(days: pd.DataFrame, origin, horizon_days: int,
     level = smoothed + (1 - alpha) ** np.ceil(weeks_seen) * n_rep / weeks_seen
     window = min(365, (origin - days["day"].min()).days)  # shorter when the data is
     last_year = (rep["day"] >= origin - pd.Timedelta(days=window)).to_numpy()
-    recent = before["day"] >= origin - pd.Timedelta(days=365)
     spend = before.groupby(cid)["value"].sum()
-    recent_spend = before[recent].groupby(cid)["value"].sum().reindex(first.index, fill_value=0)
+    recent = {f"spend_{d}d": before[before["day"] >= origin - pd.Timedelta(days=d)]
+              .groupby(cid)["value"].sum().reindex(first.index, fill_value=0).to_numpy()
+              for d in SPEND_WINDOWS}
     ahead = days[(days["day"] >= origin)
                  & (days["day"] < origin + pd.Timedelta(days=int(horizon_days)))]
     ahead = ahead[ahead[cid].isin(first.index)].groupby(cid)["value"].agg(["size", "sum"])
@@ -419,7 +422,7 @@ def own_history_forecasts(days: pd.DataFrame, origin, horizon_days: int,
         "naive_365": np.bincount(codes[last_year], minlength=n) * horizon_days / window,
         "ses": level * weeks,
         "spend": spend.reindex(first.index).to_numpy(),
-        "recent_spend": recent_spend.to_numpy(),
+        **recent,
         "actual": ahead["size"].to_numpy(float),
         "actual_value": ahead["sum"].to_numpy(float),
     })

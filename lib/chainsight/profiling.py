@@ -612,8 +612,11 @@ def build_profile(ds, k_range=range(3, 9), method: str = "mixture", seed: int = 
     return Profile(cust, segment_cards(cust), seg, bg, gg, as_of)
 
 
-TARGETING_BLIND = {"spend": "past spend (RFM monetary)",
-                   "recent_spend": "spend of the last 365 days"}
+# Blind rankings for targeting, most recent first: a tie on the validation year goes to
+# the more recent window (on short data the windows can coincide there).
+TARGETING_BLIND = {**{f"spend_{d}d": f"spend of the last {d} days"
+                      for d in sorted(clv.SPEND_WINDOWS)},
+                   "spend": "past spend (RFM monetary)"}
 
 
 def _reached(frame: pd.DataFrame, column: str, n_top: int, value: str) -> pd.Series:
@@ -631,9 +634,9 @@ def holdout_check(ds, holdout_start: str | pd.Timestamp, top_share: float = 0.2,
     then to the last order. The units are the customers who bought before it.
 
     ``targeting``: a retention campaign reaches the top ``top_share`` of customers,
-    ranked at random, by past spend, by the last 365 days' spend (the blind rankings;
-    the better of the two on a validation year before the holdout is the baseline) or
-    by the profile's predicted CLV. Measured: the share of holdout revenue reached.
+    ranked at random, by past spend or by the spend of the last 91, 182 or 365 days
+    (the blind rankings; the best on a validation year before the holdout is the
+    baseline) or by the profile's predicted CLV. Measured: the share of holdout revenue reached.
 
     ``purchases``: each customer's purchase days in the holdout, forecast blind from
     their own history (:func:`chainsight.clv.own_history_forecasts`; the method and
@@ -677,7 +680,7 @@ def holdout_check(ds, holdout_start: str | pd.Timestamp, top_share: float = 0.2,
     val_top = max(1, int(round(top_share * len(val))))
     val_reach = {k: float(val.loc[_reached(val, k, val_top, k), "actual_value"].sum()
                           / max(val["actual_value"].sum(), 1e-12)) for k in TARGETING_BLIND}
-    blind_rank = max(val_reach, key=val_reach.get)
+    blind_rank = max(val_reach, key=val_reach.get)  # the first, most recent, among ties
     total = c["value_holdout"].sum()
     actual_top = _reached(c, "value_holdout", n_top, "top")
     rows = [{"method": "random (no profile)", "customers_reached": n_top,

@@ -320,6 +320,7 @@ text-align:left;vertical-align:top} th{background:#f4f4f4}
 .ok{color:#1a7f37;font-weight:bold} .failed{color:#c62828;font-weight:bold}
 .card{border:1px solid #ddd;border-radius:6px;padding:.5em 1em;margin:1em 0}
 pre{white-space:pre-wrap;background:#fff4f4;padding:.5em}
+.skipped{color:#666}
 """
 
 
@@ -364,7 +365,15 @@ def render_index(params: ParamSet, results: list[NotebookResult], started: str) 
         if ledger:
             parts.append("<h3>Data ledger</h3>" + _table(ledger, ["table", "outcome",
                                                                    "reason", "rows"]))
-        keys = [k for k in r.metrics if k not in (LEDGER_KEY, "versions")]
+        said = r.metrics.get(TAKEAWAYS_KEY) or {}
+        skipped = r.metrics.get(SKIPPED_KEY) or {}
+        if said or skipped:
+            items = [f"<li>{html.escape(line)}</li>" for lines in said.values() for line in lines]
+            items += [f"<li class='skipped'>Skipped ({html.escape(k)}): {html.escape(v)}</li>"
+                      for k, v in skipped.items()]
+            parts.append("<h3>Key takeaways</h3><ul>" + "".join(items) + "</ul>")
+        keys = [k for k in r.metrics
+                if k not in (LEDGER_KEY, "versions", TAKEAWAYS_KEY, SKIPPED_KEY)]
         if keys:
             parts.append("<h3>Key metrics</h3>" + _table(
                 [{"metric": k, "value": _short(r.metrics[k])} for k in keys],
