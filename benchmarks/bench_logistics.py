@@ -6,8 +6,11 @@
   search with the distances given to OR-Tools as a Python callback.
 - Synthetic default network (44 cities, 20 sites): the exact MILP with the express
   promise against exhaustive search over site subsets (sampled and scaled).
+- The profile-aware network against the ship-mode rule (equal cost, equal service)
+  over seeds 42-46, with the effects at their default strengths and all off.
 
-    python benchmarks/bench_logistics.py
+    python benchmarks/bench_logistics.py            # solvers and the synthetic network
+    python benchmarks/bench_logistics.py --seeds    # the comparison over seeds (slow)
 """
 
 from __future__ import annotations
@@ -91,8 +94,8 @@ def synthetic() -> None:
     r = logistics.network_comparison(ds.orders, ds.tables["customers"], segs,
                                      ds.tables["sites"], "2025-01-01")
     whole = time.perf_counter() - t0
-    print(f"synthetic default: blind MILP {r['seconds']['profile-blind']:.2f} s, aware MILP "
-          f"{r['seconds']['profile-aware']:.2f} s; whole comparison with the radius curve "
+    print(f"synthetic default: cost-only MILP {r['seconds']['cost only']:.2f} s, aware MILP "
+          f"{r['seconds']['profile-aware']:.2f} s; whole comparison with the frontier "
           f"{whole:.1f} s")
     # Exhaustive search over site subsets for the blind objective, on a sample of them.
     cities = ds.tables["customers"].groupby("city")[["lon", "lat"]].first()
@@ -109,14 +112,38 @@ def synthetic() -> None:
     cost = np.where(bits[:, None, :], km[None], np.inf).min(axis=2).sum(axis=1)
     cost += bits @ sites["fixed_cost"].to_numpy()
     per = (time.perf_counter() - t0) / len(masks)
-    blind = r["networks"].set_index("network").loc["profile-blind", "total_cost"]
+    blind = r["networks"].set_index("network").loc["cost only", "total_cost"]
     assert cost.min() >= blind - 1e-6  # no subset beats the MILP optimum
     full = per * (2 ** len(sites) - 1)
     print(f"exhaustive search over all {2 ** len(sites) - 1:,} site subsets: about {full:.1f} s "
-          f"(scaled from {len(masks):,}), x{full / r['seconds']['profile-blind']:.0f} the MILP")
+          f"(scaled from {len(masks):,}), x{full / r['seconds']['cost only']:.0f} the MILP")
+
+
+def over_seeds(size: str = "default") -> None:
+    """The network comparison over five seeds, effects on and off."""
+    import pandas as pd
+
+    from chainsight import compare
+
+    keys = ("express orders next day, at equal cost", "cost per order, at equal service")
+    off = {"acquisition_shift": 0, "customisation_ramp": 0, "category_shift": 0,
+           "quality_incident": 0}
+    for label, effects in (("effects on", None), ("effects off", off)):
+        frame = compare.over_seeds(lambda s, e=effects: {
+            k: v for k, v in logistics.network_control(e or {}, size=size, seed=s,
+                                                       n_boot=1000)["comparisons"].items()
+            if k in keys})
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print(f"{label}:")
+            print(compare.seed_summary(frame).to_string(index=False))
 
 
 if __name__ == "__main__":
-    or_library()
-    cvrplib()
-    synthetic()
+    import sys
+
+    if "--seeds" in sys.argv:
+        over_seeds()
+    else:
+        or_library()
+        cvrplib()
+        synthetic()

@@ -138,16 +138,29 @@ def test_notebook_03_on_quick(quick_run):
 def test_notebook_04_on_quick(quick_run):
     out, metrics = quick_run
     m = metrics["04_logistics"]["metrics"]
-    assert m["aware_express_share"] >= 0.9 > m["blind_express_share"]
-    assert m["aware_total_cost"] > m["blind_total_cost"]
-    assert m["blind_total_cost"] <= m["naive_total_cost"]
-    assert m["aware_holdout_next_day"] > m["blind_holdout_next_day"]
-    assert m["tiers_revenue_protected"] > m["standard_revenue_protected"]
-    assert m["last_mile_on_time_aware"] == 1.0
+    nets, c = m["networks"], m["network_comparisons"]
+    assert nets["profile-aware"]["min_segment_share_within_radius"] >= 0.9
+    assert nets["ship-mode rule"]["express_orders_within_radius"] >= 0.9
+    assert (nets["ship-mode rule, equal cost"]["total_cost"]
+            <= nets["profile-aware"]["total_cost"] * (1 + 1e-9))
+    assert nets["cost only"]["total_cost"] == min(n["total_cost"] for n in nets.values())
+    for key in ("express orders next day, at equal cost", "cost per order, at equal service"):
+        assert c[key]["verdict"] in compare.VERDICTS and c[key]["unit"] == "city"
+    assert c["express orders next day, against cost only (strawman)"]["verdict"] == "better"
+    assert set(m["tier_comparisons"]) == {
+        "total cost per order, against customers' choice",
+        "total cost per order, against standard for all (strawman)"}
+    assert m["last_mile_on_time"]["profile-blind"] == 1.0  # time windows are hard constraints
+    assert "express orders next day, at equal cost" in m["negative_control"]
     assert m["reference_max_gap"] < 1e-9
+    assert set(m["takeaways"]) == {"warehouse network", "holdout", "delivery tiers",
+                                   "last mile", "negative control", "published instances"}
+    assert "skipped" not in m
     html = (out / "04_logistics.html").read_text()
-    for heading in ("Demand geography", "Where to put the warehouses", "Which delivery tier",
-                    "One day's deliveries", "Checked on published instances", "Key takeaways"):
+    for heading in ("Demand geography", "Where to put the warehouses",
+                    "What the holdout can change", "Which delivery tier",
+                    "Deliveries in one city", "Negative control",
+                    "Checked on published instances", "Key takeaways"):
         assert heading in html, heading
 
 
@@ -213,9 +226,14 @@ def test_takeaways_state_only_what_ran_and_what_was_measured(run, request):
 
 
 def test_notebook_04_says_what_online_retail_lacks(online_retail_run):
-    out, _ = online_retail_run
+    out, metrics = online_retail_run
+    m = metrics["04_logistics"]["metrics"]
     html = (out / "04_logistics.html").read_text()
     assert "has no customer geography below country" in html
+    assert "Skipped (warehouse network):" in html
+    assert set(m["skipped"]) == {"warehouse network", "holdout", "delivery tiers", "last mile",
+                                 "negative control"}
+    assert set(m["takeaways"]) == {"published instances"}
     assert "United Kingdom" in html and "Checked on published instances" in html
     assert "Traceback" not in html and "Warning:" not in html
 
@@ -273,7 +291,7 @@ SOLUTIONS = {
     "04_logistics": {
         "answer_1 = None": "answer_1 = 2",
         "answer_2 = None": "nn = net['networks'].set_index('network')['total_cost']\n"
-                           "answer_2 = nn['profile-aware'] - nn['profile-blind']",
+                           "answer_2 = nn['profile-aware'] - nn['ship-mode rule, equal cost']",
     },
 }
 

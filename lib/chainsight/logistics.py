@@ -375,13 +375,33 @@ def segment_needs(orders: pd.DataFrame, customers: pd.DataFrame, segments: pd.Da
     return out.join(mix).reset_index()
 
 
+SHARES = (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.99)  # required shares traced on the frontier
+
+
+def city_changes(orders: pd.DataFrame, customers: pd.DataFrame) -> int:
+    """How many customers are seen in more than one city: from the orders' own ``city``
+    column where the orders carry one (a ship-to address), else from the customers
+    table (a customer listed with two cities). 0 means each customer's city, and so
+    the distance of all their orders to any network, is fixed."""
+    if S.CITY in orders.columns:
+        n = orders.dropna(subset=[S.CITY]).groupby(S.CUSTOMER_ID)[S.CITY].nunique()
+    else:
+        n = customers.dropna(subset=[S.CITY]).groupby(S.CUSTOMER_ID)[S.CITY].nunique()
+    return int((n > 1).sum())
+
+
+def _cost_per_order(cost, orders):
+    return float(cost.sum() / orders.sum()) if orders.sum() > 0 else np.nan
+
+
 def network_comparison(orders: pd.DataFrame, customers: pd.DataFrame, segments: pd.DataFrame,
                        sites: pd.DataFrame, holdout_start, *, express_segments=None,
                        express_threshold: float = 0.5, required_share: float = 0.9,
                        next_day_km: float = NEXT_DAY_KM, detour: float = DETOUR_FACTOR,
                        volume_scale: float = 100.0, per_km: float | None = None,
-                       radii=(500, 600, 700, 800, 900, 1000), seed: int = 0) -> dict:
-    """Warehouse networks with and without the profile, judged on the holdout.
+                       shares=SHARES, seed: int = 0, n_boot: int = 2000) -> dict:
+    """Warehouse networks with and without the profile, planned on the 52 weeks before
+    ``holdout_start`` and judged on the orders after it.
 
     Demand: orders per city in the 52 weeks before ``holdout_start`` times
     ``volume_scale`` (the customers in the data as a sample of the business whose
@@ -389,31 +409,42 @@ def network_comparison(orders: pd.DataFrame, customers: pd.DataFrame, segments: 
     network is the sites' annual fixed cost plus transport, orders x ``per_km``
     (default the standard tariff's) x road km from the serving site.
 
-    - *profile-blind*: the least-cost network (uncapacitated facility location).
-    - *profile-aware*: the same, but for every express-preferring segment (express
-      share of orders at least ``express_threshold``, or ``express_segments``) at
-      least ``required_share`` of its orders lie within ``next_day_km`` road km of
-      an open site.
-    - *naive*: demand-weighted k-means centres of the cities (as many as the blind
-      network has sites), each moved to the nearest free candidate site.
+    Networks (all solved exactly, :func:`locate`):
 
-    Each network is then judged on the holdout orders: express orders of the
-    express segments within the next-day radius, and mean delivery days by each
-    order's own ship mode from the nearest open site (:func:`delivery_days`).
+    - *cost only* (a strawman): the least-cost network, no service rule.
+    - *ship-mode rule* (the profile-blind baseline): at least ``required_share`` of the
+      express orders (by each order's own ship mode, no segments) within
+      ``next_day_km`` road km of an open site, at least cost.
+    - *profile-aware*: at least ``required_share`` of the orders of every
+      express-preferring segment (express share of orders at least
+      ``express_threshold``, or ``express_segments``) within ``next_day_km``.
+    - *ship-mode rule, equal cost*: the ship-mode rule with the largest required share
+      whose planned cost does not exceed the profile-aware network's (bisection on the
+      share); *ship-mode rule, equal service*: the cheapest ship-mode network that puts
+      as many of the planning year's express orders within reach as the profile-aware
+      one. Both are chosen on the planning year only.
+    - *naive k-means*: demand-weighted k-means centres of the cities (as many as the
+      profile-aware network has sites), each moved to the nearest free candidate site.
 
-    Columns: orders ``order_id, customer_id, timestamp, quantity, unit_price,
-    ship_mode``; customers ``customer_id, city, lon, lat``; segments ``customer_id,
-    segment``; sites ``site_id, city, lon, lat, fixed_cost`` (``capacity`` for the
-    capacitated variant).
+    On the holdout every express order (all customers, new ones included, by the mode
+    each order chose) counts: next day if :func:`delivery_days` from the nearest open
+    site is 1. Cost per order = fixed cost over the holdout's length + transport of
+    the holdout orders, per order. Differences go through
+    :func:`chainsight.compare.paired` over cities (the unit the network decides on).
 
     Returns ``networks`` (one row per network), ``sites`` (which are open),
-    ``curve`` (the extra cost of the service constraint over ``radii``),
-    ``variants`` (p-median, uncapacitated and capacitated on the blind objective),
-    ``cities`` (demand per city and segment) and ``needs`` (:func:`segment_needs`).
+    ``frontier`` (both rules over ``shares``: planned cost, planning-year reach and
+    holdout figures), ``comparisons`` (name -> :class:`~chainsight.compare.Paired`),
+    ``holdout`` (what the holdout adds that the plan did not see), ``variants``
+    (p-median, uncapacitated and capacitated on the cost-only objective), ``cities``
+    (demand per city and segment) and ``needs`` (:func:`segment_needs`).
     """
+    from chainsight import compare
+
     S.require_columns(sites, "sites", [S.SITE_ID, S.CITY, S.LON, S.LAT, S.FIXED_COST])
     start = pd.Timestamp(holdout_start)
     o = _orders_with(orders, customers, segments)
+    o["new"] = o.groupby(S.CUSTOMER_ID)[S.TIMESTAMP].transform("min") >= start
     train = o[(o[S.TIMESTAMP] < start) & (o[S.TIMESTAMP] >= start - pd.Timedelta(weeks=52))]
     hold = o[o[S.TIMESTAMP] >= start]
     if train.empty or hold.empty:
@@ -426,7 +457,7 @@ def network_comparison(orders: pd.DataFrame, customers: pd.DataFrame, segments: 
         raise ValueError("network_comparison: no segment prefers express; lower "
                          "express_threshold or name express_segments")
 
-    cities = (customers.groupby(S.CITY)[[S.LON, S.LAT]].first())
+    cities = customers.groupby(S.CITY)[[S.LON, S.LAT]].first()
     demand = train.groupby(S.CITY).size().reindex(cities.index, fill_value=0) * volume_scale
     by_seg = train.pivot_table(index=S.CITY, columns="segment", values=S.ORDER_ID,
                                aggfunc="size", fill_value=0).reindex(cities.index, fill_value=0)
@@ -437,69 +468,140 @@ def network_comparison(orders: pd.DataFrame, customers: pd.DataFrame, segments: 
     rate = TARIFFS["standard"][1] if per_km is None else per_km
     cost = demand.to_numpy(float)[:, None] * rate * km
     fixed = sites[S.FIXED_COST].to_numpy(float)
+    reach = km <= next_day_km
 
     exp_cols = [s for s in express_segments if s in by_seg]
     if not exp_cols:
         raise ValueError("network_comparison: the express segments have no orders in the "
                          "52 weeks before the holdout")
-    exp_units = by_seg[exp_cols].to_numpy(float)
+    exp_train = (train[train[S.SHIP_MODE] == "express"].groupby(S.CITY).size()
+                 .reindex(cities.index, fill_value=0).to_numpy(float))
 
-    def coverage(radius):
-        return [Coverage(km <= radius, by_seg[s].to_numpy(float), required_share, str(s))
-                for s in exp_cols]
+    def ship_rule(share):
+        return [Coverage(reach, exp_train, share, "express orders")]
 
-    blind = locate(cost, fixed)
-    aware = locate(cost, fixed, coverage=coverage(next_day_km))
-    naive_open = _kmeans_sites(cities, demand.to_numpy(float), sites, int(blind.open.sum()),
+    def aware_rule(share):
+        return [Coverage(reach, by_seg[s].to_numpy(float), share, str(s)) for s in exp_cols]
+
+    def solve(cover):
+        try:
+            return locate(cost, fixed, coverage=cover)
+        except ValueError:  # no network reaches the share
+            return None
+
+    def within(open_, w):
+        return float(w[reach[:, open_].any(axis=1)].sum() / max(w.sum(), 1e-12))
+
+    cost_only = locate(cost, fixed)
+    aware = locate(cost, fixed, coverage=aware_rule(required_share))
+    ship = solve(ship_rule(required_share))
+    # Equal service: the cheapest ship-mode network reaching the aware one's express share.
+    eq_service = locate(cost, fixed, coverage=ship_rule(within(aware.open, exp_train) - 1e-9))
+    # Equal cost: the largest share whose network costs no more (cost rises with the share).
+    eq_cost, lo, hi = cost_only, 0.0, 1.0
+    for _ in range(14):
+        mid = (lo + hi) / 2
+        net = solve(ship_rule(mid))
+        if net is not None and net.cost <= aware.cost * (1 + 1e-9):
+            eq_cost, lo = net, mid
+        else:
+            hi = mid
+    naive_open = _kmeans_sites(cities, demand.to_numpy(float), sites, int(aware.open.sum()),
                                seed)
-    city_pos = {c: i for i, c in enumerate(cities.index)}
-    hold_city = hold[S.CITY].map(city_pos).to_numpy()
-    exp_hold = hold["segment"].isin(express_segments).to_numpy()
+
+    # Holdout per city: orders, express orders (all and new customers'), delivered orders.
+    pos = pd.Series(np.arange(len(cities)), index=cities.index)
+    hc = pos[hold[S.CITY]].to_numpy()
+    ship_mode = hold[S.SHIP_MODE].to_numpy()
+    is_exp, is_new = ship_mode == "express", hold["new"].to_numpy()
+    delivered = ship_mode != "pickup"
+    n_c = len(cities)
+    h_orders = np.bincount(hc, minlength=n_c).astype(float)
+    h_exp = np.bincount(hc, weights=is_exp, minlength=n_c)
+    h_exp_new = np.bincount(hc, weights=is_exp & is_new, minlength=n_c)
+    h_deliv = np.bincount(hc, weights=delivered, minlength=n_c)
+    span = max((hold[S.TIMESTAMP].max() - start).days + 1, 1) / 365.0
 
     def judge(name, open_):
         d = km[:, open_].min(axis=1)
-        transport = float((cost[:, open_]).min(axis=1).sum())
+        next_day = delivery_days(d, "express") <= 1
+        days = delivery_days(d[hc], ship_mode) * delivered
         f = float(fixed[open_].sum())
-        ok = d <= next_day_km
-        seg_share = [float(by_seg[s].to_numpy()[ok].sum() / max(by_seg[s].sum(), 1))
-                     for s in exp_cols]
-        hk = d[hold_city]
-        ship = hold[S.SHIP_MODE].to_numpy()
-        shipped = ship != "pickup"
-        days = delivery_days(hk, ship)
-        express = (ship == "express") & exp_hold
-        return {"network": name, "sites": int(open_.sum()),
-                "site_cities": ", ".join(sites.loc[open_, S.CITY]),
-                "fixed_cost": f, "transport_cost": transport, "total_cost": f + transport,
-                "express_demand_within_radius": float(exp_units[ok].sum()
-                                                      / max(exp_units.sum(), 1)),
-                "min_segment_share_within_radius": min(seg_share),
-                "holdout_express_next_day": float((days[express] <= 1).mean())
-                if express.any() else np.nan,
-                "holdout_mean_delivery_days": float(days[shipped].mean()),
-                "holdout_mean_km": float(hk[shipped].mean())}
+        transport = float(cost[:, open_].min(axis=1).sum())
+        seg_share = [within(open_, by_seg[s].to_numpy(float)) for s in exp_cols]
+        per_city = {
+            "express": h_exp, "express_next_day": h_exp * next_day,
+            "new_express": h_exp_new, "new_express_next_day": h_exp_new * next_day,
+            "delivered": h_deliv, "days": np.bincount(hc, weights=days, minlength=n_c),
+            "orders": h_orders * volume_scale,
+            "cost": h_orders * volume_scale * (rate * d + f * span / max(h_orders.sum()
+                                                                         * volume_scale, 1)),
+        }
+        row = {"network": name, "sites": int(open_.sum()),
+               "site_cities": ", ".join(sites.loc[open_, S.CITY]),
+               "fixed_cost": f, "transport_cost": transport, "total_cost": f + transport,
+               "express_orders_within_radius": within(open_, exp_train),
+               "min_segment_share_within_radius": min(seg_share),
+               "holdout_express_next_day": per_city["express_next_day"].sum()
+               / max(h_exp.sum(), 1),
+               "holdout_new_express_next_day": per_city["new_express_next_day"].sum()
+               / h_exp_new.sum() if h_exp_new.sum() else np.nan,
+               "holdout_mean_delivery_days": per_city["days"].sum() / max(h_deliv.sum(), 1),
+               "holdout_cost_per_order": _cost_per_order(per_city["cost"], per_city["orders"]),
+               "holdout_mean_km": float((d[hc] * delivered).sum() / max(delivered.sum(), 1))}
+        return row, per_city
 
-    networks = pd.DataFrame([judge("profile-blind", blind.open),
-                             judge("profile-aware", aware.open),
-                             judge("naive k-means", naive_open)])
-    curve = []
-    for r in radii:
-        try:
-            a = locate(cost, fixed, coverage=coverage(r))
-            extra, n_open = a.cost - blind.cost, int(a.open.sum())
-        except ValueError:  # no network reaches the share at this radius
-            extra, n_open = np.nan, 0
-        blind_ok = km[:, blind.open].min(axis=1) <= r
-        curve.append({"radius_km": r, "extra_cost": extra, "sites": n_open,
-                      "blind_share_within": float(exp_units[blind_ok].sum()
-                                                  / max(exp_units.sum(), 1))})
-    k = int(blind.open.sum())
+    plans = {"cost only": cost_only.open, "ship-mode rule": None if ship is None else ship.open,
+             "ship-mode rule, equal cost": eq_cost.open,
+             "ship-mode rule, equal service": eq_service.open,
+             "profile-aware": aware.open, "naive k-means": naive_open}
+    judged = {k: judge(k, v) for k, v in plans.items() if v is not None}
+    networks = pd.DataFrame([r for r, _ in judged.values()])
+    if ship is not None:
+        networks.loc[networks["network"] == "ship-mode rule", "required_share"] = required_share
+    networks.loc[networks["network"] == "ship-mode rule, equal cost", "required_share"] = lo
+    networks.loc[networks["network"] == "profile-aware", "required_share"] = required_share
+
+    def paired(blind, metric, num, den, lower, unit="city"):
+        b, a = judged[blind][1], judged["profile-aware"][1]
+        keep = a[den] > 0
+        if keep.sum() < 2:
+            return None
+        return compare.paired(b[num][keep], a[num][keep], a[den][keep], metric=metric,
+                              unit=unit, lower_is_better=lower, n_boot=n_boot, seed=seed)
+
+    eqc, eqs = "ship-mode rule, equal cost", "ship-mode rule, equal service"
+    comparisons = {
+        "express orders next day, at equal cost": paired(
+            eqc, "holdout express orders delivered next day", "express_next_day", "express",
+            False),
+        "cost per order, at equal service": paired(
+            eqs, "holdout cost per order (fixed + transport)", "cost", "orders", True),
+        "delivery days, at equal cost": paired(
+            eqc, "holdout mean delivery days", "days", "delivered", True),
+        "new customers' express orders next day, at equal cost": paired(
+            eqc, "holdout express orders of new customers delivered next day",
+            "new_express_next_day", "new_express", False),
+        "express orders next day, against cost only (strawman)": paired(
+            "cost only", "holdout express orders delivered next day", "express_next_day",
+            "express", False),
+    }
+    comparisons = {k: v for k, v in comparisons.items() if v is not None}
+
+    frontier = [{"rule": "cost only", "required_share": 0.0, **_point(cost_only, judge)}]
+    for share in shares:
+        for rule, cover in (("ship-mode rule", ship_rule(share)),
+                            ("profile-aware", aware_rule(share))):
+            net = solve(cover)
+            if net is not None:
+                frontier.append({"rule": rule, "required_share": share, **_point(net, judge)})
+
     variants = []
+    k = int(cost_only.open.sum())
     for name, kw in [(f"p-median (p = {k}, transport only)", {"p": k}),
                      ("uncapacitated (fixed + transport)", {"fixed_cost": fixed}),
                      ("capacitated (fixed + transport)", {
-                         "fixed_cost": fixed, "demand": train.groupby(S.CITY)["units"].sum()
-                         .reindex(cities.index, fill_value=0).to_numpy(float) * volume_scale,
+                         "fixed_cost": fixed, "demand": demand.to_numpy(float),
                          "capacity": sites[S.CAPACITY].to_numpy(float)}
                       if S.CAPACITY in sites else None)]:
         if kw is None:
@@ -508,13 +610,60 @@ def network_comparison(orders: pd.DataFrame, customers: pd.DataFrame, segments: 
         variants.append({"model": name, "sites": ", ".join(sites.loc[v.open, S.CITY]),
                          "fixed_cost": v.fixed_cost, "transport_cost": v.assignment_cost,
                          "seconds": v.seconds, "status": v.status})
-    open_sites = sites.assign(**{"profile-blind": blind.open, "profile-aware": aware.open,
-                                 "naive k-means": naive_open})
+    open_sites = sites.assign(**{k: v for k, v in plans.items() if v is not None})
     city_table = by_seg.assign(orders_scaled=demand, lon=cities[S.LON], lat=cities[S.LAT])
-    return {"networks": networks, "sites": open_sites, "curve": pd.DataFrame(curve),
+    return {"networks": networks, "sites": open_sites, "frontier": pd.DataFrame(frontier),
+            "comparisons": comparisons,
+            "holdout": holdout_shift(o, start, city_changes(orders, customers)),
             "variants": pd.DataFrame(variants), "cities": city_table.reset_index(),
             "needs": needs, "express_segments": express_segments,
-            "seconds": {"profile-blind": blind.seconds, "profile-aware": aware.seconds}}
+            "seconds": {"cost only": cost_only.seconds, "profile-aware": aware.seconds}}
+
+
+def _point(net, judge) -> dict:
+    row, _ = judge("", net.open)
+    return {"sites": row["sites"], "planned_cost": row["total_cost"],
+            "express_orders_within_radius": row["express_orders_within_radius"],
+            "holdout_express_next_day": row["holdout_express_next_day"],
+            "holdout_cost_per_order": row["holdout_cost_per_order"]}
+
+
+def holdout_shift(o: pd.DataFrame, start, city_changes: int = 0) -> dict:
+    """What the holdout holds that the plan did not see (``o`` from
+    :func:`_orders_with` with a ``new`` flag): customers first seen after ``start``,
+    their share of the express orders, cities with express orders in the holdout and
+    none in the planning year, and the express share of orders before and after."""
+    start = pd.Timestamp(start)
+    train = o[(o[S.TIMESTAMP] < start) & (o[S.TIMESTAMP] >= start - pd.Timedelta(weeks=52))]
+    hold = o[o[S.TIMESTAMP] >= start]
+    exp_h = hold[hold[S.SHIP_MODE] == "express"]
+    seen = set(train.loc[train[S.SHIP_MODE] == "express", S.CITY])
+    return {"customers_changing_city": int(city_changes),
+            "new_customers": int(hold.loc[hold["new"], S.CUSTOMER_ID].nunique()),
+            "new_customer_share_of_express": float(exp_h["new"].mean()) if len(exp_h) else 0.0,
+            "new_express_cities": int(len(set(exp_h[S.CITY]) - seen)),
+            "express_share_planning_year": float((train[S.SHIP_MODE] == "express").mean()),
+            "express_share_holdout": float((hold[S.SHIP_MODE] == "express").mean()),
+            "express_share_new_customers": float((hold.loc[hold["new"], S.SHIP_MODE]
+                                                  == "express").mean())
+            if hold["new"].any() else np.nan}
+
+
+def network_control(effects: dict, *, size: str | int = "small", seed: int = 42,
+                    holdout_start="2025-01-01", **kwargs) -> dict:
+    """The network comparison again on the synthetic retailer with the given effect
+    strengths (the negative control: every effect at 0). Builds the profile as the
+    notebook does (orders before ``holdout_start``) and returns
+    :func:`network_comparison`'s result; ``kwargs`` go to it."""
+    from chainsight import datasets, profiling
+
+    ds = datasets.load("synthetic", size=size, seed=seed, effects=effects)
+    start = pd.Timestamp(holdout_start)
+    prof = profiling.build_profile(ds, as_of=start - pd.Timedelta(seconds=1), seed=seed)
+    segments = prof.segments_for(ds.tables["customers"])
+    return network_comparison(ds.orders, ds.tables["customers"], segments, ds.tables["sites"],
+                              start, seed=seed, **kwargs)
+
 
 
 def _kmeans_sites(cities: pd.DataFrame, weight: np.ndarray, sites: pd.DataFrame, k: int,
@@ -535,55 +684,127 @@ def _kmeans_sites(cities: pd.DataFrame, weight: np.ndarray, sites: pd.DataFrame,
 
 
 def delivery_tiers(orders: pd.DataFrame, customers: pd.DataFrame, segments: pd.DataFrame,
-                   open_sites: pd.DataFrame, holdout_start, *, tariffs: dict | None = None,
-                   protect_share: float = 0.8, detour: float = DETOUR_FACTOR) -> dict:
-    """Which delivery tier to offer each segment from a given network.
+                   open_sites: pd.DataFrame, holdout_start, *, products: pd.DataFrame | None = None,
+                   margin_rate: float = 0.25, tariffs: dict | None = None,
+                   protect_share: float = 0.8, detour: float = DETOUR_FACTOR, seed: int = 0,
+                   n_boot: int = 2000) -> dict:
+    """Which delivery tier to offer each segment from a given network, in money.
 
-    For every segment and tier (express, standard, economy): the cost to serve an
-    order (the tariff's fixed part + per km x road km from the nearest open site),
-    the delivery days it gives, and the share of the segment's revenue it
-    *protects*: revenue from orders whose buyers chose that tier or a slower one
-    (a slower tier than the one chosen risks the sale). The recommended tier is the
-    cheapest that protects at least ``protect_share`` of the segment's revenue in
-    the orders before ``holdout_start``; the figures are those of the holdout.
+    Every delivered order has a cost to serve by tier (the tariff's fixed part + per
+    km x road km from the nearest open site). Offering a tier slower than the one a
+    buyer chose risks the sale: the order's margin (price - unit cost from
+    ``products``, else ``margin_rate`` x revenue) counts as lost. Total cost = cost to
+    serve + lost margin.
 
-    Returns ``options`` (segment x tier) and ``recommended`` (one row per segment),
-    with ``blind``: every segment on the standard tier.
+    - *customers' choice* (the profile-blind baseline): every tier is offered at its
+      posted price and each order ships by the mode its buyer chose, as today.
+    - *by segment* (profile-aware): each segment is offered one tier, the one with the
+      least total cost per order among those that keep at least ``protect_share`` of
+      its revenue, decided on the orders before ``holdout_start`` (express if none
+      does; a segment first seen later keeps its choice).
+    - *standard for all*: a strawman.
+
+    Judged on the holdout orders, paired over customers (:func:`compare.paired`,
+    total cost per order). Returns ``options`` (segment x tier on the holdout),
+    ``recommended`` (one row per segment), ``policies`` (one row per policy) and
+    ``comparisons`` (name -> Paired).
     """
+    from chainsight import compare
+
     tariffs = TARIFFS if tariffs is None else tariffs
     start = pd.Timestamp(holdout_start)
     o = _orders_with(orders, customers, segments)
-    o = o[o[S.SHIP_MODE] != "pickup"]
+    o = o[o[S.SHIP_MODE] != "pickup"].copy()
+    if products is not None and S.UNIT_COST in products and products[S.UNIT_COST].notna().any():
+        unit = orders[S.PRODUCT_ID].map(products.set_index(S.PRODUCT_ID)[S.UNIT_COST])
+        line = orders[S.QUANTITY] * (orders[S.UNIT_PRICE] - unit.fillna(
+            orders[S.UNIT_PRICE] * (1 - margin_rate)))
+        o["margin"] = o[S.ORDER_ID].map(line.groupby(orders[S.ORDER_ID]).sum()).clip(lower=0)
+    else:
+        o["margin"] = o["revenue"] * margin_rate
     gc = great_circle_km(o[S.LON].to_numpy()[:, None], o[S.LAT].to_numpy()[:, None],
                          open_sites[S.LON].to_numpy()[None, :],
                          open_sites[S.LAT].to_numpy()[None, :])
-    o = o.assign(km=road_km(gc.min(axis=1), detour),
-                 speed=o[S.SHIP_MODE].map(SPEED), holdout=o[S.TIMESTAMP] >= start)
+    o["km"] = road_km(gc.min(axis=1), detour)
+    o["speed"] = o[S.SHIP_MODE].map(SPEED)
+    o["holdout"] = o[S.TIMESTAMP] >= start
+    known = [t for t in tariffs if t in SPEED]
+    for tier in known:
+        base, per = tariffs[tier]
+        ok = o["speed"] >= SPEED[tier]  # the tier is as fast as the buyer's choice
+        o[f"cost_{tier}"] = base + per * o["km"]
+        o[f"lost_{tier}"] = o["margin"] * ~ok
+        o[f"kept_{tier}"] = o["revenue"] * ok
+        o[f"days_{tier}"] = delivery_days(o["km"], tier)
+    chosen = o[S.SHIP_MODE].where(o[S.SHIP_MODE].isin(known), known[-1])
+    pick_col = {t: np.flatnonzero(chosen.to_numpy() == t) for t in known}
+    o["cost_choice"] = 0.0
+    for t, idx in pick_col.items():
+        o.iloc[idx, o.columns.get_loc("cost_choice")] = o[f"cost_{t}"].to_numpy()[idx]
+    o["days_choice"] = delivery_days(o["km"], chosen.to_numpy())
+
     rows = []
-    for tier, (base, per) in tariffs.items():
-        t = o.assign(cost=base + per * o["km"], days=delivery_days(o["km"], tier),
-                     ok=o["speed"] >= SPEED[tier])
-        t["protected"] = t["revenue"] * t["ok"]
-        g = t.groupby(["segment", "holdout"]).agg(
-            orders=(S.ORDER_ID, "size"), cost_per_order=("cost", "mean"),
-            mean_days=("days", "mean"), revenue=("revenue", "sum"),
-            protected=("protected", "sum")).reset_index()
-        g["revenue_protected"] = g["protected"] / g["revenue"]
-        rows.append(g.assign(tier=tier))
+    for tier in known:
+        g = o.groupby(["segment", "holdout"]).agg(
+            orders=(S.ORDER_ID, "size"), cost_per_order=(f"cost_{tier}", "mean"),
+            lost_margin_per_order=(f"lost_{tier}", "mean"), mean_days=(f"days_{tier}", "mean"),
+            revenue=("revenue", "sum"), kept=(f"kept_{tier}", "sum")).reset_index()
+        g["revenue_protected"] = g["kept"] / g["revenue"]
+        g["total_per_order"] = g["cost_per_order"] + g["lost_margin_per_order"]
+        rows.append(g.drop(columns="kept").assign(tier=tier))
     allt = pd.concat(rows, ignore_index=True)
-    decide = allt[~allt["holdout"]].copy()
-    decide["order"] = decide["tier"].map(SPEED)
+    decide = allt[~allt["holdout"]]
     ok = decide[decide["revenue_protected"] >= protect_share]
-    # The cheapest tier that protects enough; express when none does.
-    pick = (ok.sort_values(["segment", "cost_per_order"]).groupby("segment")["tier"].first()
+    pick = (ok.sort_values(["segment", "total_per_order"]).groupby("segment")["tier"].first()
             .reindex(decide["segment"].unique()).fillna("express"))
-    hold = allt[allt["holdout"]].drop(columns=["holdout", "protected"])
-    options = hold.sort_values(["segment", "tier"], key=lambda c: c.map(SPEED)
-                               if c.name == "tier" else c.astype(str)).reset_index(drop=True)
-    rec = hold.merge(pick.rename("tier").reset_index(), on=["segment", "tier"])
-    blind = hold[hold["tier"] == "standard"]
+    hold = o[o["holdout"]].copy()
+    if hold.empty:
+        raise ValueError(f"delivery_tiers: no delivered orders from {start.date()}")
+    offer = hold["segment"].map(pick)
+
+    def policy(tier_of):
+        cost = hold["cost_choice"].to_numpy().copy()
+        lost = np.zeros(len(hold))
+        kept = hold["revenue"].to_numpy().copy()
+        days = hold["days_choice"].to_numpy().astype(float)
+        for t in known:
+            m = (tier_of == t).to_numpy()
+            cost[m] = hold[f"cost_{t}"].to_numpy()[m]
+            lost[m] = hold[f"lost_{t}"].to_numpy()[m]
+            kept[m] = hold[f"kept_{t}"].to_numpy()[m]
+            days[m] = hold[f"days_{t}"].to_numpy()[m]
+        return pd.DataFrame({S.CUSTOMER_ID: hold[S.CUSTOMER_ID].to_numpy(), "cost": cost,
+                             "lost": lost, "total": cost + lost, "kept": kept, "days": days})
+
+    none = pd.Series(None, index=hold.index, dtype=object)
+    sides = {"customers' choice": policy(none), "by segment": policy(offer),
+             "standard for all": policy(pd.Series("standard", index=hold.index))}
+    policies = pd.DataFrame([{
+        "policy": k, "orders": len(p), "cost_per_order": p["cost"].mean(),
+        "lost_margin_per_order": p["lost"].mean(), "total_per_order": p["total"].mean(),
+        "revenue_protected": p["kept"].sum() / hold["revenue"].sum(),
+        "mean_days": p["days"].mean()} for k, p in sides.items()])
+    per_cust = {k: p.groupby(S.CUSTOMER_ID)[["total"]].sum().join(
+        p.groupby(S.CUSTOMER_ID).size().rename("n")) for k, p in sides.items()}
+    aw = per_cust["by segment"]
+
+    def paired(blind):
+        b = per_cust[blind].reindex(aw.index)
+        return compare.paired(b["total"], aw["total"], aw["n"], unit="customer",
+                              metric="holdout total cost per order (delivery + lost margin)",
+                              lower_is_better=True, n_boot=n_boot, seed=seed)
+
+    options = (allt[allt["holdout"]].drop(columns="holdout")
+               .sort_values(["segment", "tier"], key=lambda c: c.map(SPEED)
+                            if c.name == "tier" else c.astype(str)).reset_index(drop=True))
+    rec = options.merge(pick.rename("tier").reset_index(), on=["segment", "tier"])
     return {"options": options, "recommended": rec.reset_index(drop=True),
-            "blind": blind.reset_index(drop=True)}
+            "policies": policies,
+            "comparisons": {"total cost per order, against customers' choice":
+                            paired("customers' choice"),
+                            "total cost per order, against standard for all (strawman)":
+                            paired("standard for all")}}
+
 
 
 def city_points(customers: pd.DataFrame, radius_km: float = 15.0,
@@ -607,20 +828,29 @@ def city_points(customers: pd.DataFrame, radius_km: float = 15.0,
     return pts
 
 
-def pick_route_day(orders: pd.DataFrame, customers: pd.DataFrame, segments: pd.DataFrame,
-                   express_segments, cities, since) -> tuple[str, pd.Timestamp]:
-    """A city and day worth routing: of ``cities`` (for example those with an open
-    warehouse), the one with the most orders from ``since``, and its day with the
-    most express orders from the express segments."""
+def pick_route_days(orders: pd.DataFrame, customers: pd.DataFrame, segments: pd.DataFrame,
+                    cities, since, n_days: int = 5) -> tuple[str, list]:
+    """A city and days worth routing: of ``cities`` (for example those with an open
+    warehouse), the one with the most orders from ``since``, and its ``n_days`` days
+    with the most express orders (by the orders' ship mode), in date order."""
     o = _orders_with(orders, customers, segments)
     o = o[(o[S.TIMESTAMP] >= pd.Timestamp(since)) & o[S.CITY].isin(list(cities))]
     if o.empty:
-        raise ValueError("pick_route_day: no orders in those cities after the start date")
+        raise ValueError("pick_route_days: no orders in those cities after the start date")
     city = o[S.CITY].value_counts().idxmax()
-    e = o[(o[S.CITY] == city) & (o[S.SHIP_MODE] == "express")
-          & o["segment"].isin(list(express_segments))]
-    days = (e if len(e) else o[o[S.CITY] == city])[S.TIMESTAMP].dt.normalize()
-    return city, days.value_counts().idxmax()
+    c = o[(o[S.CITY] == city) & (o[S.SHIP_MODE] != "pickup")]
+    day = c[S.TIMESTAMP].dt.normalize()
+    rank = pd.DataFrame({"express": (c[S.SHIP_MODE] == "express").groupby(day).sum(),
+                         "orders": c.groupby(day).size()})
+    top = rank.sort_values(["express", "orders"], ascending=False).head(n_days).index
+    return city, sorted(top)
+
+
+def pick_route_day(orders, customers, segments, express_segments, cities, since):
+    """The busiest city of ``cities`` and its day with the most express orders (kept
+    for callers of the single-day version; ``express_segments`` is not used)."""
+    city, days = pick_route_days(orders, customers, segments, cities, since, 1)
+    return city, days[0]
 
 
 def last_mile(orders: pd.DataFrame, customers: pd.DataFrame, segments: pd.DataFrame,
@@ -629,13 +859,15 @@ def last_mile(orders: pd.DataFrame, customers: pd.DataFrame, segments: pd.DataFr
               speed_kmh: float = 25, service_min: float = 4, radius_km: float = 15,
               detour: float = DETOUR_FACTOR, solution_limit: int = 1000,
               seed: int = 0) -> dict:
-    """One day's deliveries in one city from a depot at its centre, routed twice:
-    *profile-blind* (least distance) and *profile-aware* (express orders of the
-    express segments must arrive within ``express_window_min`` minutes of the
-    vans leaving). Each stop is a customer with the parcels (orders) due that day.
+    """One day's deliveries in one city from a depot at its centre, routed twice, both
+    with time windows: *profile-blind* gives every stop with an express order (by its
+    ship mode) a window of ``express_window_min`` minutes from the vans leaving;
+    *profile-aware* gives it only to the express orders of ``express_segments``, the
+    other stops only the shift. Each stop is a customer with the parcels due that day.
 
-    Returns ``policies`` (km, vans, express stops on time, last arrival), ``stops``
-    (position, parcels, express flag) and ``routes`` per policy.
+    Returns ``policies`` (km, vans, express stops and the share of them reached within
+    the window, last arrival), ``stops`` (position, parcels, express flags) and
+    ``routes`` per policy.
     """
     o = _orders_with(orders, customers, segments)
     day = pd.Timestamp(day).normalize()
@@ -643,9 +875,11 @@ def last_mile(orders: pd.DataFrame, customers: pd.DataFrame, segments: pd.DataFr
           & (o[S.SHIP_MODE] != "pickup")]
     if o.empty:
         raise ValueError(f"last_mile: no deliveries in {city} on {day.date()}")
-    o = o.assign(express=(o[S.SHIP_MODE] == "express") & o["segment"].isin(express_segments))
+    o = o.assign(express=o[S.SHIP_MODE] == "express")
+    o["segment_express"] = o["express"] & o["segment"].isin(list(express_segments))
     stops = o.groupby(S.CUSTOMER_ID).agg(parcels=(S.ORDER_ID, "size"),
-                                         express=("express", "any")).reset_index()
+                                         express=("express", "any"),
+                                         segment_express=("segment_express", "any")).reset_index()
     pts = city_points(customers[customers[S.CITY] == city], radius_km, seed)
     stops = stops.merge(pts[[S.CUSTOMER_ID, S.LON, S.LAT]], on=S.CUSTOMER_ID)
     centre = customers.loc[customers[S.CITY] == city, [S.LON, S.LAT]].mean()
@@ -658,8 +892,11 @@ def last_mile(orders: pd.DataFrame, customers: pd.DataFrame, segments: pd.DataFr
     vehicles = int(np.ceil(demand.sum() / vehicle_capacity)) + 2
     n = len(lon)
     svc = np.r_[0, np.full(n - 1, service_min)]
-    windows = np.tile([0, shift_min], (n, 1)).astype(float)
-    windows[1:][stops["express"].to_numpy()] = [0, express_window_min]
+
+    def windows(flag):
+        w = np.tile([0, shift_min], (n, 1)).astype(float)
+        w[1:][stops[flag].to_numpy()] = [0, express_window_min]
+        return w
 
     def arrivals(routes):
         out = {}
@@ -671,23 +908,57 @@ def last_mile(orders: pd.DataFrame, customers: pd.DataFrame, segments: pd.DataFr
                 prev = node
         return out
 
+    exp_nodes = np.flatnonzero(stops["express"].to_numpy()) + 1
+    seg_nodes = np.flatnonzero(stops["segment_express"].to_numpy()) + 1
     results, routes = [], {}
-    loose = np.tile([0, shift_min], (n, 1))
-    for name, w in (("profile-blind", loose), ("profile-aware", windows)):
-        r = solve_cvrp(metres, demand, vehicle_capacity, vehicles, time_windows=w,
+    for name, flag in (("profile-blind", "express"), ("profile-aware", "segment_express")):
+        r = solve_cvrp(metres, demand, vehicle_capacity, vehicles, time_windows=windows(flag),
                        service_time=svc, travel_time=minutes, solution_limit=solution_limit)
         arr = arrivals(r.routes)
-        exp_nodes = [i + 1 for i in np.flatnonzero(stops["express"].to_numpy())]
         on_time = [arr[i] <= express_window_min for i in exp_nodes]
-        results.append({"policy": name, "km": r.cost / 1000, "vans": len(r.routes),
+        seg_on_time = [arr[i] <= express_window_min for i in seg_nodes]
+        results.append({"policy": name, "day": day, "km": r.cost / 1000, "vans": len(r.routes),
                         "stops": n - 1, "parcels": int(demand.sum()),
-                        "express_stops": len(exp_nodes),
+                        "express_stops": len(exp_nodes), "express_on_time_stops": sum(on_time),
                         "express_on_time": float(np.mean(on_time)) if on_time else np.nan,
+                        "segment_express_on_time": float(np.mean(seg_on_time))
+                        if seg_on_time else np.nan,
                         "last_arrival_min": max(arr.values())})
         routes[name] = r.routes
     stops = stops.assign(node=np.arange(1, n))
     return {"policies": pd.DataFrame(results), "stops": stops, "routes": routes,
             "depot": (float(centre[S.LON]), float(centre[S.LAT]))}
+
+
+def last_mile_days(orders: pd.DataFrame, customers: pd.DataFrame, segments: pd.DataFrame,
+                   city: str, days, express_segments, *, seed: int = 0, n_boot: int = 2000,
+                   **kwargs) -> dict:
+    """:func:`last_mile` on several days of one city, compared over days
+    (:func:`compare.paired`): road km, and the share of express stops reached within
+    the window. Returns ``days`` (one row per day and policy), ``comparisons`` and
+    ``last`` (the :func:`last_mile` result of the day with the most express stops,
+    for the map)."""
+    from chainsight import compare
+
+    runs = [last_mile(orders, customers, segments, city, d, express_segments, seed=seed,
+                      **kwargs) for d in days]
+    frame = pd.concat([r["policies"] for r in runs], ignore_index=True)
+    comparisons = {}
+    if len(runs) >= 2:
+        b = frame[frame["policy"] == "profile-blind"].set_index("day")
+        a = frame[frame["policy"] == "profile-aware"].set_index("day").reindex(b.index)
+        comparisons["road km per day"] = compare.paired(
+            b["km"], a["km"], metric="road km per day", unit="day", lower_is_better=True,
+            n_boot=n_boot, seed=seed)
+        if (a["express_stops"] > 0).sum() >= 2:
+            comparisons["express stops within the window"] = compare.paired(
+                b["express_on_time_stops"], a["express_on_time_stops"], a["express_stops"],
+                metric="express stops reached within the window", unit="day",
+                lower_is_better=False, n_boot=n_boot, seed=seed)
+    last = max(runs, key=lambda r: (r["policies"]["express_stops"].iloc[0],
+                                    r["policies"]["stops"].iloc[0]))
+    return {"days": frame, "comparisons": comparisons, "last": last}
+
 
 
 def reference_results(folder, pmed=("pmed1", "pmed2", "pmed3", "pmed4", "pmed5"),
@@ -726,3 +997,113 @@ def reference_results(folder, pmed=("pmed1", "pmed2", "pmed3", "pmed4", "pmed5")
                                       "seconds"])
     out["gap"] = out["computed"] / out["published"] - 1
     return out
+
+
+# ---------------------------------------------------------------------------
+# Figures and sentences for the notebook
+# ---------------------------------------------------------------------------
+def frontier_plot(frontier: pd.DataFrame, networks: pd.DataFrame, currency: str = "",
+                  ax=None):
+    """Planned cost (x, million a year) against the holdout's express orders delivered
+    next day (y), for each rule over its required shares; the networks of
+    ``networks`` (profile-aware and the ship-mode rule at equal cost) are marked."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4.5))
+    for rule, style in (("ship-mode rule", "o-"), ("profile-aware", "s--"), ("cost only", "^")):
+        f = frontier[frontier["rule"] == rule].sort_values("planned_cost")
+        ax.plot(f["planned_cost"] / 1e6, f["holdout_express_next_day"], style, label=rule,
+                alpha=0.8)
+    for name, marker in (("ship-mode rule, equal cost", "x"), ("profile-aware", "+")):
+        r = networks.set_index("network").loc[name]
+        ax.scatter(r["total_cost"] / 1e6, r["holdout_express_next_day"], marker=marker, s=160,
+                   color="black", zorder=5, label=f"{name} (operating point)")
+    ax.set(xlabel=f"planned cost (million {currency}/yr)".replace(" /", "/"),
+           ylabel="holdout express orders next day",
+           title="Cost against next-day service, each rule over its required share")
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.legend(fontsize=8)
+    return ax
+
+
+def same_network_sentence(sites: pd.DataFrame, a: str, b: str) -> str:
+    """Whether networks ``a`` and ``b`` (boolean columns of ``sites``) open the same
+    sites, and if not which sites differ."""
+    sa, sb = set(sites.loc[sites[a], S.CITY]), set(sites.loc[sites[b], S.CITY])
+    if sa == sb:
+        return (f"Networks '{a}' and '{b}' open the same {len(sa)} sites "
+                f"({', '.join(sorted(sa))}).")
+    only_a = ", ".join(sorted(sa - sb)) or "none"
+    only_b = ", ".join(sorted(sb - sa)) or "none"
+    return (f"Network '{a}' opens {len(sa)} sites and '{b}' {len(sb)}; only in '{a}': "
+            f"{only_a}; only in '{b}': {only_b}.")
+
+
+def comparison_lines(comparisons: dict) -> list[str]:
+    """One computed sentence per comparison (name -> Paired): shares as percentages,
+    other measures with two decimals."""
+    out = []
+    for name, p in comparisons.items():
+        share = any(w in p.metric for w in ("next day", "within the window"))
+        out.append(f"{name[0].upper() + name[1:]}: {p.sentence('{:.1%}' if share else '{:,.2f}')}")
+    return out
+
+
+def holdout_sentence(h: dict, start) -> str:
+    """What the holdout can change, in words computed from :func:`holdout_shift`."""
+    start = pd.Timestamp(start)
+    if h["customers_changing_city"] == 0:
+        head = ("No customer changes city in the data, so once the network is chosen the "
+                "next-day reach of a returning customer's orders is fixed by geography; the "
+                "holdout can differ from the plan only through new customers and changed "
+                "ship-mode mixes")
+    else:
+        head = (f"{h['customers_changing_city']:,} customers are seen in more than one city, "
+                "so the holdout also moves demand between cities; besides, it brings new "
+                "customers and changed ship-mode mixes")
+    new_mix = h["express_share_new_customers"]
+    new_mix = "no new customers" if pd.isna(new_mix) else f"{new_mix:.1%} for new customers"
+    k = h["new_express_cities"]
+    cities = f"{k} city has" if k == 1 else f"{k} cities have"
+    return (f"{head}: {h['new_customers']:,} customers first seen from {start.date()} place "
+            f"{h['new_customer_share_of_express']:.0%} of the holdout's express orders, "
+            f"{cities} express orders in the holdout and none in the planning year, and "
+            f"express is {h['express_share_planning_year']:.1%} of orders in the planning "
+            f"year against {h['express_share_holdout']:.1%} in the holdout ({new_mix}). The "
+            "comparisons above are judged on the holdout orders: cost per order, delivery "
+            "days and next-day delivery of every express order.")
+
+
+def demand_by_country(orders: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
+    """Customers, orders, revenue and revenue share per country (for data whose
+    geography stops at the country), largest first."""
+    S.require_columns(customers, "customers", [S.CUSTOMER_ID, S.COUNTRY])
+    out = (orders.drop(columns=S.COUNTRY, errors="ignore")
+           .merge(customers[[S.CUSTOMER_ID, S.COUNTRY]], on=S.CUSTOMER_ID)
+           .assign(revenue=lambda d: d[S.QUANTITY] * d[S.UNIT_PRICE])
+           .groupby(S.COUNTRY).agg(customers=(S.CUSTOMER_ID, "nunique"),
+                                   orders=(S.ORDER_ID, "nunique"), revenue=("revenue", "sum"))
+           .sort_values("revenue", ascending=False))
+    out["revenue share"] = out["revenue"] / out["revenue"].sum()
+    return out
+
+
+NETWORK_LABELS = {"sites": "sites", "total_cost": "planned cost (/yr)",
+                  "express_orders_within_radius": "planning year: express orders within reach",
+                  "min_segment_share_within_radius": "express segments within reach (worst)",
+                  "holdout_express_next_day": "holdout: express orders next day",
+                  "holdout_mean_delivery_days": "holdout: mean delivery days",
+                  "holdout_cost_per_order": "holdout: cost per order"}
+
+
+def network_table(networks: pd.DataFrame, currency: str = ""):
+    """The networks of :func:`network_comparison` as a formatted table (a pandas
+    Styler), one row per network."""
+    labels = {k: v.replace("(/yr)", f"({currency}/yr)") for k, v in NETWORK_LABELS.items()}
+    labels["holdout_cost_per_order"] += f" ({currency})" if currency else ""
+    fmt = {v: "{:.1%}" for v in list(labels.values())[2:5]}
+    fmt.update({labels["sites"]: "{:,.0f}", labels["total_cost"]: "{:,.0f}",
+                labels["holdout_mean_delivery_days"]: "{:.2f}",
+                labels["holdout_cost_per_order"]: "{:.2f}"})
+    return networks.set_index("network")[list(labels)].rename(columns=labels).style.format(fmt)
