@@ -1,9 +1,10 @@
 """Inventory simulation speed: 1,000 SKUs x 365 days, vectorised across SKUs, against
 the same simulation written SKU by SKU in plain Python (run on a sample and scaled);
 the same with two demand tiers and reserved stock; and the whole policy comparison
-of notebook 03 on the default synthetic data, with its figures.
+of notebook 03 on the default synthetic data, effects on and off, with its figures.
 
     python benchmarks/bench_inventory.py
+    python benchmarks/bench_inventory.py --seeds 42,43,44,45,46  # the comparison over seeds
 """
 
 from __future__ import annotations
@@ -59,24 +60,46 @@ def main() -> None:
     comparison()
 
 
-def comparison() -> None:
-    from chainsight import datasets, profiling
+OFF = {"acquisition_shift": 0, "customisation_ramp": 0, "category_shift": 0,
+       "quality_incident": 0}
 
-    ds = datasets.load("synthetic", size="default", seed=42)
-    t0 = time.perf_counter()
-    prof = profiling.build_profile(ds, as_of="2025-07-06")
-    segs = prof.segments_for(ds.tables["customers"])
-    t1 = time.perf_counter()
-    r = inventory.policy_comparison(ds.orders, ds.tables["products"], segs, "2025-07-07",
-                                    {1: 0.95, 2: 0.95}, calendar=ds.tables["calendar"])
-    t2 = time.perf_counter()
-    print(f"default: profile {t1 - t0:.1f} s, policy comparison {t2 - t1:.1f} s "
-          f"({len(r['frontier']) + len(r['policies'])} simulations)")
-    cols = ["fill_rate", "top_tier_fill_rate", "other_fill_rate", "festival_lost_units",
-            "lost_margin", "holding_cost"]
-    print(r["policies"].set_index("policy")[cols].round(4).to_string())
-    print({k: round(v, 4) for k, v in r["headline"].items()})
+
+def comparison(seeds=(42,)) -> None:
+    """Notebook 03's comparison on the default synthetic data, with the effects at their
+    default strengths and all off (the negative control), over ``seeds``."""
+    from chainsight import compare
+
+    def run(effects):
+        def one(seed):
+            t0 = time.perf_counter()
+            r = inventory.effects_control(effects, size="default", seed=seed,
+                                          holdout_start="2025-07-07",
+                                          segment_targets={1: 0.95, 2: 0.95})
+            print(f"seed {seed}, effects {'off' if effects else 'on'}: "
+                  f"{time.perf_counter() - t0:.1f} s")
+            if seed == seeds[0]:
+                cols = ["role", "target", "fill_rate", "top_tier_fill_rate", "lost_margin",
+                        "holding_cost", "total_cost"]
+                print(r["policies"].set_index("policy")[cols].round(4).to_string())
+                sides = {"calendar_prebuild": ("with the pre-build", "without it"),
+                         "segment_prebuild": ("by segment", "without segments")}
+                for k, p in r["paired"].items():
+                    print("  " + (inventory.labelled_sentence(p, *sides[k]) if k in sides
+                                  else p.sentence("{:.1%}" if "fill" in k else "{:,.0f}")))
+            return {k: r["paired"][k] for k in ("total_cost", "lost_margin",
+                                                 "total_cost_equal_holding", "segment_prebuild")
+                    if k in r["paired"]}
+        return compare.seed_summary(compare.over_seeds(one, seeds))
+
+    for name, effects in (("effects at 1", None), ("effects off", OFF)):
+        print(f"\n{name}:")
+        print(run(effects).round(0).to_string())
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if "--seeds" in sys.argv:  # e.g. --seeds 42,43,44,45,46: the comparison only
+        comparison(tuple(int(x) for x in sys.argv[sys.argv.index("--seeds") + 1].split(",")))
+    else:
+        main()

@@ -179,57 +179,116 @@ def test_inventory_health_by_hand():
     assert h.loc[0, "obsolete_units"] == 0
 
 
-def _policies(size, **kw):
-    from chainsight import datasets, profiling
-
-    ds = datasets.load("synthetic", size=size, seed=42)
-    prof = profiling.build_profile(ds, as_of="2025-07-06")
-    segs = prof.segments_for(ds.tables["customers"])
-    return inventory.policy_comparison(ds.orders, ds.tables["products"], segs, "2025-07-07",
-                                       {1: 0.95, 2: 0.95}, calendar=ds.tables["calendar"], **kw)
+START = "2025-07-07"
+TARGETS = {1: 0.95, 2: 0.95}
+OFF = {"acquisition_shift": 0, "customisation_ramp": 0, "category_shift": 0,
+       "quality_incident": 0}
 
 
-def test_policy_comparison_mechanics():
-    r = _policies("small", frontier=(0.8, 0.9, 0.95, 0.99))
-    pol = r["policies"].set_index("policy")
-    assert list(pol.index) == ["uniform 95%", "profile-differentiated",
-                               "profile + festival pre-build"]
+@pytest.fixture(scope="module")
+def run():
+    """Notebook 03's comparison on the small synthetic retailer (effects at 1)."""
+    return inventory.effects_control(None, size="small", seed=42, holdout_start=START,
+                                     segment_targets=TARGETS)
+
+
+def test_policy_comparison_mechanics(run):
+    pol = run["policies"].set_index("policy")
+    assert run["blind"] == "uniform + pre-build" and run["aware"] == "profile + pre-build"
+    assert list(pol.index[:5]) == list(inventory.FAMILIES)
+    assert pol.loc[run["blind"], "role"] == "profile-blind"
+    assert pol.loc[run["aware"], "role"] == "profile-aware"
     assert pol[["fill_rate", "top_tier_fill_rate", "other_fill_rate"]].stack().between(0, 1).all()
-    assert (pol["holding_cost"] > 0).all()
-    uni = r["frontier"][r["frontier"]["policy"] == "uniform"]
+    assert np.allclose(pol["total_cost"], pol["holding_cost"] + pol["lost_margin"])
+    # The per-SKU figures the intervals resample add up to the policy totals.
+    sums = run["per_sku"].groupby("policy")[["total_cost", "lost_margin"]].sum()
+    assert np.allclose(sums.loc[pol.index], pol[["total_cost", "lost_margin"]])
+    front = run["frontier"]
+    uni = front[front["policy"] == "uniform"].sort_values("target")
     assert uni["holding_cost"].is_monotonic_increasing and uni["fill_rate"].is_monotonic_increasing
-    profile = r["frontier"][r["frontier"]["policy"] == "profile"]
-    assert profile["target"].tolist() == [0.95, 0.99]
-    tiers = r["tiers"].set_index("segment")
+    tiers = run["tiers"].set_index("segment")
     assert tiers.loc[1, "tier"] == tiers.loc[2, "tier"] == 0 and tiers.loc["new", "tier"] == 1
-    assert {"segment", "tier", "target", "uniform 95%"} <= set(r["by_segment"].columns)
-    skus = r["skus"]
-    assert (skus["reserved_stock"] >= 0).all() and skus["top_tier_share"].between(0, 1).all()
-    assert set(r["prebuild"]["event"]) == {"National Day", "Double 11", "Double 12"}
-    assert (r["prebuild"]["build"] >= 0).all()
-    daily = r["daily"]
-    assert daily.groupby("policy").size().nunique() == 1 and len(daily) % 3 == 0
-    assert daily["festival"].any() and (pol["turnover"] > 0).all()
-    # Festival days are where the pre-build policy loses less.
+    pb = run["prebuild"]
+    assert set(pb["event"]) == {"National Day", "Double 11", "Double 12"}
+    assert set(pb["prebuild"]) == {"calendar", "segment"} and (pb["build"] >= 0).all()
+    daily = run["daily"]
     lost = daily[daily["festival"]].groupby("policy")["lost_units"].sum()
-    assert lost["profile + festival pre-build"] == pytest.approx(
-        pol.loc["profile + festival pre-build", "festival_lost_units"])
+    assert lost["uniform + pre-build"] == pytest.approx(
+        pol.loc["uniform + pre-build", "festival_lost_units"])
+    # The pre-build (the calendar's, given to the blind side) cuts festival-day lost sales.
+    assert pol.loc["uniform + pre-build", "festival_lost_units"] < 0.5 * pol.loc[
+        "uniform", "festival_lost_units"]
 
 
-def test_profile_policy_protects_the_valuable_segments_for_less():
-    """The inventory acceptance on 8,000 customers: the top-value segments get at least
-    the uniform policy's fill rate at a lower holding cost, and the festival pre-build
-    cuts the festival-day lost sales."""
-    r = _policies(8000)
-    pol = r["policies"].set_index("policy")
-    uni, pro = pol.loc["uniform 95%"], pol.loc["profile-differentiated"]
-    assert pro["top_tier_fill_rate"] >= uni["top_tier_fill_rate"]
-    assert pro["holding_cost"] < uni["holding_cost"]
-    pre = pol.loc["profile + festival pre-build"]
-    assert pre["festival_lost_units"] < 0.5 * pro["festival_lost_units"]
-    h = r["headline"]
-    assert h["profile_top_tier_fill_rate_at_equal_cost"] > h["uniform_top_tier_fill_rate"]
-    assert h["profile_holding_cost_at_equal_fill"] < h["uniform_holding_cost"]
+def test_targets_are_tuned_on_the_validation_window_only(run):
+    tuning, val = run["tuning"], run["validation"]
+    assert tuning["tuned"] and str(tuning["validation_end"].date()) == "2025-07-06"
+    assert set(val["policy"]) == {run["blind"], run["aware"]}
+    for side in (run["blind"], run["aware"]):
+        v = val[val["policy"] == side]
+        assert tuning["targets"][side] == v.loc[v["total_cost"].idxmin(), "target"]
+    # The validation replay sees no holdout demand: its figures differ from the holdout's.
+    assert not np.allclose(val["total_cost"].to_numpy(), run["frontier"].set_index(
+        ["policy", "target"]).loc[list(zip(val["policy"], val["target"], strict=True)),
+                                  "total_cost"].to_numpy())
+    # Equal holding cost: the blind run sits at the aware policy's holding cost.
+    pol = run["policies"].set_index("policy")
+    eq = pol.loc[f"{run['blind']}, equal holding cost", "holding_cost"]
+    assert eq == pytest.approx(pol.loc[run["aware"], "holding_cost"], rel=0.03)
+
+
+def test_paired_comparisons_over_skus(run):
+    p, pol = run["paired"], run["policies"].set_index("policy")
+    assert {"total_cost", "lost_margin", "fill_rate", "top_tier_fill_rate",
+            "total_cost_equal_holding", "service_tiers", "calendar_prebuild",
+            "segment_prebuild"} == set(p)
+    assert all(x.unit == "SKU" and x.n_units == len(run["skus"]) for x in p.values())
+    assert p["total_cost"].blind == pytest.approx(pol.loc[run["blind"], "total_cost"])
+    assert p["total_cost"].aware == pytest.approx(pol.loc[run["aware"], "total_cost"])
+    assert p["fill_rate"].aware == pytest.approx(pol.loc[run["aware"], "fill_rate"])
+    assert p["calendar_prebuild"].blind == pytest.approx(pol.loc["uniform", "total_cost"])
+    assert p["total_cost"].lo <= p["total_cost"].difference <= p["total_cost"].hi
+
+
+def test_segment_prebuild_with_one_segment_is_the_calendar_prebuild():
+    """Attribution: with every customer in one segment the pre-build by segment is the
+    pre-build without segments, so the profile's part of it is exactly zero."""
+    from chainsight import datasets
+    from chainsight import schema as S
+
+    ds = datasets.load("synthetic", size="small", seed=42)
+    products = inventory.top_products(ds.orders, ds.tables["products"], START, 300)
+    one = ds.tables["customers"][[S.CUSTOMER_ID]].assign(segment=1)
+    train = ds.orders[ds.orders[S.TIMESTAMP] < START]
+    r = inventory.policy_comparison(ds.orders, products, one, START, {1: 0.95},
+                                    calendar=ds.tables["calendar"], validation_weeks=400,
+                                    demand=inventory.lead_time_demand(train, products))
+    pb = r["prebuild"].pivot_table(index=["event", "product_id"], columns="prebuild",
+                                   values="build")
+    assert np.allclose(pb["calendar"], pb["segment"])
+    assert r["paired"]["segment_prebuild"].difference == pytest.approx(0, abs=1e-6)
+    assert r["paired"]["segment_prebuild"].verdict == "no measurable difference"
+    # No history before the validation window: the targets are the parameters.
+    assert not r["tuning"]["tuned"] and r["tuning"]["targets"][r["blind"]] == 0.95
+
+
+def test_negative_control_profile_not_better_with_effects_off():
+    """With every injected effect off, the profile-aware policy does not come out
+    better than the blind one on total cost (the negative control)."""
+    r = inventory.effects_control(OFF, size="small", seed=42, holdout_start=START,
+                                  segment_targets=TARGETS)
+    assert r["paired"]["total_cost"].verdict != "better"
+
+
+def test_labelled_sentence_by_hand():
+    from chainsight import compare
+
+    p = compare.Paired(metric="Total cost", unit="SKU", n_units=3, blind=100.0, aware=90.0,
+                       difference=-10.0, lo=-15.0, hi=-5.0, level=0.95, lower_is_better=True,
+                       verdict="better", n_boot=10)
+    assert inventory.labelled_sentence(p, "with", "without") == (
+        "Total cost: with 90 against without 100, a difference of -10 (95% interval -15 "
+        "to -5 over 3 SKU units): better.")
 
 
 def test_policy_comparison_needs_prices_or_costs(small):

@@ -123,16 +123,28 @@ def test_notebook_03_on_quick(quick_run):
     out, metrics = quick_run
     m = metrics["03_inventory"]["metrics"]
     assert 200 < m["skus"] <= 220  # the catalogue, less any SKU the small base never bought
-    assert m["profile_top_tier_fill_rate"] > m["uniform_top_tier_fill_rate"]
-    assert m["profile_holding_cost"] < m["uniform_holding_cost"]
-    assert m["prebuild_festival_lost_units"] < m["profile_festival_lost_units"]
-    assert m["profile_other_fill_rate"] < m["uniform_other_fill_rate"]  # the price, shown
+    # The blind side has the same festival pre-build; targets are tuned before the holdout.
+    assert m["blind_policy"] == "uniform + pre-build" and m["aware_policy"] == "profile + pre-build"
+    assert m["targets_tuned"] is True
+    total = compare.Paired(**m["total_cost_difference"])
+    assert total.blind == pytest.approx(m["blind_total_cost"], rel=1e-6)
+    assert total.unit == "SKU" and total.verdict in compare.VERDICTS
+    assert m["negative_control"]["total_cost"]["verdict"] != "better"
     html = (out / "03_inventory.html").read_text()
+    assert html_text(total.sentence("{:,.0f}")) in html
+    assert "walk away after a stockout" not in html
     for heading in ("ABC", "Lead-time demand", "Service targets from the profile",
                     "The policies on the holdout", "Festival pre-build", "Inventory health",
-                    "Key takeaways"):
+                    "Negative control", "Key takeaways"):
         assert heading in html, heading
     assert html.count("<img") >= 6
+
+
+def test_notebook_03_on_online_retail(online_retail_run):
+    _, metrics = online_retail_run
+    m = metrics["03_inventory"]["metrics"]
+    assert set(m["skipped"]) == {"pre-build", "negative control"}
+    assert m["blind_policy"] == "uniform"
 
 
 def test_notebook_04_on_quick(quick_run):

@@ -444,52 +444,112 @@ def lead_time_demand(orders: pd.DataFrame, products: pd.DataFrame, *,
     return LeadTimeDemand(skus, lead, fc_wide.iloc[:, 0].to_numpy(), samples, err_by)
 
 
+# The policy families. Each is traced over its service target t: *uniform* gives every
+# SKU the cycle-service target t; *profile* gives the top tier t and every other tier its
+# own target shifted by the same amount (the gaps between the tiers stay as set). A
+# family with a pre-build raises its levels before each festival: *calendar* sizes the
+# build without segments (the whole base as one segment), *segment* from each segment's
+# festival units and growth.
+FAMILIES: dict[str, tuple[str, str | None]] = {
+    "uniform": ("uniform", None),
+    "uniform + pre-build": ("uniform", "calendar"),
+    "uniform + segment pre-build": ("uniform", "segment"),
+    "profile": ("profile", None),
+    "profile + pre-build": ("profile", "segment"),
+}
+TARGETS = (0.70, 0.75, 0.80, 0.85, 0.90, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999)
+
+
+def top_products(orders: pd.DataFrame, products: pd.DataFrame, before, n: int) -> pd.DataFrame:
+    """The ``n`` products with the most revenue in the orders before ``before``."""
+    from chainsight import schema as S
+
+    past = orders[orders[S.TIMESTAMP] < pd.Timestamp(before)]
+    revenue = (past[S.QUANTITY] * past[S.UNIT_PRICE]).groupby(past[S.PRODUCT_ID]).sum()
+    return products[products[S.PRODUCT_ID].isin(revenue.nlargest(n).index)]
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The demand of one replay window and what the policies know before it."""
+
+    days: pd.DatetimeIndex
+    D: np.ndarray  # (K, n, T) units per tier, SKU and day
+    shares: np.ndarray  # (K, n) tier shares of each SKU's units before the window
+    boost: dict  # pre-build kind -> (n, T) rise of the levels
+    festival_day: np.ndarray
+    prebuild: pd.DataFrame
+    seg_units: pd.DataFrame  # units per SKU and segment in the window
+
+
+def _shifted(targets: np.ndarray, top: float) -> np.ndarray:
+    """The tier targets moved so that the top tier's is ``top`` (gaps kept)."""
+    return np.clip(np.asarray(targets, float) + (top - targets[0]), 0.01, 0.999)
+
+
 def policy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: pd.DataFrame,
                       holdout_start, segment_targets: dict, *, uniform_target: float = 0.95,
                       default_target: float = 0.90, calendar: pd.DataFrame | None = None,
-                      frontier=(0.80, 0.85, 0.90, 0.91, 0.93, 0.95, 0.97, 0.98, 0.99),
+                      frontier=TARGETS, validation_weeks: int = 13,
                       cycle_weeks: float = 2, holding_rate: float = 0.25,
                       default_lead_time: float = 14, markdown: float = 0.2,
                       sell_through_days: float = 60, cost_share: float = 0.6,
-                      n_samples: int = 1000, seed: int = 0,
+                      n_samples: int = 1000, seed: int = 0, n_boot: int = 2000,
                       demand: LeadTimeDemand | None = None) -> dict:
-    """Simulate stocking policies on the holdout with its actual daily demand.
+    """Profile-blind against profile-aware stocking, replayed on the holdout's actual
+    daily demand and judged on one objective: total cost = holding cost + lost margin
+    (lost units x (price - cost)). A stock-out costs the sale only: the data model has
+    no customers leaving after one, so there is no lost-future-margin term.
 
-    Every policy orders from each SKU's lead-time demand samples: its ETS forecast
-    at ``holdout_start`` plus its own backtest errors (4 origins before the
-    holdout); the order-up-to level adds ``cycle_weeks`` of forecast demand.
+    Every policy orders from each SKU's lead-time demand samples (its ETS forecast at
+    the start of the window plus its own backtest errors, :func:`lead_time_demand`);
+    the order-up-to level adds ``cycle_weeks`` of forecast demand. The families
+    (:data:`FAMILIES`), each traced over the targets ``frontier``:
 
-    - *uniform*: every SKU at ``uniform_target`` cycle service, one queue.
-    - *profile-differentiated*: the segments' targets (``segment_targets``, others
-      at ``default_target``, see :func:`service_tiers`) become demand tiers sharing
-      the stock; :func:`critical_levels` sets each SKU's reorder point and the stock
-      reserved for the higher tiers from the tier shares of its training demand.
-    - *profile + festival pre-build* (with a ``calendar``): for each festival in the
-      holdout, the event demand per SKU is last year's festival units of each
-      segment scaled by that segment's growth (its units in the 8 weeks before the
-      holdout against the same weeks a year earlier); the newsvendor
+    - *uniform*: one cycle-service target for every SKU, one queue.
+    - *profile*: the segments' targets (``segment_targets``, others at
+      ``default_target``, see :func:`service_tiers`) become demand tiers sharing the
+      stock; :func:`critical_levels` sets each SKU's reorder point and the stock kept
+      for the higher tiers from the tier shares of its past units. The family moves
+      all tier targets together (the top tier's target is the family's target).
+    - *+ pre-build* (with a ``calendar``): for each festival in the window, the event
+      demand per SKU is last year's festival units scaled by growth (the units of the 8
+      weeks before the window against the same weeks a year earlier); the newsvendor
       (:func:`prebuild_quantity` with ``markdown``, shelf life and
-      ``sell_through_days``) gives the build, and the policy levels rise by the build
-      less the normal cover from one lead time before the festival to its end.
+      ``sell_through_days``) gives the build, and the levels rise by the build less the
+      normal cover from one lead time before the festival to its end. The
+      *calendar* pre-build treats the whole base as one segment (profile-blind); the
+      *segment* pre-build scales each segment by its own growth (profile-aware).
+
+    The profile-blind policy is "uniform + pre-build", the profile-aware one "profile +
+    pre-build" (without festivals to build for, "uniform" and "profile"). The two
+    sides' targets are tuned on a validation window, the ``validation_weeks`` before
+    ``holdout_start``, replayed the same way with only the orders before it (forecast,
+    errors, tier shares and pre-build from them, with 3 or 2 backtest origins when the
+    history is too short for 4; the segments as given): the target of
+    least total cost there is used on the holdout, and the other uniform (profile)
+    families take the blind (aware) target. When there is no such window (too little
+    history), the targets are the parameters (``uniform_target``, and the segment
+    targets as set). The blind family is also run at the target whose holding cost on
+    the holdout equals the aware policy's (interpolated on its frontier).
 
     Columns: orders ``customer_id, product_id, timestamp, quantity``; products
     ``product_id`` and ``unit_cost`` or ``unit_price`` (``lead_time_days`` and
     ``shelf_life_days`` when known); segments ``customer_id, segment``; calendar
-    ``date, event, event_kind``.
+    ``date, event, event_kind``. With prices only, the unit cost is ``cost_share`` of
+    the price. ``demand``: the lead-time demand from :func:`lead_time_demand` on the
+    orders before ``holdout_start`` for the same products (computed when not given).
 
-    Unit costs and prices come from ``products``; with prices only (as in most
-    order data), the unit cost is ``cost_share`` of the price. Lead times come from
-    ``products`` too, or are ``default_lead_time`` days. ``demand``: the lead-time
-    demand already computed by :func:`lead_time_demand` from the orders before
-    ``holdout_start`` for the same products (computed here when not given).
-
-    Returns a dict of frames: ``policies`` (fill rates overall, for the top tier and
-    the rest, lost sales and margin, festival-day lost units, holding cost, turnover,
-    excess and obsolete stock value at the end), ``daily`` (lost units and stock
-    value per day and policy),
-    ``by_segment`` (fill rate per segment and policy), ``frontier`` (uniform
-    targets, and the top tier's target with the rest at ``default_target``, against
-    holding cost), ``tiers``, ``skus`` (levels per SKU) and ``prebuild``.
+    Returns a dict: ``policies`` (one row per family at its tuned target, plus the
+    equal-holding-cost blind run: fill rates overall, top tier and the rest, lost units
+    and margin, holding and total cost, festival-day lost units, turnover, excess and
+    obsolete stock), ``frontier`` and ``validation`` (every family and target on the
+    holdout and on the validation window), ``tuning`` (targets and how they were
+    chosen), ``paired`` (name -> :class:`chainsight.compare.Paired` over SKUs, see
+    :func:`_paired_comparisons`), ``blind`` and ``aware`` (the family names),
+    ``per_sku`` (holding cost, lost margin and total cost per policy and SKU),
+    ``by_segment``, ``tiers``, ``skus``, ``prebuild`` (both builds per festival and
+    SKU, with the festival's actual units) and ``daily``.
     """
     from chainsight import schema as S
 
@@ -513,15 +573,13 @@ def policy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: pd
                                   f"unit_price column; columns present: {list(products.columns)}")
     shelf = info["shelf_life_days"].to_numpy(float) if "shelf_life_days" in info \
         else np.full(n, np.nan)
+    margin = np.maximum(price - cost, 0)
 
     ltd = demand or lead_time_demand(train, products, default_lead_time=default_lead_time,
                                      n_samples=n_samples, seed=seed)
     if list(ltd.skus) != list(skus):
         raise ValueError("policy_comparison: the lead-time demand given is for other products")
-    lead, rate, samples = ltd.lead_time, ltd.weekly_rate, ltd.samples
-    cycle = cycle_weeks * rate
 
-    # Tiers, their shares of each SKU's training demand, and the holdout demand by tier.
     seg_of = segments[[S.CUSTOMER_ID, "segment"]].astype({"segment": object})
     tiers = service_tiers(segment_targets, seg_of["segment"].unique(), default_target)
     tier_of = dict(zip(tiers["segment"], tiers["tier"], strict=True))
@@ -535,110 +593,262 @@ def policy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: pd
         out[S.PRODUCT_ID] = out[S.PRODUCT_ID].astype(str)
         return out
 
-    train_l, hold_l = labelled(train), labelled(hold)
-    tier_units = _units(train_l, "tier", S.PRODUCT_ID, range(K), skus).to_numpy()
-    shares = tier_units / np.where(tier_units.sum(axis=0) > 0, tier_units.sum(axis=0), 1)
-    shares[-1] += tier_units.sum(axis=0) == 0  # no history: the lowest tier
-    days = pd.date_range(start, hold[S.TIMESTAMP].max().normalize(), freq="D")
-    T = len(days)
-    hold_l["day"] = hold_l[S.TIMESTAMP].dt.normalize()
-    g = hold_l.groupby(["tier", S.PRODUCT_ID, "day"])[S.QUANTITY].sum().reset_index()
-    D = np.zeros((K, n, T))
-    sku_pos = pd.Index(skus).get_indexer(g[S.PRODUCT_ID])
-    keep = sku_pos >= 0
-    np.add.at(D, (g["tier"].to_numpy()[keep], sku_pos[keep], days.get_indexer(g["day"])[keep]),
-              g[S.QUANTITY].to_numpy(float)[keep])
-    seg_units = _units(hold_l, S.PRODUCT_ID, "segment", skus, tiers["segment"])
+    pb_kw = dict(holding_rate=holding_rate, markdown=markdown,
+                 sell_through_days=sell_through_days, n_samples=n_samples, seed=seed)
 
-    if calendar is not None:
-        boost, festival_day, prebuild = _festival_prebuild(
-            train_l, calendar, days, ltd, cost, price, shelf, holding_rate=holding_rate,
-            markdown=markdown, sell_through_days=sell_through_days, n_samples=n_samples,
-            seed=seed)
-    else:
-        boost, festival_day, prebuild = np.zeros((n, T)), np.zeros(T, dtype=bool), pd.DataFrame()
+    def window(before, during, days, ltd_):
+        before_l, during_l = labelled(before), labelled(during)
+        tier_units = _units(before_l, "tier", S.PRODUCT_ID, range(K), skus).to_numpy()
+        total = tier_units.sum(axis=0)
+        shares = tier_units / np.where(total > 0, total, 1)
+        shares[-1] += total == 0  # no history: the lowest tier
+        during_l["day"] = during_l[S.TIMESTAMP].dt.normalize()
+        g = during_l.groupby(["tier", S.PRODUCT_ID, "day"])[S.QUANTITY].sum().reset_index()
+        D = np.zeros((K, n, len(days)))
+        pos, day = pd.Index(skus).get_indexer(g[S.PRODUCT_ID]), days.get_indexer(g["day"])
+        keep = (pos >= 0) & (day >= 0)
+        np.add.at(D, (g["tier"].to_numpy()[keep], pos[keep], day[keep]),
+                  g[S.QUANTITY].to_numpy(float)[keep])
+        seg_units = _units(during_l, S.PRODUCT_ID, "segment", skus, tiers["segment"])
+        boost = {"calendar": np.zeros((n, len(days))), "segment": np.zeros((n, len(days)))}
+        festival_day, builds = np.zeros(len(days), dtype=bool), []
+        if calendar is not None:
+            for kind, frame in (("calendar", before_l.assign(segment="all")),
+                                ("segment", before_l)):
+                boost[kind], festival_day, rows = _festival_prebuild(
+                    frame, calendar, days, ltd_, cost, price, shelf, actual=D.sum(axis=0),
+                    **pb_kw)
+                builds.append(rows.assign(prebuild=kind))
+        prebuild = pd.concat(builds, ignore_index=True) if builds else pd.DataFrame()
+        return _Window(days, D, shares, boost, festival_day, prebuild, seg_units)
 
-    def run(s, reserve=None, boost_=0.0, tiered=True):
-        S_ = s + cycle
-        if tiered:
-            res = simulate(D, lead, s[:, None] + boost_ + np.zeros(T),
-                           S_[:, None] + boost_ + np.zeros(T), initial=S_, reserve=reserve)
-            tier_fill = res.class_fill_rate
+    def run(w, ltd_, family, t):
+        kind, pb = FAMILIES[family]
+        D, T = w.D, len(w.days)
+        boost = w.boost[pb] if pb else np.zeros((n, T))
+        if kind == "uniform":
+            s, reserve, D_ = ltd_.reorder_points(t), None, D.sum(axis=0)
         else:
-            res = simulate(D.sum(axis=0), lead, s, S_, initial=S_)
-            tier_fill = np.broadcast_to(res.fill_rate, (K, n))
-        fill_of = {seg: tier_fill[t] for seg, t in tier_of.items()}
-        seg_fill = {seg: float((seg_units[seg] * fill_of[seg]).sum() / seg_units[seg].sum())
-                    if seg_units[seg].sum() > 0 else np.nan for seg in seg_units.columns}
-        served_k = (tier_fill * D.sum(axis=2)).sum(axis=1)
+            s, reserve = critical_levels(ltd_.samples, w.shares, _shifted(targets, t))
+            D_ = D
+        S_ = s + cycle_weeks * ltd_.weekly_rate
+        res = simulate(D_, ltd_.lead_time, s[:, None] + boost, S_[:, None] + boost,
+                       initial=S_, reserve=reserve)
+        tier_fill = res.class_fill_rate if kind == "profile" else \
+            np.broadcast_to(res.fill_rate, (K, n))
+        served_k = tier_fill * D.sum(axis=2)
+        holding = res.average_on_hand * cost * holding_rate * T / 365
+        lost_margin = res.lost * margin
         value = res.average_on_hand * cost
         health = inventory_health(res.on_hand, D.sum(axis=0), cost)
-        row = {"fill_rate": float(res.served.sum() / max(res.demand.sum(), 1e-9)),
-               "top_tier_fill_rate": float(served_k[0] / max(D[0].sum(), 1e-9)),
+        row = {"target": float(t),
+               "fill_rate": float(res.served.sum() / max(res.demand.sum(), 1e-9)),
+               "top_tier_fill_rate": float(served_k[0].sum() / max(D[0].sum(), 1e-9)),
                "other_fill_rate": float(served_k[1:].sum() / max(D[1:].sum(), 1e-9)),
                "lost_units": float(res.lost.sum()),
-               "lost_margin": float((res.lost * np.maximum(price - cost, 0)).sum()),
-               "festival_lost_units": float(res.lost_by_day[:, festival_day].sum()),
+               "lost_margin": float(lost_margin.sum()),
+               "holding_cost": float(holding.sum()),
+               "total_cost": float(holding.sum() + lost_margin.sum()),
+               "festival_lost_units": float(res.lost_by_day[:, w.festival_day].sum()),
                "average_stock_value": float(value.sum()),
-               "holding_cost": float(value.sum() * holding_rate * T / 365),
                "turnover": float((res.served * cost).sum() * 365 / T / max(value.sum(), 1e-9)),
                "excess_value": float(health["excess_value"].sum()),
                "obsolete_value": float(health["obsolete_value"].sum())}
-        daily_ = pd.DataFrame({"date": days, "lost_units": res.lost_by_day.sum(axis=0),
-                               "stock_value": cost @ res.on_hand})
-        return row, seg_fill, daily_
+        per_sku = pd.DataFrame({S.PRODUCT_ID: skus, "target": float(t), "holding_cost": holding,
+                                "lost_margin": lost_margin, "total_cost": holding + lost_margin,
+                                "demand": res.demand, "served": res.served,
+                                "top_tier_demand": D[0].sum(axis=1),
+                                "top_tier_served": served_k[0], "reorder_point": s})
+        fill_of = {seg: tier_fill[k] for seg, k in tier_of.items()}
+        su = w.seg_units
+        seg_fill = {seg: float((su[seg] * fill_of[seg]).sum() / su[seg].sum())
+                    if su[seg].sum() > 0 else np.nan for seg in su.columns}
+        daily = pd.DataFrame({"date": w.days, "lost_units": res.lost_by_day.sum(axis=0),
+                              "stock_value": cost @ res.on_hand, "festival": w.festival_day})
+        return row, per_sku, seg_fill, daily
 
-    q = ltd.reorder_points
-    s_uni = q(uniform_target)
-    s_pro, reserve = critical_levels(samples, shares, targets)
-    rows, seg_rows, daily = [], {}, []
-    for name, args in [(f"uniform {uniform_target:.0%}", (s_uni, None, 0.0, False)),
-                       ("profile-differentiated", (s_pro, reserve, 0.0, True)),
-                       ("profile + festival pre-build", (s_pro, reserve, boost, True))]:
-        if name.endswith("pre-build") and prebuild.empty:
-            continue
-        row, seg_rows[name], day_rows = run(*args)
-        rows.append({"policy": name, **row})
-        daily.append(day_rows.assign(policy=name, festival=festival_day))
-    front = [{"policy": "uniform", "target": t, **run(q(t), tiered=False)[0]} for t in frontier]
-    if K > 1:
-        for t in [f for f in frontier if f > targets[1]]:
-            s_t, r_t = critical_levels(samples, shares, np.append(t, targets[1:]))
-            front.append({"policy": "profile", "target": t, **run(s_t, r_t)[0]})
-    front = pd.DataFrame(front)
-    uni = front[front["policy"] == "uniform"].set_index("target").loc[uniform_target] \
-        if uniform_target in frontier else pd.Series(rows[0])
-    pro = front[front["policy"] == "profile"].sort_values("target")
-    headline = {"uniform_top_tier_fill_rate": float(uni["top_tier_fill_rate"]),
-                "uniform_holding_cost": float(uni["holding_cost"]),
-                "profile_holding_cost_at_equal_fill": np.nan,
-                "profile_top_tier_fill_rate_at_equal_cost": np.nan}
-    if len(pro) > 1:
-        x, y = pro["top_tier_fill_rate"].to_numpy(), pro["holding_cost"].to_numpy()
-        if x.min() <= uni["top_tier_fill_rate"] <= x.max() and (np.diff(x) > 0).all():
-            headline["profile_holding_cost_at_equal_fill"] = float(
-                np.interp(uni["top_tier_fill_rate"], x, y))
-        if y.min() <= uni["holding_cost"] <= y.max() and (np.diff(y) > 0).all():
-            headline["profile_top_tier_fill_rate_at_equal_cost"] = float(
-                np.interp(uni["holding_cost"], y, x))
-    by_segment = pd.DataFrame(seg_rows).rename_axis("segment").reset_index()
-    by_segment = tiers.merge(by_segment, on="segment")
+    def trace(w, ltd_, families):
+        return pd.DataFrame([{"policy": f, **run(w, ltd_, f, t)[0]}
+                             for f in families for t in frontier])
+
+    days = pd.date_range(start, hold[S.TIMESTAMP].max().normalize(), freq="D")
+    hw = window(train, hold, days, ltd)
+    has_prebuild = not hw.prebuild.empty
+    families = list(FAMILIES) if has_prebuild else ["uniform", "profile"]
+    blind, aware = (("uniform + pre-build", "profile + pre-build") if has_prebuild
+                    else ("uniform", "profile"))
+
+    # The targets, tuned on the validation window before the holdout.
+    val_start = start - pd.Timedelta(weeks=validation_weeks)
+    tuning = {"tuned": False, "validation_start": val_start, "validation_end":
+              start - pd.Timedelta(days=1), "reason": ""}
+    validation = pd.DataFrame()
+    try:
+        before = orders[orders[S.TIMESTAMP] < val_start]
+        during = orders[(orders[S.TIMESTAMP] >= val_start) & (orders[S.TIMESTAMP] < start)]
+        if len(before) == 0 or len(during) == 0:
+            raise ValueError("no orders before or in the validation window")
+        for n_origins in (4, 3, 2):  # short histories: fewer backtest origins
+            try:
+                ltd_val = lead_time_demand(before, products, default_lead_time=default_lead_time,
+                                           n_origins=n_origins, n_samples=n_samples, seed=seed)
+                break
+            except ValueError:
+                if n_origins == 2:
+                    raise
+        tuning["validation_origins"] = n_origins
+        vw = window(before, during, pd.date_range(val_start, start - pd.Timedelta(days=1)),
+                    ltd_val)
+        validation = trace(vw, ltd_val, [blind, aware])
+        best = validation.sort_values(["total_cost", "target"]).groupby("policy").first()
+        tuned = {"uniform": float(best.loc[blind, "target"]),
+                 "profile": float(best.loc[aware, "target"])}
+        tuning["tuned"] = True
+    except ValueError as e:  # too little history for a validation window
+        tuning["reason"] = str(e)
+        tuned = {"uniform": float(uniform_target), "profile": float(targets[0])}
+    # The policies beside the two sides take their side's target, so that each pair of
+    # policies compared differs in one thing only (the pre-build, or the tiers).
+    chosen = tuning["targets"] = {f: tuned[FAMILIES[f][0]] for f in families}
+
+    front = trace(hw, ltd, [f for f in families if f != "uniform + segment pre-build"])
+    rows, per_sku, seg_rows, daily = [], {}, {}, []
+    for f in families:
+        row, per_sku[f], seg_rows[f], d = run(hw, ltd, f, chosen[f])
+        role = "profile-blind" if f == blind else "profile-aware" if f == aware else "beside"
+        rows.append({"policy": f, "role": role, **row})
+        daily.append(d.assign(policy=f))
+    # The blind family at the aware policy's holding cost, from its holdout frontier.
+    curve = front[front["policy"] == blind].sort_values("holding_cost")
+    h_aware = rows[families.index(aware)]["holding_cost"]
+    equal = np.nan
+    if curve["holding_cost"].min() <= h_aware <= curve["holding_cost"].max():
+        equal = float(np.interp(h_aware, curve["holding_cost"], curve["target"]))
+        name = f"{blind}, equal holding cost"
+        row, per_sku[name], seg_rows[name], _ = run(hw, ltd, blind, equal)
+        rows.append({"policy": name, "role": "profile-blind at equal holding cost", **row})
+    tuning["equal_cost_target"] = equal
+
+    prebuild = hw.prebuild
+    by_segment = tiers.merge(pd.DataFrame(seg_rows).rename_axis("segment").reset_index(),
+                             on="segment")
     sku_table = pd.DataFrame({S.PRODUCT_ID: skus, "unit_cost": cost, "unit_price": price,
-                              "lead_time_days": lead,
-                              "weekly_forecast": rate, "top_tier_share": shares[0],
-                              "reorder_point_uniform": s_uni, "reorder_point_profile": s_pro,
-                              "reserved_stock": reserve[-1]})
-    return {"policies": pd.DataFrame(rows), "by_segment": by_segment,
-            "frontier": front, "headline": headline, "tiers": tiers, "skus": sku_table,
+                              "lead_time_days": ltd.lead_time, "weekly_forecast": ltd.weekly_rate,
+                              "top_tier_share": hw.shares[0],
+                              "reorder_point_blind": per_sku[blind]["reorder_point"].to_numpy(),
+                              "reorder_point_aware": per_sku[aware]["reorder_point"].to_numpy()})
+    long = pd.concat([p.assign(policy=k) for k, p in per_sku.items()], ignore_index=True)
+    return {"policies": pd.DataFrame(rows), "frontier": front, "validation": validation,
+            "tuning": tuning, "blind": blind, "aware": aware, "has_prebuild": has_prebuild,
+            "paired": _paired_comparisons(per_sku, blind, aware, has_prebuild, n_boot, seed),
+            "per_sku": long, "by_segment": by_segment, "tiers": tiers, "skus": sku_table,
             "prebuild": prebuild, "daily": pd.concat(daily, ignore_index=True)}
+
+
+def _paired_comparisons(per_sku: dict, blind: str, aware: str, has_prebuild: bool,
+                        n_boot: int, seed: int) -> dict:
+    """The paired comparisons over SKUs (:func:`chainsight.compare.paired`; money as
+    totals over the SKUs, fill rates as units served over units wanted):
+
+    - ``total_cost``, ``lost_margin``, ``fill_rate``, ``top_tier_fill_rate``: blind
+      against aware, each at its tuned target;
+    - ``total_cost_equal_holding``: blind at the aware policy's holding cost against
+      aware (when that cost lies on the blind frontier);
+    - ``service_tiers``: "uniform" against "profile", no pre-build (the tiers' share);
+    - with a pre-build, ``calendar_prebuild``: "uniform" against "uniform + pre-build"
+      (the calendar's gain, given to the blind side) and ``segment_prebuild``:
+      "uniform + pre-build" against "uniform + segment pre-build" (the profile's share
+      of the pre-build).
+    """
+    from chainsight import compare
+
+    n = len(per_sku[blind])
+    money = np.full(n, 1.0 / n)  # a ratio of sums over weights summing to 1: the total
+
+    def pair(b, a, column, metric, weight=None, lower=True):
+        w = money if weight is None else per_sku[b][weight].to_numpy()
+        return compare.paired(per_sku[b][column].to_numpy(), per_sku[a][column].to_numpy(), w,
+                              metric=metric, unit="SKU", lower_is_better=lower, n_boot=n_boot,
+                              seed=seed)
+
+    out = {"total_cost": pair(blind, aware, "total_cost", "Total cost (holding + lost margin)"),
+           "lost_margin": pair(blind, aware, "lost_margin", "Lost margin"),
+           "fill_rate": pair(blind, aware, "served", "Fill rate", "demand", lower=False),
+           "top_tier_fill_rate": pair(blind, aware, "top_tier_served", "Top tier's fill rate",
+                                      "top_tier_demand", lower=False)}
+    equal = f"{blind}, equal holding cost"
+    if equal in per_sku:
+        out["total_cost_equal_holding"] = pair(equal, aware, "total_cost",
+                                               "Total cost at equal holding cost")
+    out["service_tiers"] = pair("uniform", "profile", "total_cost",
+                                "Total cost, service tiers without pre-build")
+    if has_prebuild:
+        out["calendar_prebuild"] = pair("uniform", "uniform + pre-build", "total_cost",
+                                        "Total cost, pre-build without segments")
+        out["segment_prebuild"] = pair("uniform + pre-build", "uniform + segment pre-build",
+                                       "total_cost", "Total cost, pre-build by segment")
+    return out
+
+
+def labelled_sentence(p, aware: str, blind: str, fmt: str = "{:,.0f}") -> str:
+    """A :class:`chainsight.compare.Paired` stated with other names for its two sides
+    (for comparisons that are not blind against aware, such as with and without the
+    calendar's pre-build): ``"<metric>: <aware> x against <blind> y, a difference of d
+    (95% interval lo to hi over n SKU units): <verdict>."``"""
+    def signed(x):
+        text = fmt.format(x)
+        return "+" + text if x > 0 and not text.startswith(("+", "-")) else text
+
+    return (f"{p.metric}: {aware} {fmt.format(p.aware)} against {blind} {fmt.format(p.blind)}, "
+            f"a difference of {signed(p.difference)} ({100 * p.level:g}% interval "
+            f"{signed(p.lo)} to {signed(p.hi)} over {p.n_units} {p.unit} units): {p.verdict}.")
+
+
+def effects_control(effects: dict, *, size, seed: int, holdout_start, segment_targets: dict,
+                    n_products: int = 300, **kwargs) -> dict:
+    """:func:`policy_comparison` on the synthetic retailer with the given effect
+    strengths (e.g. all at 0: the negative control), set up as notebook 03 does: the
+    profile as of the day before ``holdout_start``, the ``n_products`` products with
+    the most revenue before it, the calendar's festivals. ``kwargs`` go to
+    :func:`policy_comparison`."""
+    from chainsight import datasets, profiling
+
+    ds = datasets.load("synthetic", size=size, seed=seed, effects=effects)
+    start = pd.Timestamp(holdout_start)
+    profile = profiling.build_profile(ds, as_of=start - pd.Timedelta(seconds=1), seed=seed)
+    segments = profile.segments_for(ds.tables.get("customers"))
+    products = top_products(ds.orders, ds.tables["products"], start, n_products)
+    return policy_comparison(ds.orders, products, segments, start, segment_targets,
+                             calendar=ds.tables.get("calendar"), seed=seed, **kwargs)
+
+
+def control_table(results: dict, names=("total_cost", "lost_margin",
+                                        "total_cost_equal_holding")) -> pd.DataFrame:
+    """The paired comparisons ``names`` of several :func:`policy_comparison` results
+    (scenario name -> result) as one frame: scenario, comparison, blind, aware,
+    difference, interval and verdict."""
+    rows = []
+    for scenario, r in results.items():
+        for name in names:
+            if name in r["paired"]:
+                p = r["paired"][name]
+                rows.append({"scenario": scenario, "comparison": p.metric,
+                             "blind target": r["tuning"]["targets"][r["blind"]],
+                             "aware target": r["tuning"]["targets"][r["aware"]],
+                             **{k: getattr(p, k) for k in ("blind", "aware", "difference",
+                                                            "lo", "hi", "verdict")}})
+    return pd.DataFrame(rows)
 
 
 def _festival_prebuild(train: pd.DataFrame, calendar: pd.DataFrame, days: pd.DatetimeIndex,
                        ltd: LeadTimeDemand, cost, price, shelf, *, holding_rate: float,
-                       markdown: float, sell_through_days: float, n_samples: int, seed: int):
+                       markdown: float, sell_through_days: float, n_samples: int, seed: int,
+                       actual: np.ndarray | None = None):
     """The festival pre-build of :func:`policy_comparison`: the rise of the policy
-    levels per SKU and day, the festival days of the holdout, and the build per
-    festival and SKU. ``train``: orders before the holdout with their ``segment``."""
+    levels per SKU and day, the festival days of the window, and the build per
+    festival and SKU. ``train``: orders before the window with their ``segment`` (one
+    value for all: the pre-build without segments); ``actual``: units per SKU and day
+    in the window (for the festival's actual units in the rows)."""
     from chainsight import schema as S
 
     skus, lead, rate = ltd.skus, ltd.lead_time, ltd.weekly_rate
@@ -680,5 +890,7 @@ def _festival_prebuild(train: pd.DataFrame, calendar: pd.DataFrame, days: pd.Dat
             rows.append({"event": w.event, "first": w.first, "last": w.last,
                          S.PRODUCT_ID: skus[i], "event_forecast": event_fc[i],
                          "build": pb["quantity"], "extra": extra,
-                         "critical_ratio": pb["critical_ratio"]})
+                         "critical_ratio": pb["critical_ratio"],
+                         "actual": float(actual[i, a:b + 1].sum()) if actual is not None
+                         else np.nan})
     return boost, festival_day, pd.DataFrame(rows)
