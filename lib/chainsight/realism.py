@@ -131,3 +131,19 @@ def forecast_control_units(customers: int, seed: int, effects: dict | None = Non
     out.update({("placebo", *lv): forecasting.profile_units(cmp, *lv, baseline=placebo)
                 for lv in CONTROL_LEVELS if lv[0] != "segment x category"})
     return out
+
+
+def forecast_differences(size: str | int, seed: int, effects: dict | None = None, h: int = 8,
+                         n_origins: int = 4, step: int = 13, model: str = "gbm") -> dict:
+    """Notebook 02's six comparisons (:func:`chainsight.forecasting.profile_differences`)
+    on a synthetic scenario, the profile built before the first origin: what a notebook
+    shows as its negative control with the exploited effects switched off."""
+    from chainsight import datasets, forecasting
+
+    ds = datasets.load("synthetic", size=size, seed=seed, effects=effects)
+    cat = forecasting.weekly_panel(ds.orders, [S.CATEGORY], products=ds.tables["products"])
+    origins = forecasting.default_origins(cat, h=h, n_origins=n_origins, step=step)
+    segments = profiling.build_profile(ds, as_of=origins[0], seed=seed).segments_for(
+        ds.tables["customers"])
+    return forecasting.profile_differences(ds.orders, segments, ds.tables["products"],
+                                           ds.tables["calendar"], origins, h, model, seed)[0]
