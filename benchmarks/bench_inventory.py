@@ -84,8 +84,9 @@ def comparison(seeds=(42,)) -> None:
                 sides = {"calendar_prebuild": ("with the pre-build", "without it"),
                          "segment_prebuild": ("by segment", "without segments")}
                 for k, p in r["paired"].items():
-                    print("  " + (inventory.labelled_sentence(p, *sides[k]) if k in sides
-                                  else p.sentence("{:.1%}" if "fill" in k else "{:,.0f}")))
+                    fmt = "{:.1%}" if "fill" in k else "{:,.0f}"
+                    aware, blind = sides.get(k, ("profile-aware", "profile-blind"))
+                    print("  " + p.sentence(fmt, aware=aware, blind=blind))
             return {k: r["paired"][k] for k in ("total_cost", "lost_margin",
                                                  "total_cost_equal_holding", "segment_prebuild")
                     if k in r["paired"]}

@@ -155,17 +155,29 @@ def test_own_history_forecasts_by_hand():
     assert f.loc["A", "actual"] == 1 and f.loc["B", "actual"] == 1
     assert f.loc["A", "spend"] == 60 and f.loc["A", "spend_365d"] == 50
     assert f.loc["A", "spend_182d"] == 30 and f.loc["A", "spend_91d"] == 30
+    assert f.loc["A", "repeat_365d"] == 2 and f.loc["A", "repeat_91d"] == 1
+    assert (f.loc["A", "recency_days"], f.loc["A", "age_days"]) == (2, 366)
     with pytest.raises(ValueError, match="alpha"):
         clv.own_history_forecasts(days, "2025-01-01", 70, alpha=0)
 
 
 def test_choose_own_history_never_sees_the_holdout(small):
     days = clv.purchase_days(small.orders)
-    method, alpha, table = clv.choose_own_history(days, "2025-01-01", 365)
+    choice = clv.choose_own_history(days, "2025-01-01", 365)
+    table = choice.table
     assert table["validation_origin"].iloc[0] == pd.Timestamp("2024-01-02")  # 2024 has 366 days
-    assert table.iloc[0]["method"] == method and table["wape"].is_monotonic_increasing
-    # Doubling every purchase after the origin changes nothing in the choice.
+    assert table.iloc[0]["method"] == choice.method and table["mse"].is_monotonic_increasing
+    # The scale matches each candidate's total to the validation window's.
+    f = clv.own_history_forecasts(days[days["day"] < "2025-01-01"], "2024-01-02", 365,
+                                  choice.alpha)
+    assert (choice.scale * f[choice.method]).sum() == pytest.approx(f["actual"].sum())
+    # Doubling every purchase after the origin changes nothing in the choice, nor in the
+    # regression learned on the training period.
     later = days[days["day"] >= "2025-01-01"]
-    again = clv.choose_own_history(pd.concat([days, later]), "2025-01-01", 365)
-    assert again[:2] == (method, alpha)
-    pd.testing.assert_frame_equal(again[2], table)
+    doubled = pd.concat([days, later])
+    again = clv.choose_own_history(doubled, "2025-01-01", 365)
+    assert (again.method, again.alpha, again.scale) == (choice.method, choice.alpha,
+                                                         choice.scale)
+    pd.testing.assert_frame_equal(again.table, table)
+    pd.testing.assert_frame_equal(clv.history_regression(doubled, "2025-01-01", 365),
+                                  clv.history_regression(days, "2025-01-01", 365))

@@ -312,3 +312,17 @@ def test_paired_statistic_of_a_nonlinear_statistic_finds_no_difference_between_e
     assert p.difference == 0 and p.verdict == "no measurable difference"
     with pytest.raises(ValueError, match="at least 2 units"):
         compare.paired_statistic(1, lambda i: (0.0, 0.0), metric="m", unit="u")
+
+
+def test_sentence_with_other_names_and_lines_by_hand():
+    p = Paired(metric="Total cost", unit="SKU", n_units=3, blind=100.0, aware=90.0,
+               difference=-10.0, lo=-15.0, hi=-5.0, level=0.95, lower_is_better=True,
+               verdict="better", n_boot=10)
+    assert p.sentence("{:,.0f}", aware="with", blind="without") == (
+        "Total cost: with 90 against without 100, a difference of -10 (95% interval -15 "
+        "to -5 over 3 SKU units): better.")
+    got = compare.lines({"total cost": p, "at equal cost": p}, "{:,.0f}")
+    assert got[0] == p.sentence("{:,.0f}")  # the name only repeats the metric
+    assert got[1] == "At equal cost: " + p.sentence("{:,.0f}")
+    assert compare.lines({"x": p}, lambda q: "{:.1f}")[0].endswith(
+        "a difference of -10.0 (95% interval -15.0 to -5.0 over 3 SKU units): better.")

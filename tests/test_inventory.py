@@ -280,17 +280,6 @@ def test_negative_control_profile_not_better_with_effects_off():
     assert r["paired"]["total_cost"].verdict != "better"
 
 
-def test_labelled_sentence_by_hand():
-    from chainsight import compare
-
-    p = compare.Paired(metric="Total cost", unit="SKU", n_units=3, blind=100.0, aware=90.0,
-                       difference=-10.0, lo=-15.0, hi=-5.0, level=0.95, lower_is_better=True,
-                       verdict="better", n_boot=10)
-    assert inventory.labelled_sentence(p, "with", "without") == (
-        "Total cost: with 90 against without 100, a difference of -10 (95% interval -15 "
-        "to -5 over 3 SKU units): better.")
-
-
 def test_policy_comparison_needs_prices_or_costs(small):
     from chainsight import schema as S
 

@@ -157,15 +157,22 @@ def test_holdout_check_judges_against_baselines_chosen_on_training(small_profile
     share = res["comparisons"]["share of holdout revenue reached"]
     assert share.blind == pytest.approx(blind["revenue_share"].iloc[0])
     assert share.aware == pytest.approx(t["revenue_share"]["predicted CLV (profile)"])
-    # The purchase forecast's baseline is the one the training backtest chose.
+    # The purchase forecasts' baselines are learned on the training period, and the
+    # comparisons are made against them.
     errs = res["segment_errors"].set_index("method")
-    assert errs.index[errs["baseline"]].tolist() == [res["purchases_baseline"]]
-    wape = res["comparisons"]["customer WAPE"]
-    assert wape.blind == pytest.approx(errs.loc[res["purchases_baseline"], "customer_wape"])
-    assert wape.aware == pytest.approx(
-        errs.loc["profile-aware (BG/NBD per customer)", "customer_wape"])
-    assert res["comparisons"]["segment WAPE"].aware == pytest.approx(
-        errs.loc["profile-aware (BG/NBD per customer)", "segment_wape"])
+    assert errs.index[errs["baseline"]].tolist() == [res["purchases_baseline"],
+                                                     "regression on purchase history"]
+    choice = res["purchases_choice"]
+    assert choice.table.iloc[0]["scale"] == choice.scale
+    aware = "profile-aware (BG/NBD per customer)"
+    for name, label in (("own history", res["purchases_baseline"]),
+                        ("history regression", "regression on purchase history")):
+        mse = res["comparisons"][f"MSE against {name}"]
+        assert mse.blind == pytest.approx(errs.loc[label, "mse"])
+        assert mse.aware == pytest.approx(errs.loc[aware, "mse"])
+        seg = res["comparisons"][f"segment WAPE against {name}"]
+        assert seg.blind == pytest.approx(errs.loc[label, "segment_wape"])
+        assert seg.aware == pytest.approx(errs.loc[aware, "segment_wape"])
     assert res["profile"].as_of < pd.Timestamp("2025-01-01")
     with pytest.raises(ValueError, match="outside the data"):
         profiling.holdout_check(ds, "2030-01-01")

@@ -312,3 +312,14 @@ def test_tier_mix_plans_share_one_forecast_of_tier_totals(small):
     doubled = pd.concat([o[o[S.TIMESTAMP] < "2025-01-01"], later])
     t2, _ = overview.mix_holdout_comparison(doubled, c, p, "2025-01-01", n_boot=200)
     assert (t2["bias"] + 1).to_numpy() == pytest.approx((table["bias"] + 1).to_numpy() / 2)
+
+
+def test_tier_mix_placebo_tiers_do_not_win(small):
+    """Negative control: city tiers shuffled among the customers carry no profile, so the
+    tier's own mix must not beat the national one."""
+    c = small.customers
+    rng = np.random.default_rng(0)
+    shuffled = c.assign(city_tier=rng.permutation(c["city_tier"].to_numpy()))
+    _, paired = overview.mix_holdout_comparison(small.orders, shuffled, small.products,
+                                                "2025-01-01", n_boot=500)
+    assert paired.verdict != "better", paired.sentence()

@@ -379,8 +379,10 @@ def own_history_forecasts(days: pd.DataFrame, origin, horizon_days: int,
     - ``ses``: simple exponential smoothing (``alpha`` per week) of the customer's
       weekly repeat purchase days since their first purchase, started at their own
       mean rate, times the horizon in weeks;
-    - ``spend`` before ``origin``, and ``spend_{d}d`` over its last ``d`` days for each
-      of :data:`SPEND_WINDOWS`;
+    - the history a model may learn from: ``repeat_days``, ``age_days`` (since the
+      first purchase), ``recency_days`` (since the last), ``spend`` before ``origin``,
+      and ``repeat_{d}d`` and ``spend_{d}d`` over its last ``d`` days for each of
+      :data:`SPEND_WINDOWS`;
     - ``actual`` and ``actual_value``: purchase days and spend in the horizon (zero if
       the data ends first).
 
@@ -411,6 +413,10 @@ def own_history_forecasts(days: pd.DataFrame, origin, horizon_days: int,
     recent = {f"spend_{d}d": before[before["day"] >= origin - pd.Timedelta(days=d)]
               .groupby(cid)["value"].sum().reindex(first.index, fill_value=0).to_numpy()
               for d in SPEND_WINDOWS}
+    rep_days = (origin - rep["day"]).dt.days.to_numpy()
+    recent.update({f"repeat_{d}d": np.bincount(codes[rep_days <= d], minlength=n)
+                   for d in SPEND_WINDOWS})
+    last = before.groupby(cid)["day"].max().reindex(first.index)
     ahead = days[(days["day"] >= origin)
                  & (days["day"] < origin + pd.Timedelta(days=int(horizon_days)))]
     ahead = ahead[ahead[cid].isin(first.index)].groupby(cid)["value"].agg(["size", "sum"])
@@ -421,6 +427,9 @@ def own_history_forecasts(days: pd.DataFrame, origin, horizon_days: int,
         "average_rate": n_rep.sum() / weeks_seen.sum() * weeks,
         "naive_365": np.bincount(codes[last_year], minlength=n) * horizon_days / window,
         "ses": level * weeks,
+        "repeat_days": n_rep,
+        "age_days": age_days,
+        "recency_days": (origin - last).dt.days.to_numpy(float),
         "spend": spend.reindex(first.index).to_numpy(),
         **recent,
         "actual": ahead["size"].to_numpy(float),
@@ -434,23 +443,39 @@ def customer_wape(forecast, actual) -> float:
     return float(np.abs(np.asarray(forecast, float) - actual).sum() / actual.sum())
 
 
-def choose_own_history(days: pd.DataFrame, origin, horizon_days: int,
-                       alphas=OWN_HISTORY_ALPHAS) -> tuple[str, float, pd.DataFrame]:
-    """The strongest own-history forecast, chosen on the training period only.
-
-    The forecasts of :func:`own_history_forecasts` are backtested from a validation
-    origin one horizon before ``origin`` (shortened to half the history when the
-    history is short), over the smoothing constants ``alphas``. Returns the chosen
-    method, its alpha and the validation table (method, alpha, WAPE, bias), best first.
-    """
-    origin = pd.Timestamp(origin).normalize()
-    start = days["day"].min()
-    history = (origin - start).days
+def _validation(days: pd.DataFrame, origin: pd.Timestamp, horizon_days: int
+                ) -> tuple[pd.Timestamp, int]:
+    """A validation origin one horizon before ``origin`` (half the history if shorter)."""
+    history = (origin - days["day"].min()).days
     val_days = int(min(horizon_days, history // 2))
     if val_days < 28:
         raise ValueError(f"{history} days of history before {origin.date()} are too few "
                          "to choose a forecast on the training period (need 56)")
-    val_origin = origin - pd.Timedelta(days=val_days)
+    return origin - pd.Timedelta(days=val_days), val_days
+
+
+@dataclass(frozen=True)
+class OwnHistoryChoice:
+    """The own-history forecast chosen on the training period, and how."""
+
+    method: str  # a key of OWN_HISTORY_METHODS
+    alpha: float  # smoothing constant (used by "ses")
+    scale: float  # the method's forecasts are multiplied by this (total matched on validation)
+    table: pd.DataFrame  # every candidate on the validation window, best first
+
+
+def choose_own_history(days: pd.DataFrame, origin, horizon_days: int,
+                       alphas=OWN_HISTORY_ALPHAS) -> OwnHistoryChoice:
+    """The strongest own-history forecast, chosen on the training period only.
+
+    The forecasts of :func:`own_history_forecasts` are backtested from a validation
+    origin one horizon before ``origin`` (shortened to half the history when the
+    history is short), over the smoothing constants ``alphas``. Each candidate is
+    scaled so that its total matches the validation window's (a planner corrects a
+    known bias), and the one with the lowest mean squared error per customer is chosen.
+    """
+    origin = pd.Timestamp(origin).normalize()
+    val_origin, val_days = _validation(days, origin, horizon_days)
     train = days[days["day"] < origin]
     rows = []
     for alpha in alphas:
@@ -459,17 +484,50 @@ def choose_own_history(days: pd.DataFrame, origin, horizon_days: int,
         if total <= 0:
             raise ValueError(f"no repeat purchases between {val_origin.date()} and "
                              f"{origin.date()} to choose a forecast on")
-        methods = ["ses"] if rows else list(OWN_HISTORY_METHODS)
-        for m in methods:
+        for m in ["ses"] if rows else list(OWN_HISTORY_METHODS):
+            raw = f[m].sum()
+            scale = float(total / raw) if raw > 0 else 1.0
             rows.append({"method": m, "alpha": alpha if m == "ses" else np.nan,
-                         "wape": customer_wape(f[m], f["actual"]),
-                         "bias": float(f[m].sum() / total - 1)})
-    table = pd.DataFrame(rows).sort_values("wape", kind="stable").reset_index(drop=True)
+                         "bias_before_scaling": float(raw / total - 1), "scale": scale,
+                         "mse": float(((scale * f[m] - f["actual"]) ** 2).mean()),
+                         "wape": customer_wape(scale * f[m], f["actual"])})
+    table = pd.DataFrame(rows).sort_values("mse", kind="stable").reset_index(drop=True)
     best = table.iloc[0]
-    alpha = float(best["alpha"]) if best["method"] == "ses" else float(
-        table.loc[table["method"] == "ses", "alpha"].iloc[0])
-    return str(best["method"]), alpha, table.assign(validation_origin=val_origin,
-                                                    validation_days=val_days)
+    alpha = float(table[table["method"] == "ses"].iloc[0]["alpha"])  # the best smoothing
+    return OwnHistoryChoice(str(best["method"]), alpha, float(best["scale"]),
+                            table.assign(validation_origin=val_origin,
+                                         validation_days=val_days))
+
+
+HISTORY_FEATURES: tuple[str, ...] = (
+    "repeat_days", "age_days", "recency_days", "spend",
+    *(f"repeat_{d}d" for d in SPEND_WINDOWS), *(f"spend_{d}d" for d in SPEND_WINDOWS))
+
+
+def history_regression(days: pd.DataFrame, origin, horizon_days: int,
+                       seed: int = 0) -> pd.DataFrame:
+    """A profile-blind model of each customer's coming purchase days learned across
+    customers from their purchase history alone (no segment, no demographics).
+
+    Gradient-boosted trees with a Poisson loss are fitted on the history features
+    (:data:`HISTORY_FEATURES`) at a validation origin one horizon before ``origin``
+    (half the history if shorter), against the purchase days in the window up to
+    ``origin``; they then forecast from the features at ``origin``, scaled from the
+    validation window's length to ``horizon_days``. Returns ``customer_id`` and
+    ``forecast`` for the customers who bought before ``origin``.
+    """
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    origin = pd.Timestamp(origin).normalize()
+    val_origin, val_days = _validation(days, origin, horizon_days)
+    train = days[days["day"] < origin]
+    fit_on = own_history_forecasts(train, val_origin, val_days)
+    model = HistGradientBoostingRegressor(loss="poisson", max_iter=200, learning_rate=0.05,
+                                          random_state=seed)
+    model.fit(fit_on[list(HISTORY_FEATURES)].to_numpy(float), fit_on["actual"].to_numpy(float))
+    now = own_history_forecasts(train, origin, horizon_days)
+    pred = model.predict(now[list(HISTORY_FEATURES)].to_numpy(float)) * horizon_days / val_days
+    return pd.DataFrame({S.CUSTOMER_ID: now[S.CUSTOMER_ID].to_numpy(), "forecast": pred})
 
 
 # ---------------------------------------------------------------------------

@@ -70,7 +70,8 @@ class Paired:
     verdict: str
     n_boot: int
 
-    def sentence(self, fmt: str = "{:.1%}") -> str:
+    def sentence(self, fmt: str = "{:.1%}", aware: str = "profile-aware",
+                 blind: str = "profile-blind") -> str:
         """The result in one computed sentence.
 
         Parameters
@@ -79,6 +80,9 @@ class Paired:
             Format for the two sides, e.g. ``"{:.1%}"`` for fractions or ``"{:,.0f}"``
             for money. With a percent format the difference and its interval are stated
             in percentage points at the same precision; otherwise they use ``fmt`` too.
+        aware, blind : str
+            Names of the two sides, for comparisons that are not profile-aware against
+            profile-blind (e.g. with and without a festival pre-build).
 
         Returns
         -------
@@ -103,7 +107,7 @@ class Paired:
             suffix = ""
         level = f"{100 * self.level:g}%"
         return (
-            f"{self.metric}: profile-aware {fmt.format(self.aware)} against profile-blind "
+            f"{self.metric}: {aware} {fmt.format(self.aware)} against {blind} "
             f"{fmt.format(self.blind)}, a difference of {diff(self.difference)}{suffix} "
             f"({level} interval {diff(self.lo)} to {diff(self.hi)} over {self.n_units} "
             f"{self.unit} units): {self.verdict}."
@@ -293,6 +297,19 @@ def paired_statistic(n_units: int, statistic: Callable[[np.ndarray], tuple[float
         lower_is_better=bool(lower_is_better),
         verdict=_verdict(lo, hi, bool(lower_is_better)), n_boot=int(n_boot),
     )
+
+
+def lines(results: Mapping[str, Paired], fmt: str | Callable[[Paired], str] = "{:.1%}"
+          ) -> list[str]:
+    """One computed sentence per named comparison, ``"Name: <sentence>"`` (the name is
+    left out where it only repeats the metric). ``fmt`` is a format for every sentence
+    or a function giving each comparison its format."""
+    out = []
+    for name, p in results.items():
+        text = p.sentence(fmt(p) if callable(fmt) else fmt)
+        same = name.strip().lower() == p.metric.strip().lower()
+        out.append(text if same else f"{name[0].upper() + name[1:]}: {text}")
+    return out
 
 
 def table(results: Mapping[str, Paired]) -> pd.DataFrame:

@@ -78,7 +78,8 @@ class Dataset:
         strength = self.effects[effect]
         state = "switched off" if strength == 0 else f"at strength {strength:g}"
         return (f"Synthetic effect '{effect}' is {state} in this data "
-                f"({synthetic.EFFECTS[effect]}); {exploited_by} can exploit it.")
+                f"({synthetic.EFFECTS[effect]}); {exploited_by} is meant to exploit it, and "
+                "the comparisons below say whether it does.")
 
     def absent(self, table: str, column: str | None = None) -> str:
         """One line saying what is missing, for a notebook section that skips."""

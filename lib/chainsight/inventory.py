@@ -790,20 +790,6 @@ def _paired_comparisons(per_sku: dict, blind: str, aware: str, has_prebuild: boo
     return out
 
 
-def labelled_sentence(p, aware: str, blind: str, fmt: str = "{:,.0f}") -> str:
-    """A :class:`chainsight.compare.Paired` stated with other names for its two sides
-    (for comparisons that are not blind against aware, such as with and without the
-    calendar's pre-build): ``"<metric>: <aware> x against <blind> y, a difference of d
-    (95% interval lo to hi over n SKU units): <verdict>."``"""
-    def signed(x):
-        text = fmt.format(x)
-        return "+" + text if x > 0 and not text.startswith(("+", "-")) else text
-
-    return (f"{p.metric}: {aware} {fmt.format(p.aware)} against {blind} {fmt.format(p.blind)}, "
-            f"a difference of {signed(p.difference)} ({100 * p.level:g}% interval "
-            f"{signed(p.lo)} to {signed(p.hi)} over {p.n_units} {p.unit} units): {p.verdict}.")
-
-
 def effects_control(effects: dict, *, size, seed: int, holdout_start, segment_targets: dict,
                     n_products: int = 300, **kwargs) -> dict:
     """:func:`policy_comparison` on the synthetic retailer with the given effect

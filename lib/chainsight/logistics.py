@@ -1040,14 +1040,11 @@ def same_network_sentence(sites: pd.DataFrame, a: str, b: str) -> str:
             f"{only_a}; only in '{b}': {only_b}.")
 
 
-def comparison_lines(comparisons: dict) -> list[str]:
-    """One computed sentence per comparison (name -> Paired): shares as percentages,
-    other measures with two decimals."""
-    out = []
-    for name, p in comparisons.items():
-        share = any(w in p.metric for w in ("next day", "within the window"))
-        out.append(f"{name[0].upper() + name[1:]}: {p.sentence('{:.1%}' if share else '{:,.2f}')}")
-    return out
+def sentence_format(p) -> str:
+    """The format of a logistics comparison: shares as percentages, others with two
+    decimals (for :func:`chainsight.compare.lines`)."""
+    share = any(w in p.metric for w in ("next day", "within the window"))
+    return "{:.1%}" if share else "{:,.2f}"
 
 
 def holdout_sentence(h: dict, start) -> str:
