@@ -161,12 +161,13 @@ def test_holdout_check_judges_against_baselines_chosen_on_training(small_profile
     # comparisons are made against them.
     errs = res["segment_errors"].set_index("method")
     assert errs.index[errs["baseline"]].tolist() == [res["purchases_baseline"],
-                                                     "regression on purchase history"]
+                                                     res["regression_baseline"]]
+    assert res["regression_choice"]["mse"].is_monotonic_increasing
     choice = res["purchases_choice"]
     assert choice.table.iloc[0]["scale"] == choice.scale
-    aware = "profile-aware (BG/NBD per customer)"
+    aware = "BG/NBD per customer"
     for name, label in (("own history", res["purchases_baseline"]),
-                        ("history regression", "regression on purchase history")):
+                        ("history regression", res["regression_baseline"])):
         mse = res["comparisons"][f"MSE against {name}"]
         assert mse.blind == pytest.approx(errs.loc[label, "mse"])
         assert mse.aware == pytest.approx(errs.loc[aware, "mse"])

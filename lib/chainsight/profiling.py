@@ -666,8 +666,8 @@ def holdout_check(ds, holdout_start: str | pd.Timestamp, top_share: float = 0.2,
     days = clv.purchase_days(orders)
     choice = clv.choose_own_history(days, start, horizon_days)
     own = clv.own_history_forecasts(days, start, horizon_days, choice.alpha)
-    regression = clv.history_regression(days, start, horizon_days,
-                                        seed=profile_kwargs.get("seed", 42))
+    regression, regression_choice = clv.history_regression(
+        days, start, horizon_days, seed=profile_kwargs.get("seed", 42))
     c = (prof.customers[[S.CUSTOMER_ID, "segment", "monetary", "clv"]]
          .merge(summ[[S.CUSTOMER_ID, "x", "t_x", "T", "x_holdout", "value_holdout"]],
                 on=S.CUSTOMER_ID)
@@ -710,8 +710,9 @@ def holdout_check(ds, holdout_start: str | pd.Timestamp, top_share: float = 0.2,
     # Purchases: per customer, per segment and in total.
     labels = {**{m: f"{label} (raw)" for m, label in clv.OWN_HISTORY_METHODS.items()},
               "own_history": f"{clv.OWN_HISTORY_METHODS[choice.method]}, scaled on training",
-              "regression": "regression on purchase history",
-              "aware": "profile-aware (BG/NBD per customer)"}
+              "regression": "history regression: "
+                            + clv.REGRESSIONS[regression_choice["model"].iloc[0]],
+              "aware": "BG/NBD per customer"}
     blinds = {"own history": "own_history", "history regression": "regression"}
     seg_codes, seg_values = pd.factorize(c["segment"], sort=True)
     n_seg = len(seg_values)
@@ -760,4 +761,5 @@ def holdout_check(ds, holdout_start: str | pd.Timestamp, top_share: float = 0.2,
     return {"targeting": targeting, "targeting_baseline": TARGETING_BLIND[blind_rank],
             "segments": seg, "segment_errors": errors,
             "purchases_baseline": labels["own_history"], "purchases_choice": choice,
+            "regression_baseline": labels["regression"], "regression_choice": regression_choice,
             "comparisons": comparisons, "profile": prof, "holdout_weeks": weeks}
