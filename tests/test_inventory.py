@@ -194,7 +194,8 @@ def run():
 
 def test_policy_comparison_mechanics(run):
     pol = run["policies"].set_index("policy")
-    assert run["blind"] == "uniform + pre-build" and run["aware"] == "profile + pre-build"
+    assert run["blind"] in ("uniform + pre-build", "uniform")
+    assert run["aware"] in ("profile + pre-build", "profile")
     assert list(pol.index[:5]) == list(inventory.FAMILIES)
     assert pol.loc[run["blind"], "role"] == "profile-blind"
     assert pol.loc[run["aware"], "role"] == "profile-aware"
@@ -223,10 +224,13 @@ def test_policy_comparison_mechanics(run):
 def test_targets_are_tuned_on_the_validation_window_only(run):
     tuning, val = run["tuning"], run["validation"]
     assert tuning["tuned"] and str(tuning["validation_end"].date()) == "2025-07-06"
-    assert set(val["policy"]) == {run["blind"], run["aware"]}
-    for side in (run["blind"], run["aware"]):
-        v = val[val["policy"] == side]
-        assert tuning["targets"][side] == v.loc[v["total_cost"].idxmin(), "target"]
+    assert set(val["policy"]) == {"uniform", "uniform + pre-build", "profile",
+                                  "profile + pre-build"}
+    # Each side is the family and target of least total cost on the validation window.
+    for side, kind in ((run["blind"], "uniform"), (run["aware"], "profile")):
+        v = val[val["policy"].str.startswith(kind)]
+        best = v.loc[v["total_cost"].idxmin()]
+        assert side == best["policy"] and tuning["targets"][side] == best["target"]
     # The validation replay sees no holdout demand: its figures differ from the holdout's.
     assert not np.allclose(val["total_cost"].to_numpy(), run["frontier"].set_index(
         ["policy", "target"]).loc[list(zip(val["policy"], val["target"], strict=True)),

@@ -125,8 +125,9 @@ def test_notebook_03_on_quick(quick_run):
     out, metrics = quick_run
     m = metrics["03_inventory"]["metrics"]
     assert 200 < m["skus"] <= 220  # the catalogue, less any SKU the small base never bought
-    # The blind side has the same festival pre-build; targets are tuned before the holdout.
-    assert m["blind_policy"] == "uniform + pre-build" and m["aware_policy"] == "profile + pre-build"
+    # Each side builds for festivals or not as the validation window says; targets too.
+    assert m["blind_policy"] in ("uniform + pre-build", "uniform")
+    assert m["aware_policy"] in ("profile + pre-build", "profile")
     assert m["targets_tuned"] is True
     total = compare.Paired(**m["total_cost_difference"])
     assert total.blind == pytest.approx(m["blind_total_cost"], rel=1e-6)

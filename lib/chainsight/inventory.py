@@ -521,13 +521,14 @@ def policy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: pd
       *calendar* pre-build treats the whole base as one segment (profile-blind); the
       *segment* pre-build scales each segment by its own growth (profile-aware).
 
-    The profile-blind policy is "uniform + pre-build", the profile-aware one "profile +
-    pre-build" (without festivals to build for, "uniform" and "profile"). The two
-    sides' targets are tuned on a validation window, the ``validation_weeks`` before
-    ``holdout_start``, replayed the same way with only the orders before it (forecast,
-    errors, tier shares and pre-build from them, with 3 or 2 backtest origins when the
-    history is too short for 4; the segments as given): the target of
-    least total cost there is used on the holdout, and the other uniform (profile)
+    The profile-blind policy is "uniform" or "uniform + pre-build", the profile-aware
+    one "profile" or "profile + pre-build" (without festivals to build for, "uniform"
+    and "profile"). Each side's family and target are chosen on a validation window,
+    the ``validation_weeks`` before ``holdout_start``, replayed the same way with only
+    the orders before it (forecast, errors, tier shares and pre-build from them, with 3
+    or 2 backtest origins when the history is too short for 4; the segments as given):
+    the family and target of least total cost there are used on the holdout (a tie
+    keeps the pre-build), and the other uniform (profile)
     families take the blind (aware) target. When there is no such window (too little
     history), the targets are the parameters (``uniform_target``, and the segment
     targets as set). The blind family is also run at the target whose holding cost on
@@ -675,8 +676,12 @@ def policy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: pd
     hw = window(train, hold, days, ltd)
     has_prebuild = not hw.prebuild.empty
     families = list(FAMILIES) if has_prebuild else ["uniform", "profile"]
-    blind, aware = (("uniform + pre-build", "profile + pre-build") if has_prebuild
-                    else ("uniform", "profile"))
+    # Each side may build for festivals or not; the validation window decides. Without
+    # a validation window each side keeps its pre-build.
+    options = ({"blind": ["uniform + pre-build", "uniform"],
+                "aware": ["profile + pre-build", "profile"]} if has_prebuild
+               else {"blind": ["uniform"], "aware": ["profile"]})
+    blind, aware = options["blind"][0], options["aware"][0]
 
     # The targets, tuned on the validation window before the holdout.
     val_start = start - pd.Timedelta(weeks=validation_weeks)
@@ -699,8 +704,11 @@ def policy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: pd
         tuning["validation_origins"] = n_origins
         vw = window(before, during, pd.date_range(val_start, start - pd.Timedelta(days=1)),
                     ltd_val)
-        validation = trace(vw, ltd_val, [blind, aware])
+        validation = trace(vw, ltd_val, options["blind"] + options["aware"])
         best = validation.sort_values(["total_cost", "target"]).groupby("policy").first()
+        blind, aware = (min(options[side], key=lambda f: (best.loc[f, "total_cost"],
+                                                           options[side].index(f)))
+                        for side in ("blind", "aware"))
         tuned = {"uniform": float(best.loc[blind, "target"]),
                  "profile": float(best.loc[aware, "target"])}
         tuning["tuned"] = True
