@@ -676,7 +676,7 @@ def holdout_check(ds, holdout_start: str | pd.Timestamp, top_share: float = 0.2,
                 validate="one_to_one"))
     c["own_history"] = c[choice.method] * choice.scale
     if not np.allclose(c["actual"], c["x_holdout"]):
-        raise AssertionError("own-history and RFM holdout purchase days disagree")
+        raise RuntimeError("own-history and RFM holdout purchase days disagree")
     c["aware"] = clv.conditional_expected_transactions(prof.bgnbd, weeks, c["x"], c["t_x"],
                                                        c["T"])
     n_top = max(1, int(round(top_share * len(c))))
