@@ -326,3 +326,18 @@ def test_sentence_with_other_names_and_lines_by_hand():
     assert got[1] == "At equal cost: " + p.sentence("{:,.0f}")
     assert compare.lines({"x": p}, lambda q: "{:.1f}")[0].endswith(
         "a difference of -10.0 (95% interval -15.0 to -5.0 over 3 SKU units): better.")
+
+
+def test_shown_formats_each_row_as_its_sentence():
+    share = Paired(metric="share", unit="customer", n_units=9, blind=0.5, aware=0.55,
+                   difference=0.05, lo=0.01, hi=0.09, level=0.95, lower_is_better=False,
+                   verdict="better", n_boot=10)
+    mse = Paired(metric="mean squared error", unit="customer", n_units=9, blind=3.0, aware=2.5,
+                 difference=-0.5, lo=-0.8, hi=-0.2, level=0.95, lower_is_better=True,
+                 verdict="better", n_boot=10)
+    frame = compare.shown({"a": share, "b": mse},
+                          lambda p: "{:.3f}" if "squared" in p.metric else "{:.1%}")
+    assert frame["profile-blind"].tolist() == ["50.0%", "3.000"]
+    assert frame["difference (95% interval)"].tolist() == ["+5.0 pts (+1.0 to +9.0)",
+                                                           "-0.500 (-0.800 to -0.200)"]
+    assert frame["verdict"].tolist() == ["better", "better"]

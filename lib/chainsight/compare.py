@@ -91,27 +91,33 @@ class Paired:
             of -0.9 points (95% interval -1.5 to -0.3 over 64 week x origin units):
             better."``
         """
+        t = self.formatted(fmt)
+        suffix = " points" if t["points"] else ""
+        level = f"{100 * self.level:g}%"
+        return (
+            f"{self.metric}: {aware} {t['aware']} against {blind} "
+            f"{t['blind']}, a difference of {t['difference']}{suffix} "
+            f"({level} interval {t['lo']} to {t['hi']} over {self.n_units} "
+            f"{self.unit} units): {self.verdict}."
+        )
+
+    def formatted(self, fmt: str = "{:.1%}") -> dict:
+        """The two sides in ``fmt``, and the difference and its interval signed (in
+        percentage points for a percent format, flagged by ``points``)."""
         if fmt.format(0.5).endswith("%"):
             # Differences of fractions read as percentage points, not as percent.
             points_fmt = fmt.replace("%}", "f}")
 
             def diff(x: float) -> str:
                 return _signed(points_fmt.format(100 * x), x)
-
-            suffix = " points"
         else:
 
             def diff(x: float) -> str:
                 return _signed(fmt.format(x), x)
 
-            suffix = ""
-        level = f"{100 * self.level:g}%"
-        return (
-            f"{self.metric}: {aware} {fmt.format(self.aware)} against {blind} "
-            f"{fmt.format(self.blind)}, a difference of {diff(self.difference)}{suffix} "
-            f"({level} interval {diff(self.lo)} to {diff(self.hi)} over {self.n_units} "
-            f"{self.unit} units): {self.verdict}."
-        )
+        return {"blind": fmt.format(self.blind), "aware": fmt.format(self.aware),
+                "difference": diff(self.difference), "lo": diff(self.lo), "hi": diff(self.hi),
+                "points": fmt.format(0.5).endswith("%")}
 
     def as_dict(self) -> dict[str, str | float | int | bool]:
         """The fields as plain JSON-able Python values (for recording metrics)."""
@@ -335,6 +341,23 @@ def table(results: Mapping[str, Paired]) -> pd.DataFrame:
                             f"for {name!r}")
         rows.append({"name": name, **result.as_dict()})
     return pd.DataFrame(rows, columns=columns)
+
+
+def shown(results: Mapping[str, Paired], fmt: str | Callable[[Paired], str] = "{:.1%}"
+          ) -> pd.DataFrame:
+    """Named comparisons as text for a reader: comparison, the two sides, the
+    difference with its interval, and the verdict, each row in its own format (``fmt``,
+    or a function giving each comparison its format), as :meth:`Paired.sentence`."""
+    rows = []
+    for name, p in results.items():
+        t = p.formatted(fmt(p) if callable(fmt) else fmt)
+        unit = " pts" if t["points"] else ""
+        rows.append({"comparison": name, "profile-blind": t["blind"],
+                     "profile-aware": t["aware"],
+                     f"difference ({100 * p.level:g}% interval)":
+                     f"{t['difference']}{unit} ({t['lo']} to {t['hi']})",
+                     "units": f"{p.n_units} {p.unit}", "verdict": p.verdict})
+    return pd.DataFrame(rows)
 
 
 def over_seeds(run: Callable[[int], Paired | Mapping[str, Paired]],
