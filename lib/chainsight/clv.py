@@ -51,23 +51,24 @@ def rfm_summary(orders: pd.DataFrame | str, calibration_end: str | pd.Timestamp 
         WITH days AS (
             SELECT {S.CUSTOMER_ID} AS cid, CAST({S.TIMESTAMP} AS DATE) AS day,
                    sum({S.QUANTITY} * {S.UNIT_PRICE}) AS value
-            FROM {src} WHERE CAST({S.TIMESTAMP} AS DATE) <= DATE '{hold_end.date()}'
+            FROM {src} WHERE CAST({S.TIMESTAMP} AS DATE) <= $hold_end
             GROUP BY 1, 2),
         firsts AS (SELECT cid, min(day) AS first FROM days GROUP BY 1),
         d AS (SELECT days.*, firsts.first FROM days JOIN firsts USING (cid)
-              WHERE firsts.first <= DATE '{cal_end.date()}')
+              WHERE firsts.first <= $cal_end)
         SELECT cid AS {S.CUSTOMER_ID},
-               count(*) FILTER (WHERE day <= DATE '{cal_end.date()}') - 1 AS {X},
+               count(*) FILTER (WHERE day <= $cal_end) - 1 AS {X},
                date_diff('day', any_value(first),
-                         max(day) FILTER (WHERE day <= DATE '{cal_end.date()}')) / 7.0 AS {TX},
-               date_diff('day', any_value(first), DATE '{cal_end.date()}') / 7.0 AS {T_},
+                         max(day) FILTER (WHERE day <= $cal_end)) / 7.0 AS {TX},
+               date_diff('day', any_value(first), $cal_end) / 7.0 AS {T_},
                coalesce(avg(value) FILTER (WHERE day > first
-                        AND day <= DATE '{cal_end.date()}'), 0) AS {ZBAR},
+                        AND day <= $cal_end), 0) AS {ZBAR},
                any_value(first) AS first_purchase,
-               count(*) FILTER (WHERE day > DATE '{cal_end.date()}') AS x_holdout,
-               coalesce(sum(value) FILTER (WHERE day > DATE '{cal_end.date()}'), 0)
+               count(*) FILTER (WHERE day > $cal_end) AS x_holdout,
+               coalesce(sum(value) FILTER (WHERE day > $cal_end), 0)
                    AS value_holdout
-        FROM d GROUP BY cid ORDER BY cid""", **tables)
+        FROM d GROUP BY cid ORDER BY cid""",
+                 {"cal_end": cal_end.date(), "hold_end": hold_end.date()}, **tables)
 
 
 # ---------------------------------------------------------------------------

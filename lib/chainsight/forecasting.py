@@ -57,6 +57,10 @@ def weekly_panel(orders, by: list[str] | tuple = (), customers: pd.DataFrame | N
     src, columns, tables = source(orders)
     S.require_columns(columns, "orders", (S.CUSTOMER_ID, S.TIMESTAMP, S.PRODUCT_ID, S.QUANTITY))
     by = list(by)
+    unknown = [k for k in by if k not in ("segment", S.CATEGORY, S.PRODUCT_ID)]
+    if unknown:
+        raise ValueError(f"a panel can be keyed by segment, {S.CATEGORY} or {S.PRODUCT_ID}, "
+                         f"not {unknown}")
     joins = []
     if "segment" in by:
         if customers is None or "segment" not in customers.columns:

@@ -13,8 +13,30 @@ TIER_ORDER = list(S.CITY_TIERS)
 CATEGORY_ORDER = list(S.CATEGORIES)
 
 
+def _escape_styler_formats() -> None:
+    """Make ``Styler.format`` escape HTML unless told otherwise. pandas applies its
+    ``styler.format.escape`` option only to a Styler's default format; a call such as
+    ``.format({"share": "{:.1%}"})`` formats every column again without escaping."""
+    from pandas.io.formats.style import Styler
+
+    if getattr(Styler.format, "escapes_html", False):
+        return
+    original = Styler.format
+
+    def format(self, *args, escape="html", **kwargs):  # noqa: A001 (pandas' own name)
+        return original(self, *args, escape=escape, **kwargs)
+
+    format.escapes_html = True
+    format.__doc__ = original.__doc__
+    Styler.format = format
+
+
 def use_style() -> None:
-    """The workbook's chart style (call once in a notebook's setup)."""
+    """The workbook's chart and table style (call once in a notebook's setup). Tables
+    styled with pandas escape HTML in their text, so a product called
+    ``<script>...</script>`` is shown, never run, in a report."""
+    pd.set_option("styler.format.escape", "html")
+    _escape_styler_formats()
     sns.set_theme(style="whitegrid", context="notebook", palette="deep")
     plt.rcParams.update({"figure.figsize": (9, 4.5), "figure.dpi": 100,
                          "axes.titleweight": "bold", "savefig.bbox": "tight"})

@@ -48,6 +48,19 @@ def _cols(frame: pd.DataFrame | None, *names: str) -> bool:
     return frame is not None and all(n in frame.columns for n in names)
 
 
+def _with_shares(feats: pd.DataFrame, rows: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    """Add one column ``{prefix}_{label}`` per label: each customer's share of the
+    amount (lines, revenue) with that label, over all their amount (rows with no label
+    count in the total only), in the labels' sorted order."""
+    total = rows.groupby(S.CUSTOMER_ID)["amount"].sum()
+    named = rows.dropna(subset=["label"])
+    wide = named.pivot_table(index=S.CUSTOMER_ID, columns="label", values="amount",
+                             aggfunc="sum", fill_value=0.0).reindex(total.index, fill_value=0.0)
+    wide = wide[sorted(wide.columns)].div(total.replace(0, np.nan), axis=0)
+    wide.columns = [f"{prefix}_{_safe(c)}" for c in wide.columns]
+    return feats.merge(wide, left_on=S.CUSTOMER_ID, right_index=True, how="left")
+
+
 def customer_features(orders: pd.DataFrame | str | Path,
                       customers: pd.DataFrame | None = None,
                       products: pd.DataFrame | None = None,
@@ -82,24 +95,21 @@ def customer_features(orders: pd.DataFrame | str | Path,
         for mode in ("express", "standard", "economy", "pickup"):
             line_aggs.append(f"avg(CASE WHEN {S.SHIP_MODE} = '{mode}' THEN 1.0 ELSE 0 END)"
                              f" AS ship_{mode}")
-    if S.CHANNEL in columns:
-        channels = query(f"SELECT DISTINCT {S.CHANNEL} AS c FROM {src} WHERE {S.CHANNEL} "
-                         "IS NOT NULL ORDER BY 1", **tables)["c"]
-        for ch in channels:
-            line_aggs.append(f"avg(CASE WHEN {S.CHANNEL} = '{ch}' THEN 1.0 ELSE 0 END)"
-                             f" AS channel_{_safe(ch)}")
-    cat_cte = cat_cols = cat_join = ""
+    # Shares by channel and by category are pivoted from grouped rows, so that no
+    # label from the data is ever written into the SQL text.
+    shares = []
+    if S.CHANNEL in columns:  # share of lines per channel
+        shares.append(("channel", query(f"""
+            SELECT {S.CUSTOMER_ID}, {S.CHANNEL} AS label, count(*) AS amount FROM {src}
+            WHERE {S.TIMESTAMP} <= $as_of GROUP BY 1, 2""", {"as_of": as_of}, **tables)))
     if _cols(products, S.PRODUCT_ID, S.CATEGORY):  # revenue share per category
-        cats = sorted(products[S.CATEGORY].dropna().unique())
-        aggs = ", ".join(f"sum(CASE WHEN p.{S.CATEGORY} = '{c}' THEN {S.QUANTITY} * "
-                         f"{S.UNIT_PRICE} ELSE 0 END) / nullif(sum({S.QUANTITY} * "
-                         f"{S.UNIT_PRICE}), 0) AS cat_{_safe(c)}" for c in cats)
-        cat_cte = (f", cat AS (SELECT l.{S.CUSTOMER_ID}, {aggs} FROM l LEFT JOIN (SELECT "
-                   f"{S.PRODUCT_ID}, {S.CATEGORY} FROM products) p USING ({S.PRODUCT_ID}) "
-                   "GROUP BY 1)")
-        cat_cols = "".join(f", cat.cat_{_safe(c)}" for c in cats)
-        cat_join = f"LEFT JOIN cat USING ({S.CUSTOMER_ID})"
-        tables["products"] = products
+        shares.append(("cat", query(f"""
+            SELECT o.{S.CUSTOMER_ID}, p.{S.CATEGORY} AS label,
+                   sum(o.{S.QUANTITY} * o.{S.UNIT_PRICE}) AS amount
+            FROM {src} o LEFT JOIN (SELECT {S.PRODUCT_ID}, {S.CATEGORY} FROM products) p
+                 USING ({S.PRODUCT_ID})
+            WHERE o.{S.TIMESTAMP} <= $as_of GROUP BY 1, 2""", {"as_of": as_of},
+            **tables, products=products)))
     fest_agg = ""
     if _cols(calendar, S.DATE, S.EVENT_KIND):  # a semi-join on the few festival days
         tables["festival_days"] = pd.DataFrame({"day": pd.to_datetime(
@@ -119,7 +129,7 @@ def customer_features(orders: pd.DataFrame | str | Path,
                         S.COMPLAINT, S.CUSTOMISED, S.SHIP_MODE, S.CHANNEL) if c in columns]
     feats = query(f"""
         WITH l AS NOT MATERIALIZED (SELECT {", ".join(used)} FROM {src}
-                   WHERE {S.TIMESTAMP} <= TIMESTAMP '{as_of}'),
+                   WHERE {S.TIMESTAMP} <= $as_of),
         days AS (SELECT {S.CUSTOMER_ID}, CAST({S.TIMESTAMP} AS DATE) AS day
                  FROM l GROUP BY 1, 2),
         gaps AS (SELECT {S.CUSTOMER_ID}, day,
@@ -130,20 +140,29 @@ def customer_features(orders: pd.DataFrame | str | Path,
                 FROM gaps GROUP BY 1),
         base AS (
             SELECT l.{S.CUSTOMER_ID},
-                   date_diff('day', max(l.{S.TIMESTAMP}), TIMESTAMP '{as_of}') AS recency_days,
+                   date_diff('day', max(l.{S.TIMESTAMP}), $as_of) AS recency_days,
                    count(DISTINCT {order_key}) AS frequency,
                    sum({S.QUANTITY} * {S.UNIT_PRICE}) AS monetary,
                    count(*) AS order_lines,
-                   date_diff('day', min(l.{S.TIMESTAMP}), TIMESTAMP '{as_of}') AS tenure_days,
+                   date_diff('day', min(l.{S.TIMESTAMP}), $as_of) AS tenure_days,
                    avg({S.UNIT_PRICE}) AS avg_unit_price
                    {extra}
             FROM l GROUP BY l.{S.CUSTOMER_ID})
-        {cat_cte} {main_cte}
+        {main_cte}
         SELECT base.*, monetary / frequency AS avg_order_value,
                order_lines / frequency AS basket_lines, ipt.purchase_days,
-               ipt.* EXCLUDE ({S.CUSTOMER_ID}, purchase_days) {cat_cols} {main_col}
-        FROM base JOIN ipt USING ({S.CUSTOMER_ID}) {cat_join} {main_join}
-        ORDER BY {S.CUSTOMER_ID}""", **tables)
+               ipt.* EXCLUDE ({S.CUSTOMER_ID}, purchase_days) {main_col}
+        FROM base JOIN ipt USING ({S.CUSTOMER_ID}) {main_join}
+        ORDER BY {S.CUSTOMER_ID}""", {"as_of": as_of}, **tables)
+    for prefix, rows in shares:
+        feats = _with_shares(feats, rows, prefix)
+    # Column order: line shares with the other line features, category shares last.
+    chan = [c for c in feats.columns if c.startswith("channel_")]
+    cat = [c for c in feats.columns if c.startswith("cat_")]
+    main = [c for c in feats.columns if c == "main_channel"]
+    rest = [c for c in feats.columns if c not in {*chan, *cat, *main}]
+    at = rest.index("avg_order_value")
+    feats = feats[rest[:at] + chan + rest[at:] + cat + main]
     feats["orders_per_year"] = feats["frequency"] / np.maximum(feats["tenure_days"], 30) * 365
     if customers is not None:
         demo = [c for c in (S.AGE, S.GENDER, S.INCOME_BAND, S.OCCUPATION, S.CITY, S.CITY_TIER)

@@ -1,7 +1,8 @@
 """The one place where order lines are aggregated: SQL on DuckDB.
 
-Frames are registered as views (no copy), and a Parquet path can be queried the
-same way with ``read_parquet('...')``, so large files are handled out of core.
+Frames are registered as views (no copy), and a Parquet path becomes a view the same
+way, so large files are handled out of core. No value from the data or from the user is
+written into SQL text: names are the data contract's, values are bound parameters.
 """
 
 from __future__ import annotations
@@ -12,24 +13,36 @@ import duckdb
 import pandas as pd
 
 
-def query(sql: str, **tables: pd.DataFrame) -> pd.DataFrame:
-    """Run ``sql`` with each keyword frame visible as a table of that name."""
+def query(sql: str, params: dict | None = None, **tables: pd.DataFrame) -> pd.DataFrame:
+    """Run ``sql`` with each keyword frame visible as a table of that name.
+
+    Values never go into the SQL text: the text holds only column and table names of
+    the data contract, and values (dates, labels) are bound as ``$name`` parameters
+    from ``params``.
+    """
     con = duckdb.connect()
     try:
         for name, frame in tables.items():
-            con.register(name, frame)
-        return con.execute(sql).df()
+            if isinstance(frame, str | Path):  # a Parquet file or glob, read out of core
+                con.read_parquet(str(frame)).create_view(name)
+            else:
+                con.register(name, frame)
+        return (con.execute(sql, params) if params else con.execute(sql)).df()
     finally:
         con.close()
 
 
 def source(frame_or_path, name: str = "orders") -> tuple[str, list[str], dict]:
     """Something to query: a DataFrame, or a Parquet file path (or glob) read out of
-    core. Returns the SQL to select from, its column names, and the frames to
-    register with :func:`query`."""
+    core. Returns the table name to select from, its column names, and the tables to
+    pass to :func:`query` (the path itself for a file: it becomes a view there, and
+    never part of the SQL text)."""
     if isinstance(frame_or_path, pd.DataFrame):
         return name, list(frame_or_path.columns), {name: frame_or_path}
-    path = str(Path(frame_or_path)).replace("'", "''")
-    expr = f"read_parquet('{path}')"
-    cols = query(f"DESCRIBE SELECT * FROM {expr}")["column_name"].tolist()
-    return expr, cols, {}
+    path = str(Path(frame_or_path))
+    con = duckdb.connect()
+    try:
+        cols = list(con.read_parquet(path).columns)
+    finally:
+        con.close()
+    return name, cols, {name: path}
