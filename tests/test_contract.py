@@ -195,3 +195,47 @@ def test_relative_mapping_path_is_read_from_the_project_folder(tmp_path):
     spec = _mapping(tmp_path)
     relative = os.path.relpath(spec, datasets.PROJECT_ROOT)
     assert len(datasets.load("custom", mapping=relative).orders) == 3
+
+
+# Bad mappings and bad files that used to give a traceback or load silently wrong: each
+# now gets a sentence naming what is wrong and where.
+BAD_INPUT = {
+    "unknown encoding": (dict(in_orders="encoding: no-such-codec\n"),
+                         r"unknown encoding 'no-such-codec'"),
+    "drop written as a string": (dict(in_orders="drop: duplicate\n"),
+                                 r"'drop' must be a list of rules.*drop: \[duplicate\]"),
+    "infinite quantity": (dict(orders_csv=ORDERS_CSV + "c3,2024-02-02 09:00,p1,inf,10,o4\n"),
+                          r"column 'quantity': infinite values \(1 row"),
+    "Excel workbook saved as .csv": (dict(orders_bytes=b"PK\x03\x04" + b"\x00" * 64),
+                                     r"binary file \(it looks like an Excel workbook"),
+    "binary bytes": (dict(orders_bytes=b"Customer,Qty\n\x00\x01\x02\x00"),
+                     r"binary file"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_INPUT)
+def test_bad_input_gets_a_sentence(case, tmp_path):
+    kwargs, message = BAD_INPUT[case]
+    with pytest.raises(DataContractError, match=message):
+        datasets.load_mapped(_mapping(tmp_path, **kwargs))
+
+
+def test_columns_must_be_a_mapping(tmp_path):
+    spec = _mapping(tmp_path)
+    text = spec.read_text().replace(
+        "  columns:\n    customer_id: Customer\n", "  columns:\n    - customer_id: Customer\n")
+    text = text.replace("\n    timestamp:", "\n    - timestamp:").replace(
+        "\n    product_id:", "\n    - product_id:").replace("\n    quantity:", "\n    - quantity:")
+    text = text.replace("\n    unit_price:", "\n    - unit_price:").replace(
+        "\n    order_id:", "\n    - order_id:")
+    spec.write_text(text)
+    with pytest.raises(DataContractError, match=r"section 'orders': 'columns' must map"):
+        datasets.load_mapped(spec)
+
+
+def test_a_column_mapped_twice_is_an_error(tmp_path):
+    spec = _mapping(tmp_path, in_orders="")
+    spec.write_text(spec.read_text().replace("order_id: Order no", "order_id: SKU"))
+    with pytest.raises(DataContractError,
+                       match=r"column 'SKU' is mapped twice \(product_id, order_id\)"):
+        datasets.load_mapped(spec)

@@ -16,6 +16,7 @@ ledger that accounts for every input row.
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import os
@@ -333,7 +334,9 @@ def load_mapped(mapping: str | Path) -> Dataset:
     for table, section in sections.items():
         if not isinstance(section, dict) or "path" not in section:
             raise S.DataContractError(f"mapping file {mapping}: section '{table}' needs 'path'")
-        rules[table] = _rules(section.get("drop", []), f"mapping file {mapping}, section '{table}'")
+        where = f"mapping file {mapping}, section '{table}'"
+        _check_section(section, where)
+        rules[table] = _rules(section.get("drop", []), where)
     ledger = S.Ledger()
     tables = {}
     for table, section in sections.items():
@@ -349,6 +352,48 @@ def load_mapped(mapping: str | Path) -> Dataset:
                    spec.get("currency", "currency units"))
 
 
+def _check_section(section: dict, where: str) -> None:
+    """The shape of one table's section: a wrong shape gets a sentence, not a traceback."""
+    columns = section.get("columns", {})
+    if not isinstance(columns, dict) or not all(
+            isinstance(k, str) and isinstance(v, str | int) for k, v in columns.items()):
+        raise S.DataContractError(
+            f"{where}: 'columns' must map canonical names to your column names, one per "
+            f"line, e.g. 'customer_id: CustomerID'; got {type(columns).__name__} {columns!r}")
+    used: dict[str, list[str]] = {}
+    for canon, col in columns.items():
+        used.setdefault(str(col), []).append(canon)
+    twice = {col: canon for col, canon in used.items() if len(canon) > 1}
+    if twice:
+        col, canon = next(iter(twice.items()))
+        raise S.DataContractError(
+            f"{where}: column '{col}' is mapped twice ({', '.join(canon)}); a column of "
+            "your file can feed one canonical column")
+    drop = section.get("drop", [])
+    if not isinstance(drop, list):
+        raise S.DataContractError(
+            f"{where}: 'drop' must be a list of rules, e.g. 'drop: [{drop}]'; "
+            f"got {type(drop).__name__} {drop!r}")
+    for key in ("encoding", "date_format"):
+        if key in section and not isinstance(section[key], str):
+            raise S.DataContractError(f"{where}: '{key}' must be text, got {section[key]!r}")
+
+
+_BINARY_SIGNATURES = {b"PK\x03\x04": "an Excel workbook (.xlsx) or a zip archive",
+                      b"\xd0\xcf\x11\xe0": "an Excel 97-2003 workbook (.xls)",
+                      b"PAR1": "a Parquet file"}
+
+
+def _binary_kind(path: Path) -> str | None:
+    """What a file that should be text looks like, if it is binary (else None)."""
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    for signature, kind in _BINARY_SIGNATURES.items():
+        if head.startswith(signature):
+            return kind
+    return "a file with NUL bytes" if b"\x00" in head else None
+
+
 def _read_file(path: Path, table: str, encoding: str = "utf-8") -> pd.DataFrame:
     """Read a CSV or Parquet file, turning I/O failures into contract errors."""
     path = Path(path)
@@ -359,7 +404,17 @@ def _read_file(path: Path, table: str, encoding: str = "utf-8") -> pd.DataFrame:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
         else:
+            kind = _binary_kind(path)
+            if kind:
+                raise S.DataContractError(
+                    f"{where}: a binary file (it looks like {kind}), not CSV text; save it "
+                    "as CSV (UTF-8) or Parquet, or point 'path' at the .parquet file")
+            codecs.lookup(encoding)
             frame = pd.read_csv(path, encoding=encoding, dtype=str, keep_default_na=True)
+    except LookupError:
+        raise S.DataContractError(
+            f"{where}: unknown encoding '{encoding}'; use a name such as utf-8, utf-8-sig, "
+            "gbk, gb18030 or latin-1") from None
     except pd.errors.EmptyDataError:
         raise S.DataContractError(f"{where}: the file is empty") from None
     except UnicodeDecodeError as err:

@@ -278,15 +278,17 @@ def _parse_datetimes(frame: pd.DataFrame, table: str, date_format: str | None) -
 
 def _check_numeric(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     for col in NUMERIC_COLUMNS.get(table, ()):
-        if col not in frame.columns or pd.api.types.is_numeric_dtype(frame[col]):
+        if col not in frame.columns or pd.api.types.is_bool_dtype(frame[col]):
             continue
-        if pd.api.types.is_bool_dtype(frame[col]):
-            continue
-        parsed = pd.to_numeric(frame[col], errors="coerce")
-        bad = parsed.isna() & frame[col].notna()
-        if bad.any():
-            raise contract_error(table, col, "values that are not numbers", frame, bad)
-        frame[col] = parsed
+        if not pd.api.types.is_numeric_dtype(frame[col]):
+            parsed = pd.to_numeric(frame[col], errors="coerce")
+            bad = parsed.isna() & frame[col].notna()
+            if bad.any():
+                raise contract_error(table, col, "values that are not numbers", frame, bad)
+            frame[col] = parsed
+        infinite = np.isinf(frame[col].astype(float))
+        if infinite.any():
+            raise contract_error(table, col, "infinite values", frame, infinite)
     return frame
 
 
