@@ -239,3 +239,22 @@ def test_a_column_mapped_twice_is_an_error(tmp_path):
     with pytest.raises(DataContractError,
                        match=r"column 'SKU' is mapped twice \(product_id, order_id\)"):
         datasets.load_mapped(spec)
+
+
+def test_utc_offsets_are_dropped_and_the_time_kept_as_written(tmp_path):
+    csv = ORDERS_CSV.replace("2024-01-05 10:00", "2024-01-05T10:00:00+08:00").replace(
+        "2024-01-06 11:30", "2024-01-06T11:30:00Z").replace(
+        "2024-02-01 09:15", "2024-02-01T09:15:00-05:00")
+    ds = datasets.load_mapped(_mapping(tmp_path, csv))
+    assert list(ds.orders[S.TIMESTAMP].dt.strftime("%Y-%m-%d %H:%M")) == [
+        "2024-01-05 10:00", "2024-01-06 11:30", "2024-02-01 09:15"]
+    assert ds.orders[S.TIMESTAMP].dt.tz is None
+
+
+def test_every_line_dropped_names_the_rules(tmp_path):
+    csv = "Customer,Order date,SKU,Qty,Price,Order no\nc1,2024-01-05 10:00,p1,0,10,o1\n" \
+        "c2,2024-01-06 11:30,p2,-1,99,C2\n"
+    spec = _mapping(tmp_path, csv, in_orders="drop: [cancellation, non_positive_quantity]\n")
+    with pytest.raises(DataContractError, match=r"every row was dropped: 1 by cancellation.*"
+                       r"1 by quantity <= 0"):
+        datasets.load_mapped(spec)

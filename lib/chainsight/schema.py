@@ -211,10 +211,15 @@ def apply_drop_rules(frame: pd.DataFrame, table: str, rules: list[Rule], ledger:
     only the rows that earlier rules kept.
     """
     ledger.start(table, len(frame))
+    n_in, counts = len(frame), []
     for reason, rule in rules:
         mask = np.asarray(rule(frame), dtype=bool)
         ledger.drop(table, reason, int(mask.sum()))
+        counts.append(f"{int(mask.sum()):,} by {reason}")
         frame = frame.loc[~mask]
+    if n_in and frame.empty:
+        raise DataContractError(f"table '{table}': every row was dropped: "
+                                + ", ".join(counts) + f" (of {n_in:,})")
     return frame.reset_index(drop=True)
 
 
@@ -263,11 +268,25 @@ def _schema(table: str) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(cols, strict=False)
 
 
+# A UTC offset after a time of day ("10:00+08:00", "10:00:00Z"); a date alone such as
+# "05-01-2024" is left as it is.
+_UTC_OFFSET = r"(\d:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|UTC|[+-]\d{2}:?\d{2})$"
+
+
 def _parse_datetimes(frame: pd.DataFrame, table: str, date_format: str | None) -> pd.DataFrame:
+    """Dates as naive timestamps. A UTC offset ("+08:00", "Z") is dropped and the time
+    kept as written: the local time of the order, the same for every row."""
     for col in DATETIME_COLUMNS.get(table, ()):
-        if col not in frame.columns or pd.api.types.is_datetime64_any_dtype(frame[col]):
+        if col not in frame.columns:
             continue
-        parsed = pd.to_datetime(frame[col], format=date_format, errors="coerce")
+        if isinstance(frame[col].dtype, pd.DatetimeTZDtype):
+            frame[col] = frame[col].dt.tz_localize(None)
+        if pd.api.types.is_datetime64_any_dtype(frame[col]):
+            continue
+        text = frame[col]
+        if date_format is None and pd.api.types.is_string_dtype(text):
+            text = text.str.strip().str.replace(_UTC_OFFSET, r"\1", regex=True)
+        parsed = pd.to_datetime(text, format=date_format, errors="coerce")
         bad = parsed.isna() & frame[col].notna()
         if bad.any():
             fmt = f" with format '{date_format}'" if date_format else ""
