@@ -92,3 +92,17 @@ def test_takeaways_refuse_a_section_that_was_skipped(capsys, monkeypatch):
         report.takeaways({"pre-build": "The pre-build recovers festival sales."})
     with pytest.raises(ValueError, match="section name and a reason"):
         report.skip("x", "")
+
+
+def test_the_command_line_imports_only_what_a_command_needs():
+    import subprocess
+    import sys
+
+    code = ("import sys; from chainsight import cli; "
+            "cli.main(['check', '--mapping', 'no-such-file.yaml']); "
+            "print(sorted(m for m in ('nbformat', 'papermill', 'scipy.optimize', 'ortools') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+    assert "mapping file not found" in out.stderr

@@ -31,7 +31,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
-from scipy.sparse.csgraph import shortest_path
 
 from chainsight import schema as S
 from chainsight import synthetic
@@ -489,6 +488,8 @@ def read_pmed(path) -> tuple[np.ndarray, int]:
     for i, j, c in edges:  # in file order: the last cost of a repeated edge wins
         W[int(i) - 1, int(j) - 1] = W[int(j) - 1, int(i) - 1] = c
     np.fill_diagonal(W, 0)
+    from scipy.sparse.csgraph import shortest_path
+
     return shortest_path(np.where(np.isfinite(W), W, 0), method="D", directed=False), p
 
 

@@ -21,8 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from chainsight import schema as S
 
@@ -122,6 +120,9 @@ def locate(assign_cost, fixed_cost=None, p: int | None = None, demand=None, capa
     Without capacities each customer goes to one site (the relaxation is then
     integral in the assignments once the sites are fixed).
     """
+    from scipy import sparse  # the solver's imports are paid only when it runs
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
     t0 = time.perf_counter()
     C = np.asarray(assign_cost, dtype=float)
     n, m = C.shape
