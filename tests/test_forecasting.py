@@ -221,3 +221,15 @@ def test_daily_panels_run_through_the_same_backtest():
     acc = forecasting.accuracy(bt).set_index("model")
     assert acc.loc["seasonal_naive", "wape"] == 0 < acc.loc["naive", "wape"]
     assert bt["step"].between(1, 7).all() and len(bt) == 3 * 3 * 7
+
+
+def test_profile_differences_without_a_calendar_compare_all_weeks_only():
+    ds = datasets.load("synthetic", size="small", seed=42)
+    panel = forecasting.weekly_panel(ds.orders, [S.CATEGORY], products=ds.tables["products"])
+    origins = forecasting.default_origins(panel, 8, 2, 13)
+    segments = profiling.build_profile(ds, as_of=origins[0], seed=42).segments_for(
+        ds.tables["customers"])
+    diffs, _ = forecasting.profile_differences(ds.orders, segments, ds.tables["products"], None,
+                                               origins, 8, "naive", 42)
+    assert set(diffs) == {"segment x category, all weeks", "category, all weeks",
+                          "category against random groups, all weeks"}

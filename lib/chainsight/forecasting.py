@@ -622,14 +622,17 @@ def profile_differences(orders, segments: pd.DataFrame, products: pd.DataFrame,
     Profile-aware against profile-blind (the category forecast split by tuned shares)
     at the segment x category and the category level, and at the category level
     against the same bottom-up forecast over random groups of the same sizes
-    (:func:`placebo_segments`); each over all weeks and over festival weeks. Returns the
+    (:func:`placebo_segments`); each over all weeks and, with a ``calendar``, over
+    festival weeks. Returns the
     :class:`chainsight.compare.Paired` results by name, and the profile comparison.
     """
     cmp = compare_profile(orders, segments, products, calendar, origins=origins, h=h,
                           model=model, seed=seed)
     placebo = compare_profile(orders, placebo_segments(segments, seed), products, calendar,
                               origins=origins, h=h, model=model, seed=seed)
-    weeks = {None: "all weeks", True: "festival weeks"}
+    # Festival weeks are compared only where a calendar names them.
+    weeks = {None: "all weeks", True: "festival weeks"} if calendar is not None \
+        else {None: "all weeks"}
     diffs = {f"{lvl}, {weeks[fest]}": profile_difference(cmp, lvl, fest, seed=seed)
              for lvl in ("segment x category", "category") for fest in weeks}
     diffs.update({f"category against random groups, {weeks[fest]}":
