@@ -258,3 +258,15 @@ def test_every_line_dropped_names_the_rules(tmp_path):
     with pytest.raises(DataContractError, match=r"every row was dropped: 1 by cancellation.*"
                        r"1 by quantity <= 0"):
         datasets.load_mapped(spec)
+
+
+def test_future_dates_are_an_error_or_a_counted_drop(tmp_path):
+    csv = ORDERS_CSV + "c3,2099-02-02 09:00,p1,1,10,o4\n"
+    with pytest.raises(DataContractError, match=r"column 'timestamp': dates after today.*"
+                       r"add 'future' to the section's 'drop' rules \(1 row"):
+        datasets.load_mapped(_mapping(tmp_path, csv))
+    ds = datasets.load_mapped(_mapping(tmp_path, csv, in_orders="drop: [future]\n"))
+    assert len(ds.orders) == 3 and ds.orders[S.TIMESTAMP].max().year == 2024
+    dropped = ds.ledger.to_frame()
+    assert dropped.loc[dropped["reason"] == "dated after today", "rows"].tolist() == [1]
+    ds.ledger.check()

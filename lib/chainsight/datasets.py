@@ -108,12 +108,36 @@ DROP_RULES: dict[str, S.Rule] = {
 }
 
 
+# Applied after the dates are parsed (with the mapping's date format), to order lines.
+FUTURE = ("future", "dated after today")
+
+
 def _rules(names: list[str], where: str) -> list[S.Rule]:
-    unknown = [n for n in names if n not in DROP_RULES]
+    unknown = [n for n in names if n not in DROP_RULES and n != FUTURE[0]]
     if unknown:
         raise S.DataContractError(
-            f"{where}: unknown drop rule(s) {unknown}; available: {list(DROP_RULES)}")
-    return [DROP_RULES[n] for n in names]
+            f"{where}: unknown drop rule(s) {unknown}; available: "
+            f"{[*DROP_RULES, FUTURE[0]]}")
+    return [DROP_RULES[n] for n in names if n != FUTURE[0]]
+
+
+def _future(frame: pd.DataFrame, table: str, drop: list, ledger: S.Ledger) -> pd.DataFrame:
+    """Order lines dated after today: dropped by the rule ``future`` (and counted), or an
+    error naming them. One such line would stretch every weekly panel to its date."""
+    if table != "orders":
+        return frame
+    today = pd.Timestamp.now().normalize() + pd.Timedelta(days=1)
+    late = frame[S.TIMESTAMP] >= today
+    if FUTURE[0] in drop:
+        ledger.drop(table, FUTURE[1], int(late.sum()))
+        if late.all():
+            raise S.DataContractError(f"table '{table}': every row is {FUTURE[1]}")
+        return frame.loc[~late].reset_index(drop=True)
+    if late.any():
+        raise S.contract_error(
+            table, S.TIMESTAMP, f"dates after today ({today - pd.Timedelta(days=1):%Y-%m-%d}); "
+            "fix them, or add 'future' to the section's 'drop' rules", frame, late)
+    return frame
 
 
 # ---------------------------------------------------------------------------
@@ -344,7 +368,8 @@ def load_mapped(mapping: str | Path) -> Dataset:
         frame = _rename(raw, section.get("columns", {}), table, file)
         S.require_columns(frame, table, S.REQUIRED[table])
         frame = S.apply_drop_rules(frame, table, rules[table], ledger)
-        tables[table] = S.validate(frame, table, section.get("date_format"))
+        frame = S.validate(frame, table, section.get("date_format"))
+        tables[table] = _future(frame, table, section.get("drop", []), ledger)
     S.check_references(tables)
     ledger.check()
     return Dataset(spec.get("name", mapping.stem), tables, ledger, spec.get("description", ""),
