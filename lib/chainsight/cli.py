@@ -65,6 +65,8 @@ def _check(args) -> int:
     print(datasets.table_summary(ds).to_string(index=False))
     print()
     print(ds.ledger.to_frame().to_string(index=False))
+    for note in ds.ledger.notes:
+        print(f"Note: {note}")
     return 0
 
 

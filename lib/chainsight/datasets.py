@@ -132,7 +132,7 @@ def _future(frame: pd.DataFrame, table: str, drop: list, ledger: S.Ledger) -> pd
         ledger.drop(table, FUTURE[1], int(late.sum()))
         if late.all():
             raise S.DataContractError(f"table '{table}': every row is {FUTURE[1]}")
-        return frame.loc[~late].reset_index(drop=True)
+        return frame.loc[~late]
     if late.any():
         raise S.contract_error(
             table, S.TIMESTAMP, f"dates after today ({today - pd.Timedelta(days=1):%Y-%m-%d}); "
@@ -282,7 +282,7 @@ def load_online_retail(path: Path | None = None) -> Dataset:
                            S.CUSTOMER_ID: "CustomerID", S.COUNTRY: "Country"}, "orders", path)
     ledger = S.Ledger()
     orders = S.apply_drop_rules(mapped, "orders", _rules(ONLINE_RETAIL_RULES, str(path)), ledger)
-    orders = S.validate(orders, "orders")
+    orders = S.validate(orders, "orders").reset_index(drop=True)
     products = (orders.groupby(S.PRODUCT_ID)
                 .agg(**{S.DESCRIPTION: (S.DESCRIPTION, _mode),
                         S.UNIT_PRICE: (S.UNIT_PRICE, "median")}).reset_index())
@@ -315,7 +315,7 @@ def load_cdnow(path: Path | None = None) -> Dataset:
     ledger = S.Ledger()
     orders = S.apply_drop_rules(orders, "orders", _rules(["non_positive_quantity"], str(path)),
                                 ledger)
-    orders = S.validate(orders, "orders")
+    orders = S.validate(orders, "orders").reset_index(drop=True)
     ledger.check()
     return Dataset("cdnow", {"orders": orders}, ledger,
                    "CDNOW 1/10 sample: 2,357 customers, 1997-01 to 1998-06", "USD")
@@ -334,10 +334,14 @@ def load_mapped(mapping: str | Path) -> Dataset:
     through a YAML column mapping. See the README, "Bring your own data".
 
     The YAML has one section per table; each names the file (``path``, relative to
-    the YAML file), the ``columns`` mapping from canonical name to your column,
-    and optionally ``encoding``, ``date_format`` and ``drop`` (cleaning rules, in
-    order, from :data:`DROP_RULES`; every dropped row is counted in the ledger).
+    the YAML file) or builds the table from the order lines (``from: orders``), maps
+    canonical names to your columns (``columns``), and optionally derives columns,
+    recodes values, sets the file's format and lists cleaning rules (``drop``, in order,
+    from :data:`DROP_RULES`; every dropped row is counted in the ledger). The shape is
+    checked by :func:`chainsight.mapping.check_spec`.
     """
+    from chainsight import mapping as M
+
     mapping = Path(mapping)
     try:
         spec = yaml.safe_load(mapping.read_text(encoding="utf-8"))
@@ -345,62 +349,40 @@ def load_mapped(mapping: str | Path) -> Dataset:
         raise S.DataContractError(f"mapping file not found: {mapping}") from None
     except yaml.YAMLError as err:
         raise S.DataContractError(f"mapping file {mapping} is not valid YAML: {err}") from None
-    if not isinstance(spec, dict) or "orders" not in spec:
-        raise S.DataContractError(f"mapping file {mapping}: needs an 'orders' section")
-    unknown = [k for k in spec if k not in S.TABLES
-               and k not in ("name", "description", "currency")]
-    if unknown:
-        raise S.DataContractError(
-            f"mapping file {mapping}: unknown section(s) {unknown}; tables are {S.TABLES}")
-    sections = {t: spec[t] for t in S.TABLES if spec.get(t) is not None}
-    rules = {}
-    for table, section in sections.items():
-        if not isinstance(section, dict) or "path" not in section:
-            raise S.DataContractError(f"mapping file {mapping}: section '{table}' needs 'path'")
-        where = f"mapping file {mapping}, section '{table}'"
-        _check_section(section, where)
-        rules[table] = _rules(section.get("drop", []), where)
+    sections = M.check_spec(spec, f"mapping file {mapping}")
+    rules = {table: _rules(section.get("drop", []), f"mapping file {mapping}, section '{table}'")
+             for table, section in sections.items()}
+    timezone = spec.get("timezone")
     ledger = S.Ledger()
-    tables = {}
-    for table, section in sections.items():
+    tables, raws = {}, {}
+    for table, section in sorted(sections.items(), key=lambda kv: "from" in kv[1]):
+        if "from" in section:
+            frame = M.from_orders(raws["orders"], tables["orders"], section, table, ledger)
+            ledger.start(table, len(frame))
+            frame = M.recode(frame, section, table)
+            tables[table] = S.validate(frame, table, timezone=timezone, ledger=ledger)
+            continue
         file = (mapping.parent / section["path"]).resolve()
-        raw = _read_file(file, table, section.get("encoding", "utf-8"))
-        frame = _rename(raw, section.get("columns", {}), table, file)
+        where = f"table '{table}', file {file}"
+        raw = _read_file(file, table, section.get("encoding", "utf-8"), section.get("sep"))
+        raws[table] = raw
+        derived = M.derive(raw, section, table, where)
+        frame = _rename(raw, section.get("columns", {}), table, file).assign(**derived)
+        for col in S.NUMERIC_COLUMNS[table]:
+            if col in section.get("columns", {}):
+                frame[col] = M.to_numbers(frame[col], section.get("decimal"),
+                                          section.get("thousands"))
         S.require_columns(frame, table, S.REQUIRED[table])
+        frame = M.recode(frame, section, table)
         frame = S.apply_drop_rules(frame, table, rules[table], ledger)
-        frame = S.validate(frame, table, section.get("date_format"))
+        frame = S.validate(frame, table, section.get("date_format"), timezone=timezone,
+                           timestamp_unit=section.get("timestamp_unit"), ledger=ledger)
         tables[table] = _future(frame, table, section.get("drop", []), ledger)
+    tables = {t: tables[t].reset_index(drop=True) for t in S.TABLES if t in tables}
     S.check_references(tables)
     ledger.check()
     return Dataset(spec.get("name", mapping.stem), tables, ledger, spec.get("description", ""),
                    spec.get("currency", "currency units"))
-
-
-def _check_section(section: dict, where: str) -> None:
-    """The shape of one table's section: a wrong shape gets a sentence, not a traceback."""
-    columns = section.get("columns", {})
-    if not isinstance(columns, dict) or not all(
-            isinstance(k, str) and isinstance(v, str | int) for k, v in columns.items()):
-        raise S.DataContractError(
-            f"{where}: 'columns' must map canonical names to your column names, one per "
-            f"line, e.g. 'customer_id: CustomerID'; got {type(columns).__name__} {columns!r}")
-    used: dict[str, list[str]] = {}
-    for canon, col in columns.items():
-        used.setdefault(str(col), []).append(canon)
-    twice = {col: canon for col, canon in used.items() if len(canon) > 1}
-    if twice:
-        col, canon = next(iter(twice.items()))
-        raise S.DataContractError(
-            f"{where}: column '{col}' is mapped twice ({', '.join(canon)}); a column of "
-            "your file can feed one canonical column")
-    drop = section.get("drop", [])
-    if not isinstance(drop, list):
-        raise S.DataContractError(
-            f"{where}: 'drop' must be a list of rules, e.g. 'drop: [{drop}]'; "
-            f"got {type(drop).__name__} {drop!r}")
-    for key in ("encoding", "date_format"):
-        if key in section and not isinstance(section[key], str):
-            raise S.DataContractError(f"{where}: '{key}' must be text, got {section[key]!r}")
 
 
 _BINARY_SIGNATURES = {b"PK\x03\x04": "an Excel workbook (.xlsx) or a zip archive",
@@ -418,8 +400,22 @@ def _binary_kind(path: Path) -> str | None:
     return "a file with NUL bytes" if b"\x00" in head else None
 
 
-def _read_file(path: Path, table: str, encoding: str = "utf-8") -> pd.DataFrame:
-    """Read a CSV or Parquet file, turning I/O failures into contract errors."""
+def _decode_error(path: Path, encoding: str) -> str:
+    """Where the first byte that ``encoding`` cannot read is: line and byte offset."""
+    data = path.read_bytes()
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError as err:
+        line = data[:err.start].count(b"\n") + 1
+        return f"line {line:,}, byte {err.start:,} of the file"
+    return "somewhere in the file"
+
+
+def _read_file(path: Path, table: str, encoding: str = "utf-8", sep: str | None = None
+               ) -> pd.DataFrame:
+    """Read a CSV or Parquet file, turning I/O failures into contract errors. The index is
+    the file's line number (CSV, header = line 1) or row number (Parquet, from 1), so that
+    errors point into the file."""
     path = Path(path)
     where = f"table '{table}', file {path}"
     if not path.exists():
@@ -427,6 +423,7 @@ def _read_file(path: Path, table: str, encoding: str = "utf-8") -> pd.DataFrame:
     try:
         if path.suffix.lower() in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
+            frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
         else:
             kind = _binary_kind(path)
             if kind:
@@ -434,21 +431,28 @@ def _read_file(path: Path, table: str, encoding: str = "utf-8") -> pd.DataFrame:
                     f"{where}: a binary file (it looks like {kind}), not CSV text; save it "
                     "as CSV (UTF-8) or Parquet, or point 'path' at the .parquet file")
             codecs.lookup(encoding)
-            frame = pd.read_csv(path, encoding=encoding, dtype=str, keep_default_na=True)
+            frame = pd.read_csv(path, encoding=encoding, dtype=str, keep_default_na=True,
+                                sep=sep or ",")
+            frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")
     except LookupError:
         raise S.DataContractError(
             f"{where}: unknown encoding '{encoding}'; use a name such as utf-8, utf-8-sig, "
             "gbk, gb18030 or latin-1") from None
     except pd.errors.EmptyDataError:
         raise S.DataContractError(f"{where}: the file is empty") from None
-    except UnicodeDecodeError as err:
+    except UnicodeDecodeError:
         raise S.DataContractError(
-            f"{where}: cannot be read as '{encoding}' text (byte {err.start}); set "
-            f"'encoding:' in the mapping, for example gbk, gb18030 or latin-1") from None
+            f"{where}: cannot be read as '{encoding}' text (first bad byte at "
+            f"{_decode_error(path, encoding)}); set 'encoding:' in the mapping, for example "
+            "gbk, gb18030 or latin-1") from None
     except (pd.errors.ParserError, OSError, ValueError) as err:
         raise S.DataContractError(f"{where}: cannot be read: {err}") from None
     if len(frame) == 0:
         raise S.DataContractError(f"{where}: the file has a header but no rows")
+    if len(frame.columns) == 1 and sep is None and any(c in frame.columns[0] for c in ";\t|"):
+        raise S.DataContractError(
+            f"{where}: one column only ({frame.columns[0][:60]!r}); if the file is separated "
+            "by ';', tabs or '|', set 'sep:' in the mapping")
     return frame
 
 

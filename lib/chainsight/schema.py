@@ -94,8 +94,24 @@ NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
     "calendar": (),
 }
 
+# Every canonical column of each table. A mapping may name only these; other columns of
+# your file are carried along under their own names.
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "orders": (ORDER_ID, CUSTOMER_ID, TIMESTAMP, PRODUCT_ID, QUANTITY, LIST_PRICE, UNIT_PRICE,
+               DISCOUNT, PROMO, CHANNEL, SHIP_MODE, DELIVERY_DAYS, RETURNED, COMPLAINT,
+               CUSTOMISED, SITE_ID, COUNTRY),
+    "customers": (CUSTOMER_ID, SIGNUP_DATE, GENDER, AGE, INCOME_BAND, OCCUPATION, CITY,
+                  CITY_TIER, LON, LAT, COUNTRY),
+    "products": (PRODUCT_ID, CATEGORY, "family", DESCRIPTION, UNIT_PRICE, UNIT_COST, SUPPLIER,
+                 LEAD_TIME_DAYS, SHELF_LIFE_DAYS, CUSTOMISABLE),
+    "sites": (SITE_ID, CITY, LON, LAT, CITY_TIER, FIXED_COST, CAPACITY, "current"),
+    "calendar": (DATE, EVENT, EVENT_KIND, "peak", "uplift", "weekday"),
+}
+
 SHIP_MODES = ("express", "standard", "economy", "pickup")
 CATEGORIES = ("apparel", "electronics", "furniture", "food")
+# The synthetic retailer's city tiers, in order; your data may use any labels (regions,
+# states, tiers of another country).
 CITY_TIERS = ("1", "new-1", "2", "3")
 
 
@@ -109,6 +125,13 @@ def _examples(frame: pd.DataFrame, mask: pd.Series | np.ndarray, columns, n: int
     return rows.to_string(max_colwidth=40)
 
 
+def _row_label(frame: pd.DataFrame) -> str:
+    """How the examples are numbered: by line of the file (loaded through a mapping,
+    header = line 1) or by row number."""
+    return {"line": "line of the file", "row": "row of the file"}.get(
+        frame.index.name, "input row number")
+
+
 def contract_error(
     table: str, column: str, problem: str, frame: pd.DataFrame | None = None, mask=None
 ) -> DataContractError:
@@ -116,7 +139,7 @@ def contract_error(
     msg = f"table '{table}', column '{column}': {problem}"
     if frame is not None and mask is not None:
         count = int(np.asarray(mask).sum())
-        msg += f" ({count:,} row(s); first examples below, by input row number)\n"
+        msg += f" ({count:,} row(s); first examples below, by {_row_label(frame)})\n"
         msg += _examples(frame, mask, [column] + [c for c in frame.columns if c != column][:3])
     return DataContractError(msg)
 
@@ -153,6 +176,12 @@ class Ledger:
     rows_in: dict[str, int] = field(default_factory=dict)
     kept: dict[str, int] = field(default_factory=dict)
     dropped: list[LedgerEntry] = field(default_factory=list)
+    # What loading changed without dropping a row: offsets removed, tables built from
+    # order lines, values recoded. Shown by `chainsight check` and notebook 00.
+    notes: list[str] = field(default_factory=list)
+
+    def note(self, table: str, text: str) -> None:
+        self.notes.append(f"{table}: {text}")
 
     def start(self, table: str, rows: int) -> None:
         self.rows_in[table] = self.rows_in.get(table, 0) + int(rows)
@@ -168,6 +197,7 @@ class Ledger:
             self.rows_in[t] = self.rows_in.get(t, 0) + n
             self.kept[t] = self.kept.get(t, 0) + other.kept[t]
         self.dropped.extend(other.dropped)
+        self.notes.extend(other.notes)
 
     def check(self) -> None:
         for table, n_in in self.rows_in.items():
@@ -197,6 +227,7 @@ class Ledger:
             "rows_in": dict(self.rows_in),
             "kept": dict(self.kept),
             "dropped": [e.__dict__ for e in self.dropped],
+            "notes": list(self.notes),
         }
 
 
@@ -208,7 +239,8 @@ def apply_drop_rules(frame: pd.DataFrame, table: str, rules: list[Rule], ledger:
 
     A row is counted under the first rule that matches it, so reasons never
     double-count. Each rule is ``(reason, frame -> boolean Series)`` and sees
-    only the rows that earlier rules kept.
+    only the rows that earlier rules kept. The kept rows keep their index (a file's
+    line numbers, for errors); the loader resets it when it is done.
     """
     ledger.start(table, len(frame))
     n_in, counts = len(frame), []
@@ -220,7 +252,7 @@ def apply_drop_rules(frame: pd.DataFrame, table: str, rules: list[Rule], ledger:
     if n_in and frame.empty:
         raise DataContractError(f"table '{table}': every row was dropped: "
                                 + ", ".join(counts) + f" (of {n_in:,})")
-    return frame.reset_index(drop=True)
+    return frame
 
 
 # ---------------------------------------------------------------------------
@@ -246,7 +278,7 @@ def _schema(table: str) -> pa.DataFrameSchema:
             CUSTOMER_ID: pa.Column(str, unique=True, nullable=False),
             AGE: pa.Column(float, pa.Check.in_range(0, 120), required=False, nullable=True,
                            coerce=True),
-            CITY_TIER: pa.Column(str, pa.Check.isin(CITY_TIERS), required=False, nullable=True),
+            CITY_TIER: pa.Column(str, required=False, nullable=True),
         }
     elif table == "products":
         cols = {
@@ -271,28 +303,87 @@ def _schema(table: str) -> pa.DataFrameSchema:
 # A UTC offset after a time of day ("10:00+08:00", "10:00:00Z"); a date alone such as
 # "05-01-2024" is left as it is.
 _UTC_OFFSET = r"(\d:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|UTC|[+-]\d{2}:?\d{2})$"
+_HAS_OFFSET = _UTC_OFFSET.replace("(", "(?:", 1)
 
 
-def _parse_datetimes(frame: pd.DataFrame, table: str, date_format: str | None) -> pd.DataFrame:
-    """Dates as naive timestamps. A UTC offset ("+08:00", "Z") is dropped and the time
-    kept as written: the local time of the order, the same for every row."""
+TIMESTAMP_UNITS = ("s", "ms", "us", "ns")
+
+
+def _parse_datetimes(frame: pd.DataFrame, table: str, date_format: str | None,
+                     timezone: str | None = None, timestamp_unit: str | None = None,
+                     ledger: Ledger | None = None) -> pd.DataFrame:
+    """Dates as naive timestamps.
+
+    A UTC offset ("+08:00", "Z", or a tz-aware Parquet column) is converted to
+    ``timezone`` when one is given; otherwise it is dropped and the time kept as
+    written (the local time of the order). Either way the ledger notes how many rows
+    carried an offset. Numbers in a date column are epoch times in ``timestamp_unit``;
+    without a unit they are an error, never 1970-01-01.
+    """
     for col in DATETIME_COLUMNS.get(table, ()):
         if col not in frame.columns:
             continue
-        if isinstance(frame[col].dtype, pd.DatetimeTZDtype):
-            frame[col] = frame[col].dt.tz_localize(None)
-        if pd.api.types.is_datetime64_any_dtype(frame[col]):
-            continue
-        text = frame[col]
-        if date_format is None and pd.api.types.is_string_dtype(text):
-            text = text.str.strip().str.replace(_UTC_OFFSET, r"\1", regex=True)
-        parsed = pd.to_datetime(text, format=date_format, errors="coerce")
-        bad = parsed.isna() & frame[col].notna()
+        values = frame[col]
+        offset = pd.Series(False, index=frame.index)
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            offset[:] = True
+            values = (values.dt.tz_convert(timezone) if timezone else values).dt.tz_localize(None)
+        elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            if timestamp_unit is None:
+                raise contract_error(
+                    table, col, "numbers, not dates; if they are epoch times, set "
+                    f"'timestamp_unit' in the mapping to one of {list(TIMESTAMP_UNITS)}",
+                    frame, values.notna())
+            values = pd.to_datetime(values, unit=timestamp_unit, errors="coerce")
+        elif not pd.api.types.is_datetime64_any_dtype(values):
+            text = values
+            if pd.api.types.is_string_dtype(text) or text.dtype == object:
+                text = text.astype(object).where(text.isna(), text.astype(str).str.strip())
+                if timestamp_unit is not None:
+                    values = pd.to_datetime(pd.to_numeric(text, errors="coerce"),
+                                            unit=timestamp_unit, errors="coerce")
+                    text = None
+                elif date_format is None:
+                    offset = text.str.contains(_HAS_OFFSET, regex=True, na=False)
+            if text is not None:
+                values = _parse_text_dates(text, offset, date_format, timezone)
+        bad = values.isna() & frame[col].notna()
         if bad.any():
             fmt = f" with format '{date_format}'" if date_format else ""
-            raise contract_error(table, col, f"dates that cannot be parsed{fmt}", frame, bad)
-        frame[col] = parsed
+            unit = f" as epoch times in '{timestamp_unit}'" if timestamp_unit else ""
+            raise contract_error(table, col, f"dates that cannot be parsed{fmt}{unit}", frame,
+                                 bad)
+        if ledger is not None and offset.any():
+            how = (f"converted to {timezone}" if timezone else
+                   "dropped and the time kept as written (set 'timezone' to convert instead)")
+            ledger.note(table, f"{int(offset.sum()):,} value(s) of '{col}' had a UTC offset; "
+                        f"it was {how}")
+        frame[col] = values
     return frame
+
+
+def _to_datetime(text: pd.Series, date_format: str | None) -> pd.Series:
+    """Parse with ``date_format``; without one, pandas infers the format from the first
+    value, and values in another ISO 8601 form ("2024-01-05" beside "2024-01-05 10:00")
+    are read as ISO 8601, never guessed."""
+    parsed = pd.to_datetime(text, format=date_format, errors="coerce")
+    retry = parsed.isna() & text.notna()
+    if date_format is None and retry.any():
+        parsed[retry] = pd.to_datetime(text[retry], format="ISO8601", errors="coerce")
+    return parsed
+
+
+def _parse_text_dates(text: pd.Series, offset: pd.Series, date_format: str | None,
+                      timezone: str | None) -> pd.Series:
+    if timezone is None or not offset.any():
+        if offset.any():
+            text = text.str.replace(_UTC_OFFSET, r"\1", regex=True)
+        return _to_datetime(text, date_format)
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    out[~offset] = _to_datetime(text[~offset], date_format)
+    aware = pd.to_datetime(text[offset], utc=True, errors="coerce")
+    out[offset] = aware.dt.tz_convert(timezone).dt.tz_localize(None)
+    return out
 
 
 def _check_numeric(frame: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -311,13 +402,16 @@ def _check_numeric(frame: pd.DataFrame, table: str) -> pd.DataFrame:
     return frame
 
 
-def validate(frame: pd.DataFrame, table: str, date_format: str | None = None) -> pd.DataFrame:
+def validate(frame: pd.DataFrame, table: str, date_format: str | None = None, *,
+             timezone: str | None = None, timestamp_unit: str | None = None,
+             ledger: Ledger | None = None) -> pd.DataFrame:
     """Check ``frame`` against the contract for ``table`` and return it typed.
 
     Required columns must be present, id columns become strings, date columns are
     parsed (unparsable values are an error, not a silent NaT), numeric columns
     must hold numbers, and value rules (quantity > 0, price >= 0, known ship
-    modes, ...) must hold.
+    modes, ...) must hold. ``timezone`` and ``timestamp_unit``: see
+    :func:`_parse_datetimes`; ``ledger`` receives its notes.
 
     Raises
     ------
@@ -336,7 +430,7 @@ def validate(frame: pd.DataFrame, table: str, date_format: str | None = None) ->
             if missing.any() and col in REQUIRED[table]:
                 raise contract_error(table, col, "missing values", frame, missing)
             frame[col] = _id_strings(frame[col])
-    frame = _parse_datetimes(frame, table, date_format)
+    frame = _parse_datetimes(frame, table, date_format, timezone, timestamp_unit, ledger)
     frame = _check_numeric(frame, table)
     try:
         return _schema(table).validate(frame, lazy=True)

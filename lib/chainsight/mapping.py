@@ -1,0 +1,341 @@
+"""The YAML mapping from your export to the canonical tables: its shape, derived columns,
+value recoding, number formats and tables built from order lines.
+
+Used by :func:`chainsight.datasets.load_mapped`; the README ("Bring your own data") shows
+every feature with an example. Every check here turns a wrong mapping into a sentence
+naming the section and the key, never a traceback.
+"""
+
+from __future__ import annotations
+
+import codecs
+import difflib
+import re
+import zoneinfo
+
+import numpy as np
+import pandas as pd
+
+from chainsight import schema as S
+
+TOP_KEYS = ("name", "description", "currency", "timezone")
+PICKS = ("most_frequent", "latest")
+# Tables that can be built from the order lines, and their key.
+FROM_ORDERS = {"customers": S.CUSTOMER_ID, "products": S.PRODUCT_ID}
+
+# Each key of a table's section: what it must be, in words, and a check.
+_TEXT = ("text", lambda v: isinstance(v, str) and v != "")
+_CHAR = ("one character, e.g. ','", lambda v: isinstance(v, str) and len(v) == 1)
+SECTION_KEYS: dict[str, tuple[str, object]] = {
+    "path": _TEXT,
+    "from": ("'orders'", lambda v: v == "orders"),
+    "pick": (f"one of {list(PICKS)}", lambda v: v in PICKS),
+    "encoding": _TEXT,
+    "sep": _TEXT,
+    "decimal": _CHAR,
+    "thousands": _CHAR,
+    "date_format": _TEXT,
+    "timestamp_unit": (f"one of {list(S.TIMESTAMP_UNITS)}", lambda v: v in S.TIMESTAMP_UNITS),
+    "columns": ("a mapping of canonical names to your column names, one per line, e.g. "
+                "'customer_id: CustomerID'",
+                lambda v: isinstance(v, dict)
+                and all(isinstance(c, str | int) for c in v.values())),
+    "derive": ("a mapping of canonical names to expressions, e.g. "
+               "'unit_price: Sales / Quantity'",
+               lambda v: isinstance(v, dict) and all(isinstance(e, str | int | float)
+                                                     for e in v.values())),
+    "values": ("a mapping of canonical names to {your value: canonical value}, e.g. "
+               "'ship_mode: {Same Day: express}'",
+               lambda v: isinstance(v, dict) and all(isinstance(m, dict) for m in v.values())),
+    "drop": ("a list of rules, e.g. 'drop: [duplicate]'", lambda v: isinstance(v, list)),
+}
+
+
+class MappingError(S.DataContractError):
+    """A mapping of the wrong shape."""
+
+
+def _suggest(word: str, choices) -> str:
+    close = difflib.get_close_matches(str(word), list(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def check_spec(spec, where: str) -> dict[str, dict]:
+    """The mapping's shape, checked key by key; returns the table sections present."""
+    if not isinstance(spec, dict) or "orders" not in spec:
+        raise MappingError(f"{where}: needs an 'orders' section")
+    for key in spec:
+        if key not in S.TABLES and key not in TOP_KEYS:
+            raise MappingError(f"{where}: unknown section '{key}'{_suggest(key, S.TABLES)}; "
+                               f"sections are the tables {list(S.TABLES)} and {list(TOP_KEYS)}")
+    for key in TOP_KEYS:
+        if key in spec and not isinstance(spec[key], str):
+            raise MappingError(f"{where}: '{key}' must be text, got {spec[key]!r}")
+    if "timezone" in spec:
+        try:
+            zoneinfo.ZoneInfo(spec["timezone"])
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise MappingError(f"{where}: unknown timezone '{spec['timezone']}'; use an IANA "
+                               "name such as Asia/Shanghai, Europe/London or UTC") from None
+    sections = {t: spec[t] for t in S.TABLES if spec.get(t) is not None}
+    for table, section in sections.items():
+        _check_section(section, table, f"{where}, section '{table}'")
+    return sections
+
+
+def _check_section(section, table: str, where: str) -> None:
+    if not isinstance(section, dict):
+        raise MappingError(f"{where}: must be a mapping with 'path' and 'columns', got "
+                           f"{type(section).__name__} {section!r}")
+    for key, value in section.items():
+        if key not in SECTION_KEYS:
+            raise MappingError(f"{where}: unknown key '{key}'{_suggest(key, SECTION_KEYS)}; "
+                               f"keys are {list(SECTION_KEYS)}")
+        what, ok = SECTION_KEYS[key]
+        if not ok(value):
+            hint = f"; e.g. 'drop: [{value}]'" if key == "drop" and isinstance(value, str) else ""
+            raise MappingError(f"{where}: '{key}' must be {what}; got "
+                               f"{type(value).__name__} {value!r}{hint}")
+    if ("path" in section) == ("from" in section):
+        raise MappingError(f"{where}: needs either 'path' (a file) or 'from: orders' (built "
+                           "from the order lines), not both")
+    if "from" in section:
+        if table not in FROM_ORDERS:
+            raise MappingError(f"{where}: only {list(FROM_ORDERS)} can be built 'from: orders'")
+        for key in ("encoding", "sep", "decimal", "thousands", "drop", "date_format", "derive",
+                    "timestamp_unit"):
+            if key in section:
+                raise MappingError(f"{where}: '{key}' applies to a file; a table built "
+                                   "'from: orders' is read with the orders section's settings")
+    elif "pick" in section:
+        raise MappingError(f"{where}: 'pick' applies to a table built 'from: orders'")
+    if "encoding" in section:
+        try:
+            codecs.lookup(section["encoding"])
+        except LookupError:
+            raise MappingError(f"{where}: unknown encoding '{section['encoding']}'; use a name "
+                               "such as utf-8, utf-8-sig, gbk, gb18030 or latin-1") from None
+    if section.get("decimal") is not None and section.get("decimal") in (
+            section.get("thousands"), section.get("sep", ",")):
+        raise MappingError(f"{where}: 'decimal' ({section['decimal']!r}) must differ from "
+                           "'sep' and 'thousands'")
+    known = S.COLUMNS[table]
+    columns, derive = section.get("columns", {}), section.get("derive", {})
+    for key in ("columns", "derive", "values"):
+        for canon in section.get(key, {}):
+            if canon not in known:
+                raise MappingError(
+                    f"{where}, '{key}': unknown canonical column '{canon}'"
+                    f"{_suggest(canon, known)}; the columns of '{table}' are {list(known)}")
+    both = sorted(set(columns) & set(derive))
+    if both:
+        raise MappingError(f"{where}: '{both[0]}' is both mapped in 'columns' and derived in "
+                           "'derive'; keep one")
+    used: dict[str, list[str]] = {}
+    for canon, col in columns.items():
+        used.setdefault(str(col), []).append(canon)
+    for col, canon in used.items():
+        if len(canon) > 1:
+            raise MappingError(f"{where}: column '{col}' is mapped twice ({', '.join(canon)}); "
+                               "a column of your file can feed one canonical column")
+    for canon, text in derive.items():
+        Expression(str(text), f"{where}, derive '{canon}'")
+    for canon in section.get("values", {}):
+        if canon not in columns and canon not in derive:
+            raise MappingError(f"{where}, 'values': '{canon}' is not mapped in 'columns'")
+    if "from" in section and FROM_ORDERS[table] not in columns:
+        raise MappingError(f"{where}: a table built 'from: orders' needs its key "
+                           f"'{FROM_ORDERS[table]}' in 'columns'")
+
+
+# ---------------------------------------------------------------------------
+# Derived columns: arithmetic over your columns, parsed here, never eval'd
+# ---------------------------------------------------------------------------
+_TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d*)?|\.\d+)|`(?P<quoted>[^`]+)`|"
+                    r"(?P<name>[^\W\d]\w*)|(?P<op>[-+*/()]))")
+
+
+class Expression:
+    """A derived column: numbers, your column names (in backticks when they hold spaces
+    or symbols), ``+ - * /`` and parentheses. Parsed by a small grammar, never by ``eval``,
+    so a mapping cannot run code."""
+
+    def __init__(self, text: str, where: str):
+        self.text, self.where = text, where
+        self.tokens = self._tokenize(text)
+        self.names: list[str] = [v for k, v in self.tokens if k == "name"]
+        self._pos = 0
+        self._tree = self._sum()
+        if self._pos != len(self.tokens):
+            self._fail(f"unexpected '{self.tokens[self._pos][1]}'")
+
+    def _fail(self, problem: str):
+        raise MappingError(f"{self.where}: cannot read the expression {self.text!r}: {problem}; "
+                           "use your column names (in backticks if they contain spaces), "
+                           "numbers, + - * / and parentheses")
+
+    def _tokenize(self, text: str) -> list[tuple[str, str]]:
+        tokens, pos = [], 0
+        text = text.rstrip()
+        while pos < len(text):
+            m = _TOKEN.match(text, pos)
+            if not m or m.end() == pos:
+                self._fail(f"unexpected character {text[pos:].lstrip()[:1]!r}")
+            kind = m.lastgroup
+            tokens.append(("name" if kind == "quoted" else kind, m.group(kind)))
+            pos = m.end()
+        if not tokens:
+            self._fail("it is empty")
+        return tokens
+
+    def _peek(self):
+        return self.tokens[self._pos] if self._pos < len(self.tokens) else (None, None)
+
+    def _take(self):
+        token = self._peek()
+        if token[0] is None:
+            self._fail("it ends too early")
+        self._pos += 1
+        return token
+
+    def _sum(self):
+        node = self._product()
+        while self._peek()[1] in ("+", "-") and self._peek()[0] == "op":
+            op = self._take()[1]
+            node = (op, node, self._product())
+        return node
+
+    def _product(self):
+        node = self._unary()
+        while self._peek()[1] in ("*", "/") and self._peek()[0] == "op":
+            op = self._take()[1]
+            node = (op, node, self._unary())
+        return node
+
+    def _unary(self):
+        if self._peek() == ("op", "-"):
+            self._take()
+            return ("neg", self._unary())
+        kind, value = self._take()
+        if kind == "num":
+            return ("num", float(value))
+        if kind == "name":
+            return ("col", value)
+        if value == "(":
+            node = self._sum()
+            if self._peek() != ("op", ")"):
+                self._fail("a '(' is not closed")
+            self._take()
+            return node
+        self._fail(f"unexpected '{value}'")
+
+    def evaluate(self, numbers: dict[str, pd.Series]) -> pd.Series:
+        """The value per row, from the named columns as numbers. Division by zero gives
+        a missing value (the loader then names the rows)."""
+        def run(node):
+            kind = node[0]
+            if kind == "num":
+                return node[1]
+            if kind == "col":
+                return numbers[node[1]]
+            if kind == "neg":
+                return -run(node[1])
+            a, b = run(node[1]), run(node[2])
+            if kind == "/":
+                b = b.where(b != 0) if isinstance(b, pd.Series) else (b or np.nan)
+            return {"+": a + b, "-": a - b, "*": a * b, "/": a / b}[kind]
+        return run(self._tree)
+
+
+def to_numbers(values: pd.Series, decimal: str | None, thousands: str | None) -> pd.Series:
+    """Text numbers in the file's format ("1.234,5" with thousands '.' and decimal ',')
+    as the text Python reads ("1234.5"); numbers stay as they are."""
+    if not (pd.api.types.is_string_dtype(values) or values.dtype == object):
+        return values
+    text = values.astype(object).where(values.isna(), values.astype(str).str.strip())
+    if thousands:
+        text = text.str.replace(thousands, "", regex=False)
+    if decimal and decimal != ".":
+        text = text.str.replace(decimal, ".", regex=False)
+    return text
+
+
+def derive(raw: pd.DataFrame, section: dict, table: str, where: str) -> dict[str, pd.Series]:
+    """The section's derived columns, computed from the file's columns."""
+    out = {}
+    for canon, text in section.get("derive", {}).items():
+        expr = Expression(str(text), f"{where}, derive '{canon}'")
+        missing = [n for n in expr.names if n not in raw.columns]
+        if missing:
+            raise MappingError(f"{where}, derive '{canon}': column(s) {missing} not in the "
+                               f"file; columns in the file: {list(raw.columns)}")
+        numbers = {}
+        for name in expr.names:
+            value = pd.to_numeric(to_numbers(raw[name], section.get("decimal"),
+                                             section.get("thousands")), errors="coerce")
+            bad = value.isna() & raw[name].notna()
+            if bad.any():
+                raise S.contract_error(table, name, f"values that are not numbers (used to "
+                                       f"derive '{canon}')", raw, bad)
+            numbers[name] = value.astype(float)
+        value = expr.evaluate(numbers)
+        if not isinstance(value, pd.Series):
+            value = pd.Series(float(value), index=raw.index)
+        bad = value.isna() & pd.concat([raw[n].notna() for n in expr.names], axis=1).all(axis=1) \
+            if expr.names else value.isna()
+        if bad.any():
+            shown = raw.assign(**{canon: value})
+            raise S.contract_error(table, canon, f"'{text}' has no value (division by zero)",
+                                   shown, bad)
+        out[canon] = value
+    return out
+
+
+def recode(frame: pd.DataFrame, section: dict, table: str) -> pd.DataFrame:
+    """Replace your values by canonical ones (``values:``). A value the recoding does not
+    list is an error that names each such value and how many rows carry it."""
+    for canon, table_of_values in section.get("values", {}).items():
+        lookup = {str(k).strip(): v for k, v in table_of_values.items()}
+        text = frame[canon].astype(object).where(frame[canon].isna(),
+                                                 frame[canon].astype(str).str.strip())
+        unknown = text.notna() & ~text.isin(list(lookup))
+        if unknown.any():
+            counts = text[unknown].value_counts()
+            listed = ", ".join(f"{v!r} ({n:,} rows)" for v, n in counts.head(10).items())
+            raise S.contract_error(
+                table, canon, f"value(s) that 'values' does not recode: {listed}; add them to "
+                f"the section's 'values: {{{canon}: ...}}'", frame, unknown)
+        frame[canon] = text.map(lookup).astype(object).where(text.notna())
+    return frame
+
+
+def from_orders(raw: pd.DataFrame, orders: pd.DataFrame, section: dict, table: str,
+                ledger: S.Ledger) -> pd.DataFrame:
+    """A customers or products table built from the kept order lines: one row per key,
+    each column's most frequent value (ties go to the latest) or its latest value
+    (``pick: latest``). The ledger notes how many keys had several values per column."""
+    key = FROM_ORDERS[table]
+    pick = section.get("pick", "most_frequent")
+    columns = section["columns"]
+    lines = raw.loc[orders.index, list(columns.values())].rename(
+        columns={v: k for k, v in columns.items()})
+    lines[key] = orders[key]  # the key exactly as the order lines carry it
+    lines["_when"], lines["_line"] = orders[S.TIMESTAMP], np.arange(len(lines))
+    out = pd.DataFrame({key: pd.unique(lines[key])})
+    for col in [c for c in columns if c != key]:
+        values = lines[[key, col, "_when", "_line"]].dropna(subset=[col])
+        several = int((values.groupby(key)[col].nunique() > 1).sum())
+        if pick == "latest":
+            best = values.sort_values(["_when", "_line"]).drop_duplicates(key, keep="last")
+        else:
+            best = (values.groupby([key, col], sort=False)
+                    .agg(n=("_line", "size"), last=("_when", "max"), at=("_line", "max"))
+                    .reset_index().sort_values(["n", "last", "at"], ascending=False)
+                    .drop_duplicates(key))
+        out[col] = out[key].map(best.set_index(key)[col])
+        if several:
+            kept = "the latest" if pick == "latest" else "the most frequent"
+            ledger.note(table, f"{several:,} of {len(out):,} {key} value(s) appear with several "
+                        f"'{col}' values in the order lines; {kept} was kept")
+    ledger.note(table, f"built from {len(lines):,} kept order lines: {len(out):,} rows")
+    return out
