@@ -196,6 +196,9 @@ BAD_INPUT = {
     "from: orders without its key": (
         _case(extra="customers:\n  from: orders\n  columns: {city: Customer}\n"),
         r"needs its key 'customer_id' in 'columns'"),
+    "from: orders naming a column the orders file lacks": (
+        _case(extra="customers:\n  from: orders\n  columns: {customer_id: Customer, city: Town}\n"),
+        r"table 'customers' \(from: orders\): column\(s\) not in the orders file: city <- 'Town'"),
     "pick on a file table": (_case(extra="customers:\n  path: orders.csv\n  pick: latest\n"
                                    "  columns: {customer_id: Customer}\n"),
                              r"'pick' applies to a table built 'from: orders'"),
@@ -440,3 +443,18 @@ def test_check_prints_tables_ledger_and_notes(tmp_path, capsys):
     assert cli.main(["check", "--mapping", str(_mapping(tmp_path, csv))]) == 0
     out = capsys.readouterr().out
     assert "rows read" in out and "1 value(s) of 'timestamp' had a UTC offset" in out
+
+
+def test_the_readme_mapping_example_is_a_valid_mapping():
+    import re
+
+    import yaml
+
+    from chainsight import mapping
+
+    readme = (datasets.PROJECT_ROOT / "README.md").read_text()
+    block = re.search(r"```yaml\n(# data/user/my_shop.yaml\n.*?)```", readme, re.S).group(1)
+    sections = mapping.check_spec(yaml.safe_load(block), "README")
+    orders = sections["orders"]
+    assert {"derive", "values", "sep", "decimal", "thousands", "encoding", "drop"} <= set(orders)
+    assert sections["products"]["from"] == "orders"

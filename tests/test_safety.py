@@ -68,3 +68,69 @@ def test_styled_tables_escape_html():
     html = frame.style.format({"share": "{:.1%}"}).hide(axis="index").to_html()
     assert "<script>" not in html and "<img src=x" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "50.0%" in html
+    labelled = frame.set_index("name").T.style.format("{:.2f}").to_html()  # labels, headers
+    assert "<script>" not in labelled and "<img src=x" not in labelled
+    assert "&lt;img src=x onerror=alert(1)&gt;" in labelled
+
+
+# A whole report on data whose text carries HTML, script and SQL strings: the small
+# retailer written to Parquet with a payload in every free-text column, loaded through a
+# mapping, and every notebook run. No page may show a payload unescaped.
+PAYLOADS = ("<script>alert(1)</script>", "<img src=x onerror=alert(2)>",
+            "'; DROP TABLE orders; --")
+TEXT = {"customers": (S.CITY, S.OCCUPATION), "products": (S.CATEGORY, "family", S.DESCRIPTION,
+                                                          S.SUPPLIER),
+        "orders": (S.CHANNEL,), "sites": (S.CITY,), "calendar": (S.EVENT,)}
+
+
+def _with_payloads(values: pd.Series, shared: dict) -> pd.Series:
+    """Every label gets a payload (the same label the same payload in every table)."""
+    def tagged(v):
+        if pd.isna(v) or v == "":
+            return v
+        return shared.setdefault(v, f"{v} {PAYLOADS[len(shared) % len(PAYLOADS)]}")
+    return values.map(tagged)
+
+
+@pytest.fixture(scope="module")
+def hostile_report(tmp_path_factory):
+    import json
+
+    import yaml
+
+    from chainsight import cli, datasets
+
+    folder = tmp_path_factory.mktemp("hostile")
+    ds = datasets.load("synthetic", size="small", seed=42)
+    spec, shared = {"name": "hostile", "currency": "CNY"}, {}
+    for table, frame in ds.tables.items():
+        frame = frame.copy()
+        for col in TEXT[table]:
+            frame[col] = _with_payloads(frame[col], shared)
+        frame.to_parquet(folder / f"{table}.parquet")
+        spec[table] = {"path": f"{table}.parquet", "columns": {c: c for c in frame.columns}}
+    (folder / "hostile.yaml").write_text(yaml.safe_dump(spec))
+    params = folder / "params.yaml"
+    params.write_text(yaml.safe_dump({"name": "hostile", "parameters": {
+        "dataset": "custom", "mapping": str(folder / "hostile.yaml")}}))
+    out = folder / "report"
+    code = cli.main(["report", "--params", str(params), "--out", str(out), "--jobs", "2"])
+    metrics = json.loads((out / "metrics.json").read_text())["notebooks"]
+    assert code == 0, {k: v["error"] for k, v in metrics.items() if v["error"]}
+    return out
+
+
+def test_no_report_page_shows_a_payload_unescaped(hostile_report):
+    import html
+
+    pages = sorted(hostile_report.glob("*.html"))
+    assert len(pages) == 6  # five notebooks and the index
+    shown = {}
+    for page in pages:
+        text = page.read_text()
+        for payload in PAYLOADS[:2]:
+            assert payload not in text, (page.name, payload)
+            shown[page.name] = shown.get(page.name, 0) + text.count(
+                html.escape(payload, quote=False))
+    # The labels do reach the pages (festivals in 00 and 03, cities in 04), escaped.
+    assert shown["00_data_overview.html"] and shown["04_logistics.html"], shown

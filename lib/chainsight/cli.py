@@ -59,7 +59,7 @@ def _data(args) -> int:
 
 
 def _check(args) -> int:
-    from chainsight import datasets
+    from chainsight import datasets, readiness
 
     ds = datasets.load_mapped(args.mapping)
     print(datasets.table_summary(ds).to_string(index=False))
@@ -67,6 +67,19 @@ def _check(args) -> int:
     print(ds.ledger.to_frame().to_string(index=False))
     for note in ds.ledger.notes:
         print(f"Note: {note}")
+    print()
+    for notebooks, weeks, monday in (("00, 01, 04", 52, False), ("03", 26, True)):
+        try:
+            line = readiness.holdout_start(ds.orders, "", weeks, monday).sentence
+        except ValueError as err:
+            line = f"cannot run: {err}"
+        print(f"Notebooks {notebooks} with holdout_start left empty: {line}")
+    print()
+    print("What each notebook can do with this data:")
+    for row in readiness.table(ds).itertuples():
+        print(f"  {row.notebook}  {row.status}" + (f": {row.why}" if row.why else ""))
+        if row.fix:
+            print(f"        mapping that adds it: {row.fix}")
     return 0
 
 

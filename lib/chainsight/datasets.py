@@ -81,11 +81,6 @@ class Dataset:
                 f"({synthetic.EFFECTS[effect]}); {exploited_by} is meant to exploit it, and "
                 "the comparisons below say whether it does.")
 
-    def absent(self, table: str, column: str | None = None) -> str:
-        """One line saying what is missing, for a notebook section that skips."""
-        what = f"column '{column}' of table '{table}'" if column else f"table '{table}'"
-        return f"Skipped: the {self.name} data has no {what}."
-
 
 # ---------------------------------------------------------------------------
 # Drop rules: the one list of cleaning rules, shared by all loaders
@@ -338,7 +333,8 @@ def load_mapped(mapping: str | Path) -> Dataset:
     canonical names to your columns (``columns``), and optionally derives columns,
     recodes values, sets the file's format and lists cleaning rules (``drop``, in order,
     from :data:`DROP_RULES`; every dropped row is counted in the ledger). The shape is
-    checked by :func:`chainsight.mapping.check_spec`.
+    checked by :func:`chainsight.mapping.check_spec`. The tables keep the canonical
+    columns only; the drop rules see every column of the file.
     """
     from chainsight import mapping as M
 
@@ -378,8 +374,10 @@ def load_mapped(mapping: str | Path) -> Dataset:
         frame = S.validate(frame, table, section.get("date_format"), timezone=timezone,
                            timestamp_unit=section.get("timestamp_unit"), ledger=ledger)
         tables[table] = _future(frame, table, section.get("drop", []), ledger)
-    tables = {t: tables[t].reset_index(drop=True) for t in S.TABLES if t in tables}
     S.check_references(tables)
+    # The canonical columns only: what the mapping names, derives or builds.
+    tables = {t: tables[t][[c for c in tables[t].columns if c in S.COLUMNS[t]]]
+              .reset_index(drop=True) for t in S.TABLES if t in tables}
     ledger.check()
     return Dataset(spec.get("name", mapping.stem), tables, ledger, spec.get("description", ""),
                    spec.get("currency", "currency units"))

@@ -460,13 +460,23 @@ FAMILIES: dict[str, tuple[str, str | None]] = {
 TARGETS = (0.70, 0.75, 0.80, 0.85, 0.90, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999)
 
 
-def top_products(orders: pd.DataFrame, products: pd.DataFrame, before, n: int) -> pd.DataFrame:
-    """The ``n`` products with the most revenue in the orders before ``before``."""
+def top_products(orders: pd.DataFrame, products: pd.DataFrame | None, before,
+                 n: int) -> pd.DataFrame:
+    """The ``n`` products with the most revenue in the orders before ``before``, with their
+    products rows (none needed). A product without a ``unit_price`` gets the median price
+    its order lines paid before ``before``."""
     from chainsight import schema as S
 
     past = orders[orders[S.TIMESTAMP] < pd.Timestamp(before)]
     revenue = (past[S.QUANTITY] * past[S.UNIT_PRICE]).groupby(past[S.PRODUCT_ID]).sum()
-    return products[products[S.PRODUCT_ID].isin(revenue.nlargest(n).index)]
+    top = revenue.nlargest(n).index
+    if products is None:
+        products = pd.DataFrame({S.PRODUCT_ID: top})
+    out = products[products[S.PRODUCT_ID].isin(top)].copy()
+    paid = past.groupby(S.PRODUCT_ID)[S.UNIT_PRICE].median()
+    listed = out[S.UNIT_PRICE] if S.UNIT_PRICE in out else pd.Series(np.nan, index=out.index)
+    out[S.UNIT_PRICE] = listed.fillna(out[S.PRODUCT_ID].map(paid)).astype(float)
+    return out
 
 
 @dataclass(frozen=True)

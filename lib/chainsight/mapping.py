@@ -317,6 +317,12 @@ def from_orders(raw: pd.DataFrame, orders: pd.DataFrame, section: dict, table: s
     key = FROM_ORDERS[table]
     pick = section.get("pick", "most_frequent")
     columns = section["columns"]
+    absent = {canon: col for canon, col in columns.items() if col not in raw.columns}
+    if absent:
+        raise MappingError(
+            f"table '{table}' (from: orders): column(s) not in the orders file: "
+            + ", ".join(f"{canon} <- '{col}'" for canon, col in absent.items())
+            + f"; columns in the file: {list(raw.columns)}")
     lines = raw.loc[orders.index, list(columns.values())].rename(
         columns={v: k for k, v in columns.items()})
     lines[key] = orders[key]  # the key exactly as the order lines carry it

@@ -60,7 +60,8 @@ def festival_uplift(daily: pd.DataFrame, calendar: pd.DataFrame) -> pd.DataFrame
 
 def customers_by_city(customers: pd.DataFrame) -> pd.DataFrame:
     """Customers per city with its coordinates and tier."""
-    return query(f"""SELECT {S.CITY}, any_value({S.CITY_TIER}) AS {S.CITY_TIER},
+    tier = S.CITY_TIER if S.CITY_TIER in customers.columns else "NULL"
+    return query(f"""SELECT {S.CITY}, any_value({tier}) AS {S.CITY_TIER},
                             any_value({S.LON}) AS {S.LON}, any_value({S.LAT}) AS {S.LAT},
                             count(*) AS customers
                      FROM customers GROUP BY 1 ORDER BY customers DESC""",

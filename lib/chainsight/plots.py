@@ -13,22 +13,36 @@ TIER_ORDER = list(S.CITY_TIERS)
 CATEGORY_ORDER = list(S.CATEGORIES)
 
 
+def ordered(labels, known: list) -> list:
+    """The labels present: the known ones in their order, then any others (your data's
+    tiers, regions or categories) sorted."""
+    present = set(pd.Series(list(labels)).dropna())
+    return [k for k in known if k in present] + sorted(present - set(known), key=str)
+
+
 def _escape_styler_formats() -> None:
-    """Make ``Styler.format`` escape HTML unless told otherwise. pandas applies its
-    ``styler.format.escape`` option only to a Styler's default format; a call such as
-    ``.format({"share": "{:.1%}"})`` formats every column again without escaping."""
+    """Make pandas Stylers escape HTML in values, index labels and column headers unless
+    told otherwise. pandas applies its ``styler.format.escape`` option only to a Styler's
+    default value format: a call such as ``.format({"share": "{:.1%}"})`` formats every
+    column again without escaping, and the labels are never escaped."""
     from pandas.io.formats.style import Styler
 
     if getattr(Styler.format, "escapes_html", False):
         return
-    original = Styler.format
+    original, original_init = Styler.format, Styler.__init__
 
     def format(self, *args, escape="html", **kwargs):  # noqa: A001 (pandas' own name)
         return original(self, *args, escape=escape, **kwargs)
 
+    def __init__(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        self.format_index(escape="html", axis=0)
+        self.format_index(escape="html", axis=1)
+
     format.escapes_html = True
     format.__doc__ = original.__doc__
     Styler.format = format
+    Styler.__init__ = __init__
 
 
 def use_style() -> None:
@@ -69,8 +83,10 @@ def orders_over_time(daily: pd.DataFrame, calendar: pd.DataFrame | None = None,
 def customers_map(by_city: pd.DataFrame) -> plt.Axes:
     """Customers by city on a longitude/latitude plot, sized by count, coloured by tier."""
     fig, ax = plt.subplots(figsize=(8, 6))
-    sns.scatterplot(data=by_city, x=S.LON, y=S.LAT, size="customers", hue=S.CITY_TIER,
-                    hue_order=[t for t in TIER_ORDER if t in set(by_city[S.CITY_TIER])],
+    tiers = by_city[S.CITY_TIER].notna().any()
+    sns.scatterplot(data=by_city, x=S.LON, y=S.LAT, size="customers",
+                    hue=S.CITY_TIER if tiers else None,
+                    hue_order=ordered(by_city[S.CITY_TIER], TIER_ORDER) if tiers else None,
                     sizes=(20, 600), alpha=0.7, ax=ax)
     for _, r in by_city.nlargest(12, "customers").iterrows():
         ax.annotate(r[S.CITY], (r[S.LON], r[S.LAT]), fontsize=8, xytext=(4, 4),
@@ -85,8 +101,8 @@ def share_bars(mix: pd.DataFrame, group: str, part: str, value: str = "share",
     """Stacked horizontal bars: the share of each ``part`` within each ``group`` (in %)."""
     wide = mix.pivot(index=group, columns=part, values=value).fillna(0) * 100
     if order:
-        wide = wide.reindex([g for g in order if g in wide.index])
-    cols = [c for c in CATEGORY_ORDER if c in wide.columns] or list(wide.columns)
+        wide = wide.reindex(ordered(wide.index, order))
+    cols = ordered(wide.columns, CATEGORY_ORDER)
     ax = wide[cols].plot.barh(stacked=True, figsize=(9, 0.6 * len(wide) + 1.5), width=0.75)
     ax.set(title=title, xlabel="share of revenue (%)", ylabel=group.replace("_", " "))
     ax.legend(title=part, bbox_to_anchor=(1.01, 1), loc="upper left")

@@ -26,6 +26,13 @@ from chainsight.sql import query, source
 INCOME_ORDER = {"low": 0, "middle": 1, "high": 2, "very high": 3}
 TIER_ORDER = {"1": 0, "new-1": 1, "2": 2, "3": 3}
 
+
+def _ordered_tiers(frame: pd.DataFrame) -> bool:
+    """Whether the city tiers are the ordered Chinese tiers (else labels without order)."""
+    if S.CITY_TIER not in frame.columns or frame[S.CITY_TIER].isna().all():
+        return False
+    return bool(frame[S.CITY_TIER].dropna().astype(str).isin(list(TIER_ORDER)).all())
+
 # RFM groups from the recency score and the frequency score (the usual map).
 RFM_GROUPS = [
     ("champions", [5], [4, 5]), ("loyal", [3, 4], [4, 5]),
@@ -217,12 +224,15 @@ def segmentation_matrix(features: pd.DataFrame) -> pd.DataFrame:
         m["female"] = (f[S.GENDER] == "F").astype(float).where(f[S.GENDER].notna())
     if S.INCOME_BAND in f.columns and f[S.INCOME_BAND].notna().any():
         m["income"] = f[S.INCOME_BAND].map(INCOME_ORDER).astype(float)
-    if S.CITY_TIER in f.columns and f[S.CITY_TIER].notna().any():
+    if _ordered_tiers(f):
         m["tier"] = f[S.CITY_TIER].map(TIER_ORDER).astype(float)
-    if S.OCCUPATION in f.columns and f[S.OCCUPATION].notna().any():
-        occ = pd.get_dummies(f[S.OCCUPATION], prefix="occ", dtype=float)
-        occ[f[S.OCCUPATION].isna().to_numpy()] = np.nan
-        m = m.join(occ)
+    # Tiers of other labels (regions, states) have no order: one column per label.
+    for col, prefix in ((S.OCCUPATION, "occ"), (S.CITY_TIER, "tier")):
+        if col in f.columns and f[col].notna().any() and (col != S.CITY_TIER
+                                                           or not _ordered_tiers(f)):
+            dummies = pd.get_dummies(f[col], prefix=prefix, dtype=float)
+            dummies[f[col].isna().to_numpy()] = np.nan
+            m = m.join(dummies)
     m = m.loc[:, m.notna().any()]
     return m.fillna(m.median()).fillna(0.0)
 
@@ -471,7 +481,7 @@ def _name_frame(customers: pd.DataFrame) -> pd.DataFrame:
     for col in _NAME_WORDS:
         if col in c.columns:
             out[col] = c[col].astype(float)
-    if S.CITY_TIER in c.columns:
+    if _ordered_tiers(c):
         out["tier_num"] = c[S.CITY_TIER].map(TIER_ORDER).astype(float)
     if S.GENDER in c.columns:
         out["female"] = (c[S.GENDER] == "F").astype(float).where(c[S.GENDER].notna())
