@@ -151,6 +151,9 @@ def _case(**kwargs):
 
 
 LINES = ORDERS_CSV.splitlines(keepends=True)
+COLUMNS_BLOCK = ("  columns:\n    customer_id: Customer\n    timestamp: Order date\n"
+                 "    product_id: SKU\n    quantity: Qty\n    unit_price: Price\n"
+                 "    order_id: Order no\n")
 SEMICOLONS = ORDERS_CSV.replace(",", ";")
 BAD_INPUT = {
     # the mapping file itself
@@ -167,9 +170,8 @@ BAD_INPUT = {
                                  r"section 'customers': must be a mapping"),
     "unknown key, with a suggestion": (_case(in_orders="date_fromat: '%d/%m/%Y'\n"),
                                        r"unknown key 'date_fromat' \(did you mean 'date_format'"),
-    "columns as a list": (_case(yaml=[("    customer_id: Customer\n",
-                                       "    - customer_id: Customer\n")]),
-                          r"is not valid YAML|'columns' must be a mapping"),
+    "columns as a list": (_case(yaml=[(COLUMNS_BLOCK, "  columns: [Customer, SKU, Qty]\n")]),
+                          r"'columns' must be a mapping of canonical names to your column names"),
     "unknown canonical column, with a suggestion": (
         _case(in_orders="derive: {ship_mod: '1'}\n"),
         r"unknown canonical column 'ship_mod' \(did you mean 'ship_mode'\?\)"),
@@ -178,7 +180,8 @@ BAD_INPUT = {
     "mapped and derived": (_case(in_orders="derive: {unit_price: Price * 2}\n"),
                            r"'unit_price' is both mapped in 'columns' and derived"),
     "drop written as a string": (_case(in_orders="drop: duplicate\n"),
-                                 r"'drop' must be a list of rules.*drop: \[duplicate\]"),
+                                 r"'drop' must be a list of rules, e.g. 'drop: \[duplicate\]'; "
+                                 r"got str 'duplicate'"),
     "unknown drop rule": (_case(in_orders="drop: [everything]\n"), r"unknown drop rule"),
     "unknown encoding": (_case(in_orders="encoding: no-such-codec\n"),
                          r"unknown encoding 'no-such-codec'"),
@@ -219,7 +222,8 @@ BAD_INPUT = {
     "empty file": (_case(orders_bytes=b""), r"the file is empty"),
     "header only": (_case(orders_csv=LINES[0]), r"the file has a header but no rows"),
     "Excel workbook saved as .csv": (_case(orders_bytes=b"PK\x03\x04" + b"\x00" * 64),
-                                     r"binary file \(it looks like an Excel workbook"),
+                                     r"file .*orders.csv: a binary file \(it looks like an "
+                                     r"Excel workbook"),
     "binary bytes": (_case(orders_bytes=b"Customer,Qty\n\x00\x01\x02\x00"), r"binary file"),
     "undecodable bytes name the line": (
         _case(orders_bytes=ORDERS_CSV.replace("c2,", "客户二,").encode("gbk")),
@@ -272,7 +276,7 @@ BAD_INPUT = {
               .replace(",o2", ",First Class").replace(",o3", ",Second Class"),
               yaml=[("order_id: Order no", "ship_mode: Mode")],
               in_orders="values: {ship_mode: {Same Day: express}}\n"),
-        r"'values' does not recode: 'First Class' \(1 rows\), 'Second Class' \(1 rows\)"),
+        r"'values' does not recode: 'First Class' \(1 row\), 'Second Class' \(1 row\)"),
     "a derived column from text": (
         _case(orders_csv=ORDERS_CSV.replace("Order no", "Sales").replace(",o1", ",21")
               .replace(",o2", ",twelve").replace(",o3", ",99"),

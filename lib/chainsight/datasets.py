@@ -432,6 +432,8 @@ def _read_file(path: Path, table: str, encoding: str = "utf-8", sep: str | None 
             frame = pd.read_csv(path, encoding=encoding, dtype=str, keep_default_na=True,
                                 sep=sep or ",")
             frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")
+    except S.DataContractError:
+        raise
     except LookupError:
         raise S.DataContractError(
             f"{where}: unknown encoding '{encoding}'; use a name such as utf-8, utf-8-sig, "

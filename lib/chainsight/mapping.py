@@ -47,7 +47,7 @@ SECTION_KEYS: dict[str, tuple[str, object]] = {
     "values": ("a mapping of canonical names to {your value: canonical value}, e.g. "
                "'ship_mode: {Same Day: express}'",
                lambda v: isinstance(v, dict) and all(isinstance(m, dict) for m in v.values())),
-    "drop": ("a list of rules, e.g. 'drop: [duplicate]'", lambda v: isinstance(v, list)),
+    "drop": ("a list of rules", lambda v: isinstance(v, list)),
 }
 
 
@@ -93,9 +93,10 @@ def _check_section(section, table: str, where: str) -> None:
                                f"keys are {list(SECTION_KEYS)}")
         what, ok = SECTION_KEYS[key]
         if not ok(value):
-            hint = f"; e.g. 'drop: [{value}]'" if key == "drop" and isinstance(value, str) else ""
-            raise MappingError(f"{where}: '{key}' must be {what}; got "
-                               f"{type(value).__name__} {value!r}{hint}")
+            hint = f", e.g. 'drop: [{value if isinstance(value, str) else 'duplicate'}]'" \
+                if key == "drop" else ""
+            raise MappingError(f"{where}: '{key}' must be {what}{hint}; got "
+                               f"{type(value).__name__} {value!r}")
     if ("path" in section) == ("from" in section):
         raise MappingError(f"{where}: needs either 'path' (a file) or 'from: orders' (built "
                            "from the order lines), not both")
@@ -301,7 +302,8 @@ def recode(frame: pd.DataFrame, section: dict, table: str) -> pd.DataFrame:
         unknown = text.notna() & ~text.isin(list(lookup))
         if unknown.any():
             counts = text[unknown].value_counts()
-            listed = ", ".join(f"{v!r} ({n:,} rows)" for v, n in counts.head(10).items())
+            listed = ", ".join(f"{v!r} ({n:,} row{'' if n == 1 else 's'})"
+                               for v, n in counts.head(10).items())
             raise S.contract_error(
                 table, canon, f"value(s) that 'values' does not recode: {listed}; add them to "
                 f"the section's 'values: {{{canon}: ...}}'", frame, unknown)

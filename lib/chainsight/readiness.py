@@ -31,7 +31,6 @@ NEEDS: tuple[Need, ...] = (
                                 ("customers", S.LAT)),
          "customers by country, when the order lines carry a country"),
     Need("00", "category mix by tier", (("customers", S.CITY_TIER), ("products", S.CATEGORY))),
-    Need("00", "exercise 1", (("orders", S.SHIP_MODE),)),
     Need("01", "demographics", (("customers", S.AGE), ("customers", S.CITY_TIER),
                                 ("products", S.CATEGORY), ("orders", S.SHIP_MODE)),
          "the profile uses what there is (value, frequency, basket, timing)"),
