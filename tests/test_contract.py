@@ -462,3 +462,15 @@ def test_the_readme_mapping_example_is_a_valid_mapping():
     orders = sections["orders"]
     assert {"derive", "values", "sep", "decimal", "thousands", "encoding", "drop"} <= set(orders)
     assert sections["products"]["from"] == "orders"
+
+
+def test_offsets_after_a_formatted_date(tmp_path):
+    csv = ORDERS_CSV.replace("2024-01-05 10:00", "01/05/2024 10:00 +0800").replace(
+        "2024-01-06 11:30", "01/06/2024 11:30").replace("2024-02-01 09:15", "02/01/2024 09:15Z")
+    for zone, expected in ((None, ["2024-01-05 10:00", "2024-01-06 11:30", "2024-02-01 09:15"]),
+                           ("UTC", ["2024-01-05 02:00", "2024-01-06 11:30", "2024-02-01 09:15"])):
+        spec = _mapping(tmp_path, csv, in_orders="date_format: '%m/%d/%Y %H:%M%z'\n",
+                        extra=f"timezone: {zone}\n" if zone else "")
+        ds = datasets.load_mapped(spec)
+        assert list(ds.orders[S.TIMESTAMP].dt.strftime("%Y-%m-%d %H:%M")) == expected, zone
+        assert ds.ledger.notes[0].startswith("orders: 2 value(s) of 'timestamp' had a UTC offset")

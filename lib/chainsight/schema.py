@@ -94,8 +94,8 @@ NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
     "calendar": (),
 }
 
-# Every canonical column of each table. A mapping may name only these; other columns of
-# your file are carried along under their own names.
+# Every canonical column of each table. A mapping may name only these, and the tables it
+# loads keep only these.
 COLUMNS: dict[str, tuple[str, ...]] = {
     "orders": (ORDER_ID, CUSTOMER_ID, TIMESTAMP, PRODUCT_ID, QUANTITY, LIST_PRICE, UNIT_PRICE,
                DISCOUNT, PROMO, CHANNEL, SHIP_MODE, DELIVERY_DAYS, RETURNED, COMPLAINT,
@@ -300,10 +300,9 @@ def _schema(table: str) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(cols, strict=False)
 
 
-# A UTC offset after a time of day ("10:00+08:00", "10:00:00Z"); a date alone such as
-# "05-01-2024" is left as it is.
-_UTC_OFFSET = r"(\d:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(?:Z|UTC|[+-]\d{2}:?\d{2})$"
-_HAS_OFFSET = _UTC_OFFSET.replace("(", "(?:", 1)
+# A time of day and the UTC offset after it ("10:00+08:00", "10:00:00 Z"); a date alone
+# such as "05-01-2024" has no offset.
+_UTC_OFFSET = r"^(.*\d:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(Z|UTC|[+-]\d{2}:?\d{2})$"
 
 
 TIMESTAMP_UNITS = ("s", "ms", "us", "ns")
@@ -336,17 +335,12 @@ def _parse_datetimes(frame: pd.DataFrame, table: str, date_format: str | None,
                     frame, values.notna())
             values = pd.to_datetime(values, unit=timestamp_unit, errors="coerce")
         elif not pd.api.types.is_datetime64_any_dtype(values):
-            text = values
-            if pd.api.types.is_string_dtype(text) or text.dtype == object:
-                text = text.astype(object).where(text.isna(), text.astype(str).str.strip())
-                if timestamp_unit is not None:
-                    values = pd.to_datetime(pd.to_numeric(text, errors="coerce"),
-                                            unit=timestamp_unit, errors="coerce")
-                    text = None
-                elif date_format is None:
-                    offset = text.str.contains(_HAS_OFFSET, regex=True, na=False)
-            if text is not None:
-                values = _parse_text_dates(text, offset, date_format, timezone)
+            text = values.astype(object).where(values.isna(), values.astype(str).str.strip())
+            if timestamp_unit is not None:
+                values = pd.to_datetime(pd.to_numeric(text, errors="coerce"),
+                                        unit=timestamp_unit, errors="coerce")
+            else:
+                values, offset = _parse_text_dates(text, date_format, timezone)
         bad = values.isna() & frame[col].notna()
         if bad.any():
             fmt = f" with format '{date_format}'" if date_format else ""
@@ -373,17 +367,22 @@ def _to_datetime(text: pd.Series, date_format: str | None) -> pd.Series:
     return parsed
 
 
-def _parse_text_dates(text: pd.Series, offset: pd.Series, date_format: str | None,
-                      timezone: str | None) -> pd.Series:
-    if timezone is None or not offset.any():
-        if offset.any():
-            text = text.str.replace(_UTC_OFFSET, r"\1", regex=True)
-        return _to_datetime(text, date_format)
-    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
-    out[~offset] = _to_datetime(text[~offset], date_format)
-    aware = pd.to_datetime(text[offset], utc=True, errors="coerce")
-    out[offset] = aware.dt.tz_convert(timezone).dt.tz_localize(None)
-    return out
+def _parse_text_dates(text: pd.Series, date_format: str | None, timezone: str | None
+                      ) -> tuple[pd.Series, pd.Series]:
+    """Dates from text, and which rows carried a UTC offset. The offset is split from the
+    time ('%z' in ``date_format`` is not needed); with ``timezone`` the time is moved to
+    that zone, without it the time is kept as written."""
+    parts = text.str.extract(_UTC_OFFSET)
+    offset = parts[1].notna()
+    fmt = date_format.replace("%z", "").strip() if date_format else None
+    values = _to_datetime(parts[0].where(offset, text), fmt)
+    if timezone and offset.any():
+        code = parts.loc[offset, 1].str.replace(":", "")
+        minutes = code.map(lambda c: 0 if c in ("Z", "UTC") else
+                           (1 if c[0] == "+" else -1) * (int(c[1:3]) * 60 + int(c[3:5])))
+        utc = values[offset] - pd.to_timedelta(minutes, unit="min")
+        values[offset] = utc.dt.tz_localize("UTC").dt.tz_convert(timezone).dt.tz_localize(None)
+    return values, offset
 
 
 def _check_numeric(frame: pd.DataFrame, table: str) -> pd.DataFrame:
