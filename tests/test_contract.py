@@ -150,6 +150,16 @@ def _case(**kwargs):
     return kwargs
 
 
+def _with_column(name: str, values: tuple, canonical: str, **kwargs) -> dict:
+    """A case whose last column ('Order no') becomes ``name`` with ``values``, mapped as
+    ``canonical``."""
+    csv = ORDERS_CSV.replace("Order no", name)
+    for old, new in zip((",o1", ",o2", ",o3"), values, strict=True):
+        csv = csv.replace(old, f",{new}")
+    return _case(orders_csv=csv, yaml=[("order_id: Order no", f"{canonical}: {name}")],
+                 **kwargs)
+
+
 LINES = ORDERS_CSV.splitlines(keepends=True)
 COLUMNS_BLOCK = ("  columns:\n    customer_id: Customer\n    timestamp: Order date\n"
                  "    product_id: SKU\n    quantity: Qty\n    unit_price: Price\n"
@@ -189,7 +199,7 @@ BAD_INPUT = {
                          r"unknown timezone 'Mars/Olympus'"),
     "timestamp unit not known": (_case(in_orders="timestamp_unit: seconds\n"),
                                  r"'timestamp_unit' must be one of \['s', 'ms', 'us', 'ns'\]"),
-    "decimal equals the separator": (_case(in_orders="decimal: ','\n"),
+    "decimal equals the separator": (_case(in_orders="decimal: ','\nsep: comma\n"),
                                      r"'decimal' \(','\) must differ from 'sep'"),
     "both path and from": (_case(extra="customers:\n  path: orders.csv\n  from: orders\n"
                                  "  columns: {customer_id: Customer}\n"),
@@ -243,13 +253,11 @@ BAD_INPUT = {
     "negative quantity no rule removes": (
         _case(orders_csv=ORDERS_CSV.replace(",2,10.5,", ",-2,10.5,")),
         r"(?s)'quantity'.*greater_than.*-2"),
-    "discount above 1": (_case(orders_csv=ORDERS_CSV.replace("Order no", "Disc").replace(
-        ",o1", ",15").replace(",o2", ",0").replace(",o3", ",0"),
-        yaml=[("order_id: Order no", "discount: Disc")]), r"'discount'.*in_range"),
+    "discount above 1": (_with_column("Disc", ("15", "0", "0"), "discount"),
+                         r"'discount'.*in_range"),
     "a ship mode the contract does not know": (
-        _case(orders_csv=ORDERS_CSV.replace("Order no", "Mode").replace(",o1", ",Same Day")
-              .replace(",o2", ",express").replace(",o3", ",express"),
-              yaml=[("order_id: Order no", "ship_mode: Mode")]), r"'ship_mode'.*isin"),
+        _with_column("Mode", ("Same Day", "express", "express"), "ship_mode"),
+        r"'ship_mode'.*isin"),
     "missing customer and no rule": (_case(orders_csv=ORDERS_CSV.replace("c2,", ",")),
                                      r"'customer_id': missing values \(1 row"),
     "future dates without the rule": (_case(orders_csv=ORDERS_CSV + "c3,2099-01-01,p1,1,1,o9\n"),
@@ -272,10 +280,8 @@ BAD_INPUT = {
                     "  columns: {site_id: id, city: city, lon: lon, lat: lat}\n"),
         r"table 'sites', column 'lat': fails check 'in_range"),
     "a recoding that misses values": (
-        _case(orders_csv=ORDERS_CSV.replace("Order no", "Mode").replace(",o1", ",Same Day")
-              .replace(",o2", ",First Class").replace(",o3", ",Second Class"),
-              yaml=[("order_id: Order no", "ship_mode: Mode")],
-              in_orders="values: {ship_mode: {Same Day: express}}\n"),
+        _with_column("Mode", ("Same Day", "First Class", "Second Class"), "ship_mode",
+                     in_orders="values: {ship_mode: {Same Day: express}}\n"),
         r"'values' does not recode: 'First Class' \(1 row\), 'Second Class' \(1 row\)"),
     "a derived column from text": (
         _case(orders_csv=ORDERS_CSV.replace("Order no", "Sales").replace(",o1", ",21")
@@ -291,6 +297,66 @@ BAD_INPUT = {
     "a derived column from a missing column": (
         _case(yaml=[("    unit_price: Price\n", "")], in_orders="derive: {unit_price: Sales}\n"),
         r"derive 'unit_price': column\(s\) \['Sales'\] not in the file"),
+    "a header naming a column twice": (
+        _case(orders_csv=ORDERS_CSV.replace("Order no", "Qty")),
+        r"the header names \['Qty'\] more than once"),
+    "a Parquet file naming a column twice": (
+        _case(parquet={"Qty": None}), r"column name\(s\) \['Qty'\] appear more than once"),
+    "a UTF-8 file read as latin-1": (
+        _case(orders_csv=ORDERS_CSV.replace("c2,", "München,"), in_orders="encoding: latin-1\n"),
+        r"read as 'latin-1' the text would be garbled \(the file is 'utf-8' text\)"),
+    "a cp1252 file read as latin-1": (
+        _case(orders_bytes=ORDERS_CSV.replace("c2,", "“c2”,").encode("cp1252"),
+              in_orders="encoding: latin-1\n"),
+        r"the file is 'cp1252' text\); set 'encoding: cp1252'"),
+    "a UTF-16 file read as utf-8": (_case(orders_bytes=ORDERS_CSV.encode("utf-16")),
+                                    r"it looks like utf-16 text; set 'encoding: utf-16'"),
+    "a field holding the separator, unquoted": (
+        _case(orders_csv=ORDERS_CSV.replace(",99,o2", ",1,099.00,o2")),
+        r"line 3 has 7 fields, the header 6; a field that contains the separator ','"),
+    "the wrong separator": (_case(in_orders="sep: ';'\n"),
+                            r"one column only \('Customer,Order date.*set 'sep:'"),
+    "a separator of two characters": (_case(in_orders="sep: '::'\n"),
+                                      r"'sep' must be one character, or tab"),
+    "day and month in digits without date_format": (
+        _case(orders_csv=ORDERS_CSV.replace("2024-01-06 11:30", "06/01/2024 11:30")),
+        r"(?s)day and month in digits.*set 'date_format'.*'%d/%m/%Y'.*\n3 +06/01/2024"),
+    "epoch numbers in a CSV without a unit": (
+        _case(orders_csv=ORDERS_CSV.replace("2024-01-06 11:30", "1704540600")),
+        r"dates that cannot be parsed; they are numbers: .*set 'timestamp_unit'"),
+    "epoch seconds read as milliseconds": (
+        _case(orders_csv=ORDERS_CSV.replace("2024-01-05 10:00", "1704448800").replace(
+            "2024-01-06 11:30", "1704540600").replace("2024-02-01 09:15", "1706778900"),
+            in_orders="timestamp_unit: ms\n"),
+        r"epoch times in 'ms' that give dates outside 1980 to 2100 \(e.g. 1970-01-20"),
+    "grouped numbers without a thousands setting": (
+        _case(orders_csv=ORDERS_CSV.replace(",10.5,", ',"1,234.50",')),
+        r"(?s)'unit_price': values that are not numbers; they look like grouped numbers.*"
+        r"set 'thousands' and 'decimal'.*now: none set"),
+    "a decimal comma read with thousands ','": (
+        _case(orders_csv=ORDERS_CSV.replace(",10.5,", ',"10,5",'), in_orders="thousands: ','\n"),
+        r"(?s)'unit_price': values that are not numbers.*10,5"),
+    "percentages": (_with_column("Disc", ("20%", "0%", "5%"), "discount"),
+                    r"they end in '%': export them as fractions"),
+    "recoding keys YAML reads as booleans": (
+        _with_column("Fast", ("yes", "no", "yes"), "ship_mode",
+                     in_orders="values: {ship_mode: {yes: express, no: standard}}\n"),
+        r"YAML read the key True as bool, not as the text in your file; put each key in quotes"),
+    "from: orders keyed on another column": (
+        _case(extra="customers:\n  from: orders\n  columns: {customer_id: Order no}\n"),
+        r"its key 'customer_id' must be the orders' own column 'Customer', not 'Order no'"),
+    "cancellation without an order id": (
+        _case(yaml=[("    order_id: Order no\n", "")], in_orders="drop: [cancellation]\n"),
+        r"the drop rule 'cancellation' reads 'order_id', which 'columns' does not map"),
+    "ids in scientific notation": (
+        _case(orders_csv=ORDERS_CSV.replace("c1,", "1.23457E+11,")),
+        r"'customer_id': ids in scientific notation \(Excel rounded"),
+    "a column name with a dash, unquoted": (
+        _case(orders_csv=ORDERS_CSV.replace("Price", "Net-Sales"),
+              yaml=[("    unit_price: Price\n", "")],
+              in_orders="derive: {unit_price: Net-Sales / Qty}\n"),
+        r"column\(s\) \['Net', 'Sales'\] not in the file; write a name with spaces or symbols "
+        r"in backticks, e.g. `Net-Sales`"),
     "epoch numbers in a Parquet date column": (
         _case(parquet={"timestamp": [1704448800, 1704540600, 1706778900]}),
         r"'timestamp': numbers, not dates; .*set 'timestamp_unit'"),
@@ -306,10 +372,18 @@ def _write_case(tmp_path, yaml=(), files=None, spec_name=None, parquet=None, **k
     for name, content in (files or {}).items():
         (tmp_path / name).write_text(content)
     if parquet is not None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         frame = pd.read_csv(tmp_path / "orders.csv").rename(columns={"Order date": "timestamp"})
+        twice = [col for col, values in parquet.items() if values is None]
         for col, values in parquet.items():
-            frame[col] = values
-        frame.to_parquet(tmp_path / "orders.parquet")
+            if values is not None:
+                frame[col] = values
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        for col in twice:  # the same name once more
+            table = table.append_column(col, table.column(col))
+        pq.write_table(table, tmp_path / "orders.parquet")
         spec.write_text(spec.read_text().replace("path: orders.csv", "path: orders.parquet")
                         .replace("timestamp: Order date", "timestamp: timestamp"))
     return tmp_path / spec_name if spec_name else spec
@@ -474,3 +548,67 @@ def test_offsets_after_a_formatted_date(tmp_path):
         ds = datasets.load_mapped(spec)
         assert list(ds.orders[S.TIMESTAMP].dt.strftime("%Y-%m-%d %H:%M")) == expected, zone
         assert ds.ledger.notes[0].startswith("orders: 2 value(s) of 'timestamp' had a UTC offset")
+
+
+
+def test_what_real_exports_carry_loads(tmp_path):
+    """Text ids such as 'NA', spaces around ids, a quoted line break, a trailing comma on
+    every line, Excel's 'sep=' line, a number as a header, and a gzip file."""
+    csv = ('sep=;\nCustomer;Order date;SKU;Qty;Price;Note;2024\n'
+           'c1 ;2024-01-05;NA;2;10,5;"gift\nwrap";x;\n'
+           'c2;2024-01-06;p2;1;99;ok;y;\n'
+           'c1;2024-02-01;p2;1;99;ok;z;\n')
+    spec = _mapping(tmp_path, csv, in_orders="decimal: ','\n")
+    spec.write_text(spec.read_text().replace("order_id: Order no", "country: 2024"))
+    ds = datasets.load_mapped(spec)
+    assert list(ds.orders[S.CUSTOMER_ID]) == ["c1", "c2", "c1"]
+    assert list(ds.orders[S.PRODUCT_ID]) == ["NA", "p2", "p2"]
+    assert list(ds.orders[S.UNIT_PRICE]) == [10.5, 99.0, 99.0]
+    assert list(ds.orders[S.COUNTRY]) == ["x", "y", "z"]
+    assert "orders: 1 value(s) of 'customer_id' had spaces around them; the spaces were " \
+           "removed" in ds.ledger.notes
+    # line numbers count the quoted line break: the third record starts on line 6
+    (tmp_path / "orders.csv").write_text(csv.replace("2024-02-01", "someday"))
+    with pytest.raises(DataContractError, match=r"(?s)by line of the file.*\n6 +someday"):
+        datasets.load_mapped(spec)
+    import gzip
+
+    (tmp_path / "orders.csv.gz").write_bytes(gzip.compress(ORDERS_CSV.encode()))
+    spec = _mapping(tmp_path)
+    spec.write_text(spec.read_text().replace("path: orders.csv", "path: orders.csv.gz"))
+    assert len(datasets.load_mapped(spec).orders) == 3
+
+
+def test_number_and_date_formats_of_real_exports(tmp_path):
+    csv = ("Customer;Order date;SKU;Qty;Price\n"
+           "c1;2024-01-05 10:00:00+08;p1;2;1\u202f234,50\n"
+           "c2;2024-01-06 11:30:00+00;p2;1;99\n")
+    spec = _mapping(tmp_path, csv, in_orders="sep: semicolon\ndecimal: ','\nthousands: ' '\n",
+                    extra="timezone: Asia/Shanghai\n")
+    spec.write_text(spec.read_text().replace("    order_id: Order no\n", ""))
+    ds = datasets.load_mapped(spec)
+    assert list(ds.orders[S.UNIT_PRICE]) == [1234.5, 99.0]
+    assert list(ds.orders[S.TIMESTAMP].dt.strftime("%m-%d %H:%M")) == ["01-05 10:00",
+                                                                       "01-06 19:30"]
+
+
+def test_derived_values_and_tables_from_orders_follow_the_rules(tmp_path):
+    """A division by zero on a line a drop rule removes is no error; a table built from
+    the order lines reads numbers and dates as the orders section says."""
+    csv = ("Customer;Order date;SKU;Qty;Sales;Cost;Since\n"
+           "c1;05/01/2024;p1;2;21;4,25;01/02/2020\n"
+           "c2;06/01/2024;p2;0;0;1,5;03/04/2021\n"
+           "c1;01/02/2024;p2;1;99;1,5;01/02/2020\n")
+    spec = _mapping(tmp_path, csv, in_orders=(
+        "sep: ';'\ndecimal: ','\ndate_format: '%d/%m/%Y'\nderive: {unit_price: Sales / Qty}\n"
+        "drop: [non_positive_quantity]\n"), extra=(
+        "products:\n  from: orders\n  columns: {product_id: SKU, unit_cost: Cost}\n"
+        "customers:\n  from: orders\n  columns: {customer_id: Customer, signup_date: Since}\n"))
+    spec.write_text(spec.read_text().replace("    unit_price: Price\n", "").replace(
+        "    order_id: Order no\n", ""))
+    ds = datasets.load_mapped(spec)
+    assert list(ds.orders[S.UNIT_PRICE]) == [10.5, 99.0]
+    assert ds.tables["products"].set_index(S.PRODUCT_ID)[S.UNIT_COST].to_dict() == {
+        "p1": 4.25, "p2": 1.5}
+    assert str(ds.tables["customers"].set_index(S.CUSTOMER_ID)[S.SIGNUP_DATE]["c1"].date()) \
+        == "2020-02-01"

@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from chainsight import mapping as M
 from chainsight import schema as S
 from chainsight import synthetic
 
@@ -107,12 +108,22 @@ DROP_RULES: dict[str, S.Rule] = {
 FUTURE = ("future", "dated after today")
 
 
-def _rules(names: list[str], where: str) -> list[S.Rule]:
+# Rules that read a column the mapping must name; without it they would drop nothing.
+RULE_NEEDS = {"cancellation": S.ORDER_ID}
+
+
+def _rules(names: list[str], where: str, columns: dict | None = None) -> list[S.Rule]:
     unknown = [n for n in names if n not in DROP_RULES and n != FUTURE[0]]
     if unknown:
         raise S.DataContractError(
             f"{where}: unknown drop rule(s) {unknown}; available: "
             f"{[*DROP_RULES, FUTURE[0]]}")
+    for name in names:
+        need = RULE_NEEDS.get(name)
+        if columns is not None and need and need not in columns:
+            raise S.DataContractError(f"{where}: the drop rule '{name}' reads '{need}', which "
+                                      f"'columns' does not map; map it, e.g. '{need}: <your "
+                                      "column>', or remove the rule")
     return [DROP_RULES[n] for n in names if n != FUTURE[0]]
 
 
@@ -336,8 +347,6 @@ def load_mapped(mapping: str | Path) -> Dataset:
     checked by :func:`chainsight.mapping.check_spec`. The tables keep the canonical
     columns only; the drop rules see every column of the file.
     """
-    from chainsight import mapping as M
-
     mapping = Path(mapping)
     try:
         spec = yaml.safe_load(mapping.read_text(encoding="utf-8"))
@@ -346,17 +355,23 @@ def load_mapped(mapping: str | Path) -> Dataset:
     except yaml.YAMLError as err:
         raise S.DataContractError(f"mapping file {mapping} is not valid YAML: {err}") from None
     sections = M.check_spec(spec, f"mapping file {mapping}")
-    rules = {table: _rules(section.get("drop", []), f"mapping file {mapping}, section '{table}'")
+    for section in sections.values():  # a header such as 2024 is text in the file
+        section["columns"] = {k: str(v) for k, v in section.get("columns", {}).items()}
+    rules = {table: _rules(section.get("drop", []), f"mapping file {mapping}, section '{table}'",
+                           section.get("columns", {}))
              for table, section in sections.items()}
     timezone = spec.get("timezone")
     ledger = S.Ledger()
     tables, raws = {}, {}
     for table, section in sorted(sections.items(), key=lambda kv: "from" in kv[1]):
         if "from" in section:
-            frame = M.from_orders(raws["orders"], tables["orders"], section, table, ledger)
-            ledger.start(table, len(frame))
+            frame = M.from_orders(raws["orders"], tables["orders"], sections["orders"],
+                                  section, table, ledger)
             frame = M.recode(frame, section, table)
-            tables[table] = S.validate(frame, table, timezone=timezone, ledger=ledger)
+            orders = sections["orders"]
+            tables[table] = S.validate(frame, table, orders.get("date_format"),
+                                       timezone=timezone,
+                                       timestamp_unit=orders.get("timestamp_unit"), ledger=ledger)
             continue
         file = (mapping.parent / section["path"]).resolve()
         where = f"table '{table}', file {file}"
@@ -366,11 +381,12 @@ def load_mapped(mapping: str | Path) -> Dataset:
         frame = _rename(raw, section.get("columns", {}), table, file).assign(**derived)
         for col in S.NUMERIC_COLUMNS[table]:
             if col in section.get("columns", {}):
-                frame[col] = M.to_numbers(frame[col], section.get("decimal"),
-                                          section.get("thousands"))
+                frame[col] = M.numbers(frame[col], section, table, col)
+        frame = M.clean_ids(frame, table, ledger)
         S.require_columns(frame, table, S.REQUIRED[table])
         frame = M.recode(frame, section, table)
         frame = S.apply_drop_rules(frame, table, rules[table], ledger)
+        M.check_derived(frame, raw, section, table)
         frame = S.validate(frame, table, section.get("date_format"), timezone=timezone,
                            timestamp_unit=section.get("timestamp_unit"), ledger=ledger)
         tables[table] = _future(frame, table, section.get("drop", []), ledger)
@@ -385,17 +401,27 @@ def load_mapped(mapping: str | Path) -> Dataset:
 
 _BINARY_SIGNATURES = {b"PK\x03\x04": "an Excel workbook (.xlsx) or a zip archive",
                       b"\xd0\xcf\x11\xe0": "an Excel 97-2003 workbook (.xls)",
-                      b"PAR1": "a Parquet file"}
+                      b"PAR1": "a Parquet file",
+                      b"\x1f\x8b": "a gzip archive (name it .csv.gz to have it read)"}
+_COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst")  # pandas reads these by their suffix
+_SINGLE_BYTE = ("latin_1", "iso8859_1", "cp1252", "iso8859_15")
+_BOMS = {b"\xff\xfe": "utf-16", b"\xfe\xff": "utf-16"}
 
 
-def _binary_kind(path: Path) -> str | None:
+def _binary_kind(path: Path, encoding: str) -> str | None:
     """What a file that should be text looks like, if it is binary (else None)."""
+    if path.suffix.lower() in _COMPRESSED:
+        return None
     with open(path, "rb") as fh:
         head = fh.read(4096)
     for signature, kind in _BINARY_SIGNATURES.items():
         if head.startswith(signature):
             return kind
-    return "a file with NUL bytes" if b"\x00" in head else None
+    wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+    for bom, name in _BOMS.items():
+        if head.startswith(bom) and not wide:
+            return f"{name} text; set 'encoding: {name}'"
+    return "a file with NUL bytes" if b"\x00" in head and not wide else None
 
 
 def _decode_error(path: Path, encoding: str) -> str:
@@ -409,29 +435,97 @@ def _decode_error(path: Path, encoding: str) -> str:
     return "somewhere in the file"
 
 
+def _wrong_single_byte(path: Path, encoding: str) -> str | None:
+    """A UTF-8 file read as latin-1 turns 'München' into 'MÃ¼nchen'; a cp1252 file read as
+    latin-1 hides its quotes and euro signs. Say which encoding fits instead."""
+    if codecs.lookup(encoding).name not in [codecs.lookup(e).name for e in _SINGLE_BYTE]:
+        return None
+    data = path.read_bytes()
+    if not any(b > 127 for b in data[:1 << 20]):
+        return None
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    if codecs.lookup(encoding).name == "iso8859-1" and any(0x80 <= b <= 0x9F for b in data):
+        return "cp1252"
+    return None
+
+
+def _csv_lines(path: Path, encoding: str, sep: str, skip: int, n: int) -> pd.RangeIndex | list:
+    """The file line on which each of the ``n`` records starts (header on line
+    ``1 + skip``). Quoted fields may hold line breaks, so count them only when needed."""
+    data = path.read_bytes()
+    breaks = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    if breaks == n + 1 + skip:
+        return pd.RangeIndex(2 + skip, n + 2 + skip, name="line")
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(data.decode(encoding, errors="replace"), newline=""),
+                        delimiter=sep)
+    starts, line, records = [], 1, 0
+    for row in reader:
+        if row:  # pandas skips blank lines too
+            records += 1
+            if records > skip + 1:
+                starts.append(line)
+        line = reader.line_num + 1
+    return pd.Index(starts[:n], name="line")
+
+
 def _read_file(path: Path, table: str, encoding: str = "utf-8", sep: str | None = None
                ) -> pd.DataFrame:
     """Read a CSV or Parquet file, turning I/O failures into contract errors. The index is
     the file's line number (CSV, header = line 1) or row number (Parquet, from 1), so that
-    errors point into the file."""
+    errors point into the file. Library warnings never reach the user: each problem they
+    hint at is an error of its own."""
+    import warnings
+
     path = Path(path)
     where = f"table '{table}', file {path}"
     if not path.exists():
         raise S.DataContractError(f"{where}: file not found")
+    sep = M.SEPARATORS.get(sep, sep)
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            frame = pd.read_parquet(path)
-            frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
-        else:
-            kind = _binary_kind(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if path.suffix.lower() in (".parquet", ".pq"):
+                names = pq.read_schema(path).names
+                twice = sorted({c for c in names if names.count(c) > 1})
+                if twice:
+                    raise S.DataContractError(f"{where}: column name(s) {twice} appear more "
+                                              "than once; rename them so that each is unique")
+                frame = pd.read_parquet(path)
+                frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+                return _rows_or_error(frame, where)
+            codecs.lookup(encoding)
+            kind = _binary_kind(path, encoding)
             if kind:
                 raise S.DataContractError(
                     f"{where}: a binary file (it looks like {kind}), not CSV text; save it "
                     "as CSV (UTF-8) or Parquet, or point 'path' at the .parquet file")
-            codecs.lookup(encoding)
-            frame = pd.read_csv(path, encoding=encoding, dtype=str, keep_default_na=True,
-                                sep=sep or ",")
-            frame.index = pd.RangeIndex(2, len(frame) + 2, name="line")
+            better = _wrong_single_byte(path, encoding)
+            if better:
+                raise S.DataContractError(
+                    f"{where}: read as '{encoding}' the text would be garbled (the file is "
+                    f"'{better}' text); set 'encoding: {better}'")
+            first = pd.read_csv(path, encoding=encoding, header=None, nrows=1, dtype=str,
+                                sep=sep or ",", keep_default_na=False).iloc[0].tolist() \
+                if path.suffix.lower() not in _COMPRESSED else []
+            skip = 0
+            if first and str(first[0]).startswith("sep=") and len(str(first[0])) == 5:
+                sep, skip = sep or str(first[0])[4], 1  # Excel's "sep=;" first line
+                first = pd.read_csv(path, encoding=encoding, header=None, skiprows=1, nrows=1,
+                                    dtype=str, sep=sep, keep_default_na=False).iloc[0].tolist()
+            twice = sorted({c for c in first if first.count(c) > 1})
+            if twice:
+                raise S.DataContractError(f"{where}: the header names {twice} more than once; "
+                                          "rename them so that each column is unique")
+            frame = pd.read_csv(path, encoding=encoding, dtype=str, sep=sep or ",",
+                                skiprows=skip, keep_default_na=False, na_values=[""],
+                                index_col=False)
     except S.DataContractError:
         raise
     except LookupError:
@@ -445,14 +539,31 @@ def _read_file(path: Path, table: str, encoding: str = "utf-8", sep: str | None 
             f"{where}: cannot be read as '{encoding}' text (first bad byte at "
             f"{_decode_error(path, encoding)}); set 'encoding:' in the mapping, for example "
             "gbk, gb18030 or latin-1") from None
-    except (pd.errors.ParserError, OSError, ValueError) as err:
+    except pd.errors.ParserError as err:
+        fields = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(err))
+        if fields:
+            want, line, saw = fields.groups()
+            raise S.DataContractError(
+                f"{where}: line {line} has {saw} fields, the header {want}; a field that "
+                f"contains the separator '{sep or ','}' must be in double quotes") from None
         raise S.DataContractError(f"{where}: cannot be read: {err}") from None
+    except (OSError, ValueError) as err:
+        raise S.DataContractError(f"{where}: cannot be read: {err}") from None
+    if len(frame.columns) == 1 and any(c in frame.columns[0] for c in ";\t|,"):
+        raise S.DataContractError(
+            f"{where}: one column only ({frame.columns[0][:60]!r}); set 'sep:' in the mapping "
+            "to the file's separator (';', tab, '|' or ',')")
+    frame = _rows_or_error(frame, where)
+    if path.suffix.lower() not in _COMPRESSED:
+        frame.index = _csv_lines(path, encoding, sep or ",", skip, len(frame))
+    else:
+        frame.index = pd.RangeIndex(1, len(frame) + 1, name="row")
+    return frame
+
+
+def _rows_or_error(frame: pd.DataFrame, where: str) -> pd.DataFrame:
     if len(frame) == 0:
         raise S.DataContractError(f"{where}: the file has a header but no rows")
-    if len(frame.columns) == 1 and sep is None and any(c in frame.columns[0] for c in ";\t|"):
-        raise S.DataContractError(
-            f"{where}: one column only ({frame.columns[0][:60]!r}); if the file is separated "
-            "by ';', tabs or '|', set 'sep:' in the mapping")
     return frame
 
 

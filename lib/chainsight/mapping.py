@@ -19,6 +19,7 @@ import pandas as pd
 from chainsight import schema as S
 
 TOP_KEYS = ("name", "description", "currency", "timezone")
+SEPARATORS = {"tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
 PICKS = ("most_frequent", "latest")
 # Tables that can be built from the order lines, and their key.
 FROM_ORDERS = {"customers": S.CUSTOMER_ID, "products": S.PRODUCT_ID}
@@ -31,7 +32,8 @@ SECTION_KEYS: dict[str, tuple[str, object]] = {
     "from": ("'orders'", lambda v: v == "orders"),
     "pick": (f"one of {list(PICKS)}", lambda v: v in PICKS),
     "encoding": _TEXT,
-    "sep": _TEXT,
+    "sep": ("one character, or tab, comma, semicolon or pipe",
+            lambda v: isinstance(v, str) and (len(v) == 1 or v in SEPARATORS)),
     "decimal": _CHAR,
     "thousands": _CHAR,
     "date_format": _TEXT,
@@ -116,8 +118,9 @@ def _check_section(section, table: str, where: str) -> None:
         except LookupError:
             raise MappingError(f"{where}: unknown encoding '{section['encoding']}'; use a name "
                                "such as utf-8, utf-8-sig, gbk, gb18030 or latin-1") from None
+    sep = SEPARATORS.get(section.get("sep"), section.get("sep"))
     if section.get("decimal") is not None and section.get("decimal") in (
-            section.get("thousands"), section.get("sep", ",")):
+            section.get("thousands"), sep):
         raise MappingError(f"{where}: 'decimal' ({section['decimal']!r}) must differ from "
                            "'sep' and 'thousands'")
     known = S.COLUMNS[table]
@@ -141,9 +144,15 @@ def _check_section(section, table: str, where: str) -> None:
                                "a column of your file can feed one canonical column")
     for canon, text in derive.items():
         Expression(str(text), f"{where}, derive '{canon}'")
-    for canon in section.get("values", {}):
+    for canon, recoding in section.get("values", {}).items():
         if canon not in columns and canon not in derive:
             raise MappingError(f"{where}, 'values': '{canon}' is not mapped in 'columns'")
+        odd = [k for k in recoding if not isinstance(k, str)]
+        if odd:
+            raise MappingError(
+                f"{where}, 'values: {{{canon}: ...}}': YAML read the key {odd[0]!r} as "
+                f"{type(odd[0]).__name__}, not as the text in your file; put each key in "
+                "quotes, e.g. {'yes': express, '01': standard}")
     if "from" in section and FROM_ORDERS[table] not in columns:
         raise MappingError(f"{where}: a table built 'from: orders' needs its key "
                            f"'{FROM_ORDERS[table]}' in 'columns'")
@@ -248,48 +257,81 @@ class Expression:
         return run(self._tree)
 
 
-def to_numbers(values: pd.Series, decimal: str | None, thousands: str | None) -> pd.Series:
-    """Text numbers in the file's format ("1.234,5" with thousands '.' and decimal ',')
-    as the text Python reads ("1234.5"); numbers stay as they are."""
+_SPACES = r"[\s\u00a0\u202f\u2009]"  # a thousands "space" may be any of these
+
+
+def numbers(values: pd.Series, section: dict, table: str, column: str, purpose: str = ""
+            ) -> pd.Series:
+    """A column of your file as numbers, read with the section's ``decimal`` and
+    ``thousands``. Text that is not a number in that format is an error showing the text
+    as the file has it, with a hint when it looks like another number format."""
     if not (pd.api.types.is_string_dtype(values) or values.dtype == object):
         return values
+    decimal, thousands = section.get("decimal") or ".", section.get("thousands")
     text = values.astype(object).where(values.isna(), values.astype(str).str.strip())
+    grouped = pd.Series(True, index=text.index)
     if thousands:
-        text = text.str.replace(thousands, "", regex=False)
-    if decimal and decimal != ".":
+        sep = _SPACES if thousands.isspace() else re.escape(thousands)
+        has = text.str.contains(sep, regex=True, na=False)
+        pattern = rf"^[-+]?\d{{1,3}}(?:{sep}\d{{3}})+(?:{re.escape(decimal)}\d*)?$"
+        grouped = ~has | text.str.match(pattern, na=False)
+        text = text.str.replace(sep, "", regex=True)
+    if decimal != ".":
         text = text.str.replace(decimal, ".", regex=False)
-    return text
+    value = pd.to_numeric(text.where(grouped), errors="coerce")
+    bad = value.isna() & values.notna()
+    if bad.any():
+        raise S.contract_error(table, column, f"values that are not numbers{purpose}"
+                               f"{_number_hint(values[bad], section)}",
+                               values.to_frame(column), bad)
+    return value
+
+
+def _number_hint(bad: pd.Series, section: dict) -> str:
+    text = bad.astype(str).str.strip()
+    if text.str.endswith("%").all():
+        return "; they end in '%': export them as fractions (0.2 for 20%)"
+    if text.str.match(r"^[-+]?\d{1,3}([,.' \u00a0\u202f])\d{3}(\1\d{3})*([,.]\d+)?$").all():
+        now = ", ".join(f"{k}: {section[k]!r}" for k in ("decimal", "thousands")
+                        if k in section) or "none set"
+        return (f"; they look like grouped numbers such as {text.iloc[0]!r}: set 'thousands' "
+                f"and 'decimal' in the mapping to the file's format (now: {now})")
+    return ""
 
 
 def derive(raw: pd.DataFrame, section: dict, table: str, where: str) -> dict[str, pd.Series]:
-    """The section's derived columns, computed from the file's columns."""
+    """The section's derived columns, computed from the file's columns. A division by
+    zero leaves the row empty; :func:`check_derived` names such rows after the drop
+    rules, which may remove them."""
     out = {}
     for canon, text in section.get("derive", {}).items():
         expr = Expression(str(text), f"{where}, derive '{canon}'")
         missing = [n for n in expr.names if n not in raw.columns]
         if missing:
+            unquoted = [c for c in raw.columns if not re.fullmatch(r"\w+", str(c))
+                        and str(c) in str(text)]
+            hint = (f"; write a name with spaces or symbols in backticks, e.g. `{unquoted[0]}`"
+                    if unquoted else "")
             raise MappingError(f"{where}, derive '{canon}': column(s) {missing} not in the "
-                               f"file; columns in the file: {list(raw.columns)}")
-        numbers = {}
-        for name in expr.names:
-            value = pd.to_numeric(to_numbers(raw[name], section.get("decimal"),
-                                             section.get("thousands")), errors="coerce")
-            bad = value.isna() & raw[name].notna()
-            if bad.any():
-                raise S.contract_error(table, name, f"values that are not numbers (used to "
-                                       f"derive '{canon}')", raw, bad)
-            numbers[name] = value.astype(float)
-        value = expr.evaluate(numbers)
-        if not isinstance(value, pd.Series):
-            value = pd.Series(float(value), index=raw.index)
-        bad = value.isna() & pd.concat([raw[n].notna() for n in expr.names], axis=1).all(axis=1) \
-            if expr.names else value.isna()
-        if bad.any():
-            shown = raw.assign(**{canon: value})
-            raise S.contract_error(table, canon, f"'{text}' has no value (division by zero)",
-                                   shown, bad)
-        out[canon] = value
+                               f"file{hint}; columns in the file: {list(raw.columns)}")
+        operands = {n: numbers(raw[n], section, table, n, f" (used to derive '{canon}')")
+                    .astype(float) for n in expr.names}
+        value = expr.evaluate(operands)
+        out[canon] = value if isinstance(value, pd.Series) else pd.Series(float(value),
+                                                                          index=raw.index)
     return out
+
+
+def check_derived(frame: pd.DataFrame, raw: pd.DataFrame, section: dict, table: str) -> None:
+    """Rows the drop rules kept whose derived value is empty although its columns are
+    not: a division by zero."""
+    for canon, text in section.get("derive", {}).items():
+        names = Expression(str(text), "").names
+        given = raw.loc[frame.index, names].notna().all(axis=1) if names else True
+        bad = frame[canon].isna() & given
+        if bad.any():
+            raise S.contract_error(table, canon, f"'{text}' has no value (division by zero)",
+                                   frame.join(raw[names].add_prefix("file: ")), bad)
 
 
 def recode(frame: pd.DataFrame, section: dict, table: str) -> pd.DataFrame:
@@ -311,22 +353,57 @@ def recode(frame: pd.DataFrame, section: dict, table: str) -> pd.DataFrame:
     return frame
 
 
-def from_orders(raw: pd.DataFrame, orders: pd.DataFrame, section: dict, table: str,
-                ledger: S.Ledger) -> pd.DataFrame:
+ID_COLUMNS = (S.CUSTOMER_ID, S.PRODUCT_ID, S.ORDER_ID, S.SITE_ID)
+
+
+def clean_ids(frame: pd.DataFrame, table: str, ledger: S.Ledger) -> pd.DataFrame:
+    """Ids as your file writes them, less surrounding spaces ('c1 ' is 'c1'; the ledger
+    notes how many). Ids that Excel turned into numbers in scientific notation
+    ('1.23457E+11') are an error: distinct ids became one."""
+    for col in ID_COLUMNS:
+        if col not in frame.columns or not (pd.api.types.is_string_dtype(frame[col])
+                                            or frame[col].dtype == object):
+            continue
+        text = frame[col].astype(object).where(frame[col].isna(), frame[col].astype(str))
+        sci = text.str.fullmatch(r"\d(?:\.\d+)?[eE]\+\d+", na=False)
+        if sci.any():
+            raise S.contract_error(table, col, "ids in scientific notation (Excel rounded "
+                                   "long numbers, so different ids may now be equal); export "
+                                   "the column as text", frame, sci)
+        stripped = text.str.strip()
+        changed = int((stripped != text).sum())
+        if changed:
+            ledger.note(table, f"{changed:,} value(s) of '{col}' had spaces around them; the "
+                        "spaces were removed")
+        frame[col] = stripped
+    return frame
+
+
+def from_orders(raw: pd.DataFrame, orders: pd.DataFrame, orders_section: dict, section: dict,
+                table: str, ledger: S.Ledger) -> pd.DataFrame:
     """A customers or products table built from the kept order lines: one row per key,
     each column's most frequent value (ties go to the latest) or its latest value
-    (``pick: latest``). The ledger notes how many keys had several values per column."""
+    (``pick: latest``). Numbers and dates are read as the orders section says. The ledger
+    notes how many keys had several values per column."""
     key = FROM_ORDERS[table]
     pick = section.get("pick", "most_frequent")
-    columns = section["columns"]
+    columns = {k: str(v) for k, v in section["columns"].items()}
+    where = f"table '{table}' (from: orders)"
     absent = {canon: col for canon, col in columns.items() if col not in raw.columns}
     if absent:
         raise MappingError(
-            f"table '{table}' (from: orders): column(s) not in the orders file: "
+            f"{where}: column(s) not in the orders file: "
             + ", ".join(f"{canon} <- '{col}'" for canon, col in absent.items())
             + f"; columns in the file: {list(raw.columns)}")
+    own_key = str(orders_section.get("columns", {}).get(key))
+    if columns[key] != own_key:
+        raise MappingError(f"{where}: its key '{key}' must be the orders' own column "
+                           f"'{own_key}', not '{columns[key]}'")
     lines = raw.loc[orders.index, list(columns.values())].rename(
         columns={v: k for k, v in columns.items()})
+    for col in S.NUMERIC_COLUMNS[table]:
+        if col in lines.columns:
+            lines[col] = numbers(lines[col], orders_section, table, col)
     lines[key] = orders[key]  # the key exactly as the order lines carry it
     lines["_when"], lines["_line"] = orders[S.TIMESTAMP], np.arange(len(lines))
     out = pd.DataFrame({key: pd.unique(lines[key])})
@@ -346,4 +423,5 @@ def from_orders(raw: pd.DataFrame, orders: pd.DataFrame, section: dict, table: s
             ledger.note(table, f"{several:,} of {len(out):,} {key} value(s) appear with several "
                         f"'{col}' values in the order lines; {kept} was kept")
     ledger.note(table, f"built from {len(lines):,} kept order lines: {len(out):,} rows")
+    ledger.start(table, len(out))
     return out

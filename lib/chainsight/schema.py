@@ -302,7 +302,12 @@ def _schema(table: str) -> pa.DataFrameSchema:
 
 # A time of day and the UTC offset after it ("10:00+08:00", "10:00:00 Z"); a date alone
 # such as "05-01-2024" has no offset.
-_UTC_OFFSET = r"^(.*\d:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(Z|UTC|[+-]\d{2}:?\d{2})$"
+_UTC_OFFSET = r"^(.*\d:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*(Z|UTC|[+-]\d{2}(?::?\d{2})?)$"
+# Day and month in digits with a separator ("05/01/2024", "5.1.24"): without a date_format
+# the order of day and month is a guess.
+_DAY_MONTH = r"^\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}(?:\D|$)"
+# Epoch times that give dates before this are a wrong unit (or not epoch times).
+_EPOCH_FLOOR, _EPOCH_CEILING = pd.Timestamp("1980-01-01"), pd.Timestamp("2100-01-01")
 
 
 TIMESTAMP_UNITS = ("s", "ms", "us", "ns")
@@ -340,13 +345,29 @@ def _parse_datetimes(frame: pd.DataFrame, table: str, date_format: str | None,
                 values = pd.to_datetime(pd.to_numeric(text, errors="coerce"),
                                         unit=timestamp_unit, errors="coerce")
             else:
+                ambiguous = text.str.match(_DAY_MONTH, na=False)
+                if date_format is None and ambiguous.any():
+                    raise contract_error(
+                        table, col, "dates with day and month in digits, whose order is a "
+                        "guess; set 'date_format' in the mapping, e.g. '%d/%m/%Y' (day first) "
+                        "or '%m/%d/%Y' (month first)", frame, ambiguous)
                 values, offset = _parse_text_dates(text, date_format, timezone)
         bad = values.isna() & frame[col].notna()
         if bad.any():
             fmt = f" with format '{date_format}'" if date_format else ""
             unit = f" as epoch times in '{timestamp_unit}'" if timestamp_unit else ""
-            raise contract_error(table, col, f"dates that cannot be parsed{fmt}{unit}", frame,
-                                 bad)
+            digits = frame.loc[bad, col].astype(str).str.strip().str.fullmatch(r"-?\d+(\.\d+)?")
+            hint = ("; they are numbers: if they are epoch times, set 'timestamp_unit' to one of "
+                    f"{list(TIMESTAMP_UNITS)}" if digits.all() and not timestamp_unit else "")
+            raise contract_error(table, col, f"dates that cannot be parsed{fmt}{unit}{hint}",
+                                 frame, bad)
+        if timestamp_unit is not None:
+            odd = values.notna() & ~values.between(_EPOCH_FLOOR, _EPOCH_CEILING)
+            if odd.any():
+                raise contract_error(
+                    table, col, f"epoch times in '{timestamp_unit}' that give dates outside "
+                    f"{_EPOCH_FLOOR:%Y} to {_EPOCH_CEILING:%Y} (e.g. {values[odd].iloc[0]}); "
+                    "check 'timestamp_unit'", frame, odd)
         if ledger is not None and offset.any():
             how = (f"converted to {timezone}" if timezone else
                    "dropped and the time kept as written (set 'timezone' to convert instead)")
@@ -360,10 +381,14 @@ def _to_datetime(text: pd.Series, date_format: str | None) -> pd.Series:
     """Parse with ``date_format``; without one, pandas infers the format from the first
     value, and values in another ISO 8601 form ("2024-01-05" beside "2024-01-05 10:00")
     are read as ISO 8601, never guessed."""
-    parsed = pd.to_datetime(text, format=date_format, errors="coerce")
-    retry = parsed.isna() & text.notna()
-    if date_format is None and retry.any():
-        parsed[retry] = pd.to_datetime(text[retry], format="ISO8601", errors="coerce")
+    import warnings
+
+    with warnings.catch_warnings():  # "could not infer format": the error below says more
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(text, format=date_format, errors="coerce")
+        retry = parsed.isna() & text.notna()
+        if date_format is None and retry.any():
+            parsed[retry] = pd.to_datetime(text[retry], format="ISO8601", errors="coerce")
     return parsed
 
 
@@ -379,7 +404,7 @@ def _parse_text_dates(text: pd.Series, date_format: str | None, timezone: str | 
     if timezone and offset.any():
         code = parts.loc[offset, 1].str.replace(":", "")
         minutes = code.map(lambda c: 0 if c in ("Z", "UTC") else
-                           (1 if c[0] == "+" else -1) * (int(c[1:3]) * 60 + int(c[3:5])))
+                           (1 if c[0] == "+" else -1) * (int(c[1:3]) * 60 + int(c[3:5] or 0)))
         utc = values[offset] - pd.to_timedelta(minutes, unit="min")
         values[offset] = utc.dt.tz_localize("UTC").dt.tz_convert(timezone).dt.tz_localize(None)
     return values, offset
