@@ -49,6 +49,17 @@ def test_simulator_known_answer():
     assert res.orders[0] > 0 and (res.on_hand >= 0).all()
 
 
+def test_simulator_counts_only_orders_with_a_quantity():
+    # s == S and no demand: the position sits at s every period, and nothing is ordered.
+    idle = inventory.simulate(np.zeros((1, 10)), lead_time=2, reorder_point=5, order_up_to=5)
+    assert idle.orders[0] == 0 and idle.on_hand[0, -1] == 5
+    # One sale: one order to bring the position back to S.
+    demand = np.zeros((1, 10))
+    demand[0, 3] = 2
+    once = inventory.simulate(demand, lead_time=2, reorder_point=5, order_up_to=5)
+    assert once.orders[0] == 1 and once.on_hand[0, -1] == 5
+
+
 def test_simulator_periodic_review_and_vectorised_shapes():
     rng = np.random.default_rng(0)
     demand = rng.poisson(3, size=(50, 365)).astype(float)

@@ -211,7 +211,8 @@ def simulate(demand, lead_time, reorder_point, order_up_to, initial=None,
         stockout_days += short > 0
         if t % review_period == 0:
             position = stock + on_order
-            need = position <= s[:, t]
+            # An order needs a quantity: with s == S and nothing sold, none is placed.
+            need = (position <= s[:, t]) & (position < S[:, t])
             qty = np.where(need, S[:, t] - position, 0.0)
             if need.any():
                 pipeline[rows[need], t + L[need] + 1] += qty[need]  # usable from t + L + 1
