@@ -106,3 +106,17 @@ def test_the_command_line_imports_only_what_a_command_needs():
                          check=True)
     assert out.stdout.strip() == "[]", out.stdout
     assert "mapping file not found" in out.stderr
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 4])
+def test_threads_are_capped_whatever_the_jobs(jobs, monkeypatch):
+    for var in report._THREAD_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(report.os, "cpu_count", lambda: 4)
+    with report._thread_cap(jobs) as threads:
+        assert threads == str(max(1, 4 // jobs))
+        assert all(report.os.environ[v] == threads for v in report._THREAD_VARS)
+    assert not any(v in report.os.environ for v in report._THREAD_VARS)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # what the user set wins
+    with report._thread_cap(jobs):
+        assert report.os.environ["OMP_NUM_THREADS"] == "3"

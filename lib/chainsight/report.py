@@ -22,6 +22,7 @@ import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -254,6 +255,25 @@ def export_html(nb) -> str:
     return body
 
 
+@contextmanager
+def _thread_cap(jobs: int):
+    """Share the cores among the notebooks that run at once, with or without ``--jobs``:
+    each notebook's numeric libraries (OpenMP, BLAS) would otherwise start a thread per
+    core, and oversubscribed OpenMP threads spin and stall. A value the user set wins."""
+    threads = str(max(1, (os.cpu_count() or 1) // max(jobs, 1)))
+    saved = {v: os.environ.get(v) for v in _THREAD_VARS}
+    for var in _THREAD_VARS:
+        os.environ.setdefault(var, threads)
+    try:
+        yield threads
+    finally:
+        for var, value in saved.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+
+
 def run_reports(params: ParamSet, notebooks_dir: Path, out_dir: Path,
                 select: tuple[str, ...] | None = None, jobs: int = 1,
                 progress: Callable[[str], None] = print) -> list[NotebookResult]:
@@ -275,31 +295,19 @@ def run_reports(params: ParamSet, notebooks_dir: Path, out_dir: Path,
         msg = f"[{i}/{total}] {r.notebook}: {r.status} in {r.seconds:.1f} s"
         progress(msg + (f"  ({r.error.splitlines()[0][:200]})" if r.error else ""))
 
-    if jobs > 1 and total > 1:
-        # Share the cores: each notebook's numeric libraries (OpenMP, BLAS) would otherwise
-        # start a thread per core, and oversubscribed OpenMP threads spin and stall.
-        threads = str(max(1, (os.cpu_count() or 1) // jobs))
-        saved = {v: os.environ.get(v) for v in _THREAD_VARS}
-        for var in _THREAD_VARS:
-            os.environ.setdefault(var, threads)
-        try:
+    with _thread_cap(jobs if total > 1 else 1):
+        if jobs > 1 and total > 1:
             with ProcessPoolExecutor(max_workers=jobs) as pool:
                 futures = [pool.submit(execute_one, p, params.parameters, out_dir)
                            for p in paths]
                 for i, f in enumerate(futures, start=1):
                     results.append(f.result())
                     report(i, results[-1])
-        finally:
-            for var, value in saved.items():
-                if value is None:
-                    os.environ.pop(var, None)
-                else:
-                    os.environ[var] = value
-    else:
-        for i, p in enumerate(paths, start=1):
-            progress(f"[{i}/{total}] {p.stem}: running ...")
-            results.append(execute_one(p, params.parameters, out_dir))
-            report(i, results[-1])
+        else:
+            for i, p in enumerate(paths, start=1):
+                progress(f"[{i}/{total}] {p.stem}: running ...")
+                results.append(execute_one(p, params.parameters, out_dir))
+                report(i, results[-1])
     (out_dir / "metrics.json").write_text(json.dumps(
         {"parameter_set": params.name, "started": started,
          "notebooks": {r.notebook: asdict(r) for r in results}}, indent=2))
