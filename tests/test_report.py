@@ -120,3 +120,15 @@ def test_threads_are_capped_whatever_the_jobs(jobs, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "3")  # what the user set wins
     with report._thread_cap(jobs):
         assert report.os.environ["OMP_NUM_THREADS"] == "3"
+
+
+def test_the_index_marks_notebooks_that_skipped_sections():
+    ok = report.NotebookResult("03_x", "ok", 1.0, {}, {report.SKIPPED_KEY: {"a": "r1",
+                                                                             "b": "r2"}})
+    one = report.NotebookResult("04_x", "ok", 1.0, {}, {report.SKIPPED_KEY: {"a": "r1"}})
+    plain = report.NotebookResult("05_x", "ok", 1.0, {}, {})
+    failed = report.NotebookResult("06_x", "failed", 1.0, {}, {}, "boom")
+    assert [report.status_label(r) for r in (ok, one, plain, failed)] == [
+        "ok, 2 sections skipped", "ok, 1 section skipped", "ok", "failed"]
+    index = report.render_index(report.ParamSet("p", {}), [ok, plain], "now")
+    assert "ok, 2 sections skipped" in index

@@ -347,6 +347,14 @@ def _table(rows: list[dict], columns: list[str]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def status_label(r: NotebookResult) -> str:
+    """'ok', 'ok, 2 sections skipped' or 'failed': a notebook that skipped its sections
+    is not shown as plainly ok."""
+    skipped = len(r.metrics.get(SKIPPED_KEY) or {}) if r.status == "ok" else 0
+    return r.status + (f", {skipped} section{'s' if skipped > 1 else ''} skipped"
+                       if skipped else "")
+
+
 def render_index(params: ParamSet, results: list[NotebookResult], started: str) -> str:
     n_failed = sum(r.status != "ok" for r in results)
     summary = (f"{len(results) - n_failed} of {len(results)} notebook(s) ran"
@@ -355,13 +363,14 @@ def render_index(params: ParamSet, results: list[NotebookResult], started: str) 
     for r in results:
         link = (f"<a href='{html.escape(r.html)}'>{html.escape(r.notebook)}</a>" if r.html
                 else html.escape(r.notebook))
-        rows.append(f"<tr><td>{link}</td><td class='{r.status}'>{r.status}</td>"
+        rows.append(f"<tr><td>{link}</td><td class='{r.status}'>{status_label(r)}</td>"
                     f"<td>{r.seconds:.1f} s</td></tr>")
     overview = ("<table><tr><th>notebook</th><th>status</th><th>duration</th></tr>"
                 + "".join(rows) + "</table>")
     cards = []
     for r in results:
-        parts = [f"<h2>{html.escape(r.notebook)} <span class='{r.status}'>{r.status}</span></h2>"]
+        parts = [f"<h2>{html.escape(r.notebook)} <span class='{r.status}'>"
+                 f"{status_label(r)}</span></h2>"]
         if r.error:
             parts.append(f"<p>Error:</p><pre>{html.escape(r.error)}</pre>"
                          "<p>No HTML report was written for this notebook; the executed "
