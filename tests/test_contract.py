@@ -105,8 +105,8 @@ def test_ledger_invariant_holds_under_any_rules():
     for order in (["missing_customer", "duplicate", "non_positive_quantity"],
                   ["duplicate", "non_positive_price", "missing_customer"]):
         ledger = S.Ledger()
-        kept = S.apply_drop_rules(frame, "orders", [datasets.DROP_RULES[r] for r in order],
-                                  ledger)
+        rules = [rule for r in order for rule in datasets.DROP_RULES[r]]
+        kept = S.apply_drop_rules(frame, "orders", rules, ledger)
         ledger.check()
         assert ledger.kept["orders"] == len(kept)
     ledger.kept["orders"] += 1
@@ -122,9 +122,15 @@ def test_online_retail_every_line_accounted_for():
     dropped = ledger.drop(["rows read", "rows kept"]).sum()
     assert ledger["rows kept"] + dropped == 541_909
     # The usual RFM cleaning (no cancellations, a customer id, quantity and price > 0)
-    # keeps 397,884 lines; this loader also removes exact duplicates among them.
-    assert ledger["rows kept"] + ledger["exact duplicate of an earlier line"] == 397_884
-    assert ds.orders[S.CUSTOMER_ID].nunique() == 4_338
+    # keeps 397,884 lines; this loader also removes the lines a cancellation cancels
+    # and exact duplicates among them.
+    assert ledger[datasets.CANCELLED] == 2_895
+    assert ledger["rows kept"] + ledger["exact duplicate of an earlier line"] \
+        + ledger[datasets.CANCELLED] == 397_884
+    assert ledger["rows kept"] == 389_843
+    assert ds.orders[S.CUSTOMER_ID].nunique() == 4_327
+    # The two huge orders that were cancelled the same day are gone.
+    assert not ds.orders[S.ORDER_ID].isin(["581483", "541431"]).any()
     assert ds.orders[S.CUSTOMER_ID].str.fullmatch(r"\d+").all()  # no '.0' from the float ids
     assert ds.tables["products"][S.DESCRIPTION].notna().mean() > 0.99
 
@@ -265,7 +271,8 @@ BAD_INPUT = {
     "every line dropped names the rules": (
         _case(orders_csv=LINES[0] + "c1,2024-01-05,p1,0,10,o1\nc2,2024-01-06,p2,-1,99,C2\n",
               in_orders="drop: [cancellation, non_positive_quantity]\n"),
-        r"every row was dropped: 1 by cancellation.*1 by quantity <= 0"),
+        r"every row was dropped: 0 by cancelled by a later.*1 by cancellation.*"
+        r"1 by quantity <= 0"),
     "an order line names an unknown customer": (
         _case(files={"customers.csv": "id\nc1\n"},
               extra="customers:\n  path: customers.csv\n  columns: {customer_id: id}\n"),
@@ -612,3 +619,16 @@ def test_derived_values_and_tables_from_orders_follow_the_rules(tmp_path):
         "p1": 4.25, "p2": 1.5}
     assert str(ds.tables["customers"].set_index(S.CUSTOMER_ID)[S.SIGNUP_DATE]["c1"].date()) \
         == "2020-02-01"
+
+
+def test_cancellations_remove_the_lines_they_cancel(tmp_path):
+    csv = ORDERS_CSV + ("c1,2024-02-02 10:00,p2,-1,99,C9\n"     # cancels o3 (the latest)
+                        "c2,2024-01-05 09:00,p2,-1,99,C8\n"     # before o2: cancels nothing
+                        "c1,2024-03-01 10:00,p1,-5,10.5,C7\n")  # no line of 5: nothing
+    ds = datasets.load_mapped(_mapping(tmp_path, csv, in_orders="drop: [cancellation]\n"))
+    assert list(ds.orders[S.ORDER_ID]) == ["o1", "o2"]
+    ledger = ds.ledger.to_frame().set_index("reason")["rows"]
+    assert ledger[datasets.CANCELLED] == 1 and ledger[datasets.CANCELLATION] == 3
+    only = datasets.load_mapped(_mapping(tmp_path, csv,
+                                         in_orders="drop: [cancellation_only]\n"))
+    assert list(only.orders[S.ORDER_ID]) == ["o1", "o2", "o3"]

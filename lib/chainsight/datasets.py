@@ -92,15 +92,51 @@ def _starts_with_c(f: pd.DataFrame) -> pd.Series:
     return f[S.ORDER_ID].astype(str).str.startswith("C")
 
 
-DROP_RULES: dict[str, S.Rule] = {
-    "cancellation": ("cancellation (order id starts with 'C')", _starts_with_c),
-    "missing_customer": ("missing customer id", lambda f: f[S.CUSTOMER_ID].isna()),
-    "missing_product": ("missing product id", lambda f: f[S.PRODUCT_ID].isna()),
-    "non_positive_quantity": ("quantity <= 0",
-                              lambda f: pd.to_numeric(f[S.QUANTITY], errors="coerce") <= 0),
-    "non_positive_price": ("unit price <= 0",
-                           lambda f: pd.to_numeric(f[S.UNIT_PRICE], errors="coerce") <= 0),
-    "duplicate": ("exact duplicate of an earlier line", lambda f: f.duplicated(keep="first")),
+def _cancelled(date_format: str | None = None):
+    """A rule: the lines that a later cancellation line cancels (same customer, product
+    and quantity, an earlier date; each cancellation cancels at most one line, the latest
+    before it). The usual cleaning of Online Retail: dropping only the cancellation lines
+    would keep the orders they cancel."""
+    def rule(f: pd.DataFrame) -> pd.Series:
+        mask = np.zeros(len(f), dtype=bool)
+        if S.ORDER_ID not in f.columns:
+            return pd.Series(mask, index=f.index)
+        qty = pd.to_numeric(f[S.QUANTITY], errors="coerce").to_numpy()
+        when = S.to_timestamps(f[S.TIMESTAMP], date_format).to_numpy()
+        is_c = _starts_with_c(f).to_numpy()
+        keys = list(zip(f[S.CUSTOMER_ID].astype(str), f[S.PRODUCT_ID].astype(str),
+                        np.abs(qty), strict=True))
+        valid = ~pd.isna(when) & f[S.CUSTOMER_ID].notna().to_numpy()
+        lines: dict[tuple, list[int]] = {}
+        for i in np.flatnonzero(~is_c & (qty > 0) & valid):
+            lines.setdefault(keys[i], []).append(i)
+        for idx in lines.values():
+            idx.sort(key=lambda i: (when[i], i))
+        for c in sorted(np.flatnonzero(is_c & (qty < 0) & valid), key=lambda i: (when[i], i)):
+            candidates = lines.get(keys[c], [])
+            for j in range(len(candidates) - 1, -1, -1):  # the latest earlier line left
+                if when[candidates[j]] < when[c]:
+                    mask[candidates.pop(j)] = True
+                    break
+        return pd.Series(mask, index=f.index)
+    return rule
+
+
+CANCELLED = "cancelled by a later cancellation line (same customer, product and quantity)"
+CANCELLATION = "cancellation (order id starts with 'C')"
+
+DROP_RULES: dict[str, list[S.Rule]] = {
+    # The cancellation lines and the lines they cancel, each counted under its own reason.
+    "cancellation": [(CANCELLED, _cancelled()), (CANCELLATION, _starts_with_c)],
+    # The cancellation lines only (the orders they cancel stay in).
+    "cancellation_only": [(CANCELLATION, _starts_with_c)],
+    "missing_customer": [("missing customer id", lambda f: f[S.CUSTOMER_ID].isna())],
+    "missing_product": [("missing product id", lambda f: f[S.PRODUCT_ID].isna())],
+    "non_positive_quantity": [("quantity <= 0",
+                               lambda f: pd.to_numeric(f[S.QUANTITY], errors="coerce") <= 0)],
+    "non_positive_price": [("unit price <= 0",
+                            lambda f: pd.to_numeric(f[S.UNIT_PRICE], errors="coerce") <= 0)],
+    "duplicate": [("exact duplicate of an earlier line", lambda f: f.duplicated(keep="first"))],
 }
 
 
@@ -109,10 +145,13 @@ FUTURE = ("future", "dated after today")
 
 
 # Rules that read a column the mapping must name; without it they would drop nothing.
-RULE_NEEDS = {"cancellation": S.ORDER_ID}
+RULE_NEEDS = {"cancellation": S.ORDER_ID, "cancellation_only": S.ORDER_ID}
 
 
-def _rules(names: list[str], where: str, columns: dict | None = None) -> list[S.Rule]:
+def _rules(names: list[str], where: str, columns: dict | None = None,
+           date_format: str | None = None) -> list[S.Rule]:
+    """The rules named, in order, as (reason, function) pairs; ``date_format`` is how the
+    cancellation matching reads the dates."""
     unknown = [n for n in names if n not in DROP_RULES and n != FUTURE[0]]
     if unknown:
         raise S.DataContractError(
@@ -124,7 +163,13 @@ def _rules(names: list[str], where: str, columns: dict | None = None) -> list[S.
             raise S.DataContractError(f"{where}: the drop rule '{name}' reads '{need}', which "
                                       f"'columns' does not map; map it, e.g. '{need}: <your "
                                       "column>', or remove the rule")
-    return [DROP_RULES[n] for n in names if n != FUTURE[0]]
+    out = []
+    for name in names:
+        if name == "cancellation":
+            out += [(CANCELLED, _cancelled(date_format)), (CANCELLATION, _starts_with_c)]
+        elif name != FUTURE[0]:
+            out += DROP_RULES[name]
+    return out
 
 
 def _future(frame: pd.DataFrame, table: str, drop: list, ledger: S.Ledger) -> pd.DataFrame:
@@ -358,7 +403,7 @@ def load_mapped(mapping: str | Path) -> Dataset:
     for section in sections.values():  # a header such as 2024 is text in the file
         section["columns"] = {k: str(v) for k, v in section.get("columns", {}).items()}
     rules = {table: _rules(section.get("drop", []), f"mapping file {mapping}, section '{table}'",
-                           section.get("columns", {}))
+                           section.get("columns", {}), section.get("date_format"))
              for table, section in sections.items()}
     timezone = spec.get("timezone")
     ledger = S.Ledger()

@@ -377,6 +377,16 @@ def _parse_datetimes(frame: pd.DataFrame, table: str, date_format: str | None,
     return frame
 
 
+def to_timestamps(values: pd.Series, date_format: str | None = None) -> pd.Series:
+    """Timestamps for rules that run before validation (missing where a value does not
+    parse; :func:`validate` reports those). Offsets are dropped, the time kept."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.tz_localize(None) if isinstance(values.dtype, pd.DatetimeTZDtype) \
+            else values
+    text = values.astype(object).where(values.isna(), values.astype(str).str.strip())
+    return _parse_text_dates(text, date_format, None)[0]
+
+
 def _to_datetime(text: pd.Series, date_format: str | None) -> pd.Series:
     """Parse with ``date_format``; without one, pandas infers the format from the first
     value, and values in another ISO 8601 form ("2024-01-05" beside "2024-01-05 10:00")
