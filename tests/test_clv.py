@@ -107,13 +107,14 @@ def test_bgnbd_recovers_known_parameters():
 def test_customer_value_is_consistent(fitted, cdnow):
     bg, gg = fitted
     _, s = cdnow
-    v = clv.customer_value(bg, gg, s, horizon_weeks=52, annual_discount_rate=0.1)
+    fit = clv.ValueFit(bg, gg, {}, "bgnbd", "gamma_gamma", clv.rate_prior(s))
+    v = clv.customer_value(fit, s, horizon_weeks=52, annual_discount_rate=0.1)
     assert len(v) == len(s) and v["p_alive"].between(0, 1).all()
     assert (v["clv"] <= v["expected_spend"] + 1e-9).all()  # discounting only lowers it
-    undiscounted = clv.customer_value(bg, gg, s, horizon_weeks=52, annual_discount_rate=0)
+    undiscounted = clv.customer_value(fit, s, horizon_weeks=52, annual_discount_rate=0)
     assert undiscounted["clv"].to_numpy() == pytest.approx(
         undiscounted["expected_spend"].to_numpy())
-    longer = clv.customer_value(bg, gg, s, horizon_weeks=104)
+    longer = clv.customer_value(fit, s, horizon_weeks=104)
     assert (longer["clv"] >= v["clv"] - 1e-9).all()
 
 
@@ -126,10 +127,12 @@ def test_gamma_gamma_needs_repeat_buyers():
 def test_fits_on_the_full_online_retail_base():
     orders = datasets.load("online_retail").orders
     s = clv.rfm_summary(orders)
-    bg, gg = clv.fit_bgnbd(s), clv.fit_gamma_gamma(s)
-    assert len(s) == 4338
-    assert bg.report.converged and gg.report.converged
-    assert np.isfinite(clv.customer_value(bg, gg, s)["clv"]).all()
+    fit = clv.fit_value_models(s)
+    assert len(s) == 4327
+    assert fit.bgnbd.report.converged and fit.gamma_gamma.report.converged
+    # a = 0.003: hardly anyone leaves, so P(alive) is near 1 and the simpler rate is used
+    assert fit.bgnbd.a < 0.01 and fit.purchases == "shrunk"
+    assert np.isfinite(clv.customer_value(fit, s)["clv"]).all()
 
 
 def _days(rows):
@@ -182,3 +185,41 @@ def test_choose_own_history_never_sees_the_holdout(small):
     for a, b in zip(clv.history_regression(doubled, "2025-01-01", 365),
                     clv.history_regression(days, "2025-01-01", 365), strict=True):
         pd.testing.assert_frame_equal(a, b)
+
+
+def test_fit_checks_pass_on_cdnow_and_catch_a_base_without_dropout(cdnow):
+    _, s = cdnow
+    fit = clv.fit_value_models(s)
+    assert fit.checks == {"BG/NBD": [], "Gamma-Gamma": []} and fit.lines() == []
+    assert (fit.purchases, fit.spend) == ("bgnbd", "gamma_gamma")
+    # Customers who never drop out: each buys at a steady rate of their own until the end.
+    rng = np.random.default_rng(3)
+    n = 2000
+    T = rng.uniform(30, 78, n)
+    rate = rng.gamma(2.0, 0.1, n)
+    x = rng.poisson(rate * T)
+    # the last of x purchases spread uniformly over (0, T): T times the largest of x uniforms
+    tx = np.where(x > 0, T * rng.uniform(size=n) ** (1 / np.maximum(x, 1)), 0)
+    steady = pd.DataFrame({S.CUSTOMER_ID: np.arange(n).astype(str), "x": x, "t_x": tx,
+                           "T": T, "zbar": rng.gamma(5, 10, n)})
+    fit = clv.fit_value_models(steady)
+    assert fit.purchases == "shrunk"
+    assert any("the fit finds almost no dropout" in c for c in fit.checks["BG/NBD"])
+    assert any(line.startswith("Used instead: purchases from each customer's repeat rate")
+               for line in fit.lines())
+    v = clv.customer_value(fit, steady, horizon_weeks=52, annual_discount_rate=0)
+    assert v["p_alive"].isna().all()
+    # Shrinkage: the expected purchases lie between the customer's own rate and the mean.
+    own, mean = x / T * 52, x.sum() / T.sum() * 52
+    got = v["expected_purchases"].to_numpy()
+    assert ((got - own) * (got - mean) <= 1e-9).all()
+    assert np.corrcoef(got, rate)[0, 1] > 0.8
+
+
+def test_gamma_gamma_with_q_at_most_one_is_replaced():
+    report = clv.FitReport(True, 4, 4, -1.0, 0.0, "", pd.DataFrame())
+    gg = clv.GammaGamma(2.0, 0.8, 10.0, -1.0, report)
+    assert clv.check_gamma_gamma(gg) == ["q = 0.8 <= 1: the model's mean spend per purchase "
+                                         "is infinite"]
+    s = pd.DataFrame({"x": [0, 1, 3], "zbar": [0.0, 10.0, 30.0]})
+    assert list(clv.shrunk_spend(s)) == pytest.approx([25.0, 17.5, 28.75])

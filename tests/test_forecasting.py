@@ -65,12 +65,13 @@ def test_weekly_panel_fills_missing_weeks_with_zero():
                            S.QUANTITY: [2.0, 3.0, 1.0],
                            S.TIMESTAMP: pd.to_datetime(["2024-01-01", "2024-01-03",
                                                         "2024-01-17"])})
-    p = forecasting.weekly_panel(orders, [S.PRODUCT_ID])
+    p = forecasting.weekly_panel(orders, [S.PRODUCT_ID], end="2024-01-15")  # whole weeks
     wide = p.pivot(index="ds", columns="unique_id", values="y")
     assert list(wide.index) == list(pd.date_range("2024-01-01", periods=3, freq="W-MON"))
     assert wide["p"].tolist() == [5.0, 0.0, 0.0] and wide["q"].tolist() == [0.0, 0.0, 1.0]
-    seg = forecasting.weekly_panel(orders, ["segment"], customers=pd.DataFrame(
-        {S.CUSTOMER_ID: ["a"], "segment": [1]}))
+    seg = forecasting.weekly_panel(orders, ["segment"], end="2024-01-15",
+                                   customers=pd.DataFrame({S.CUSTOMER_ID: ["a"],
+                                                           "segment": [1]}))
     assert set(seg["segment"]) == {"1", "new"}  # b was not in the profile
 
 
@@ -233,3 +234,17 @@ def test_profile_differences_without_a_calendar_compare_all_weeks_only():
                                                origins, 8, "naive", 42)
     assert set(diffs) == {"segment x category, all weeks", "category, all weeks",
                           "category against random groups, all weeks"}
+
+
+def test_a_last_partial_week_is_left_out_and_said():
+    days = pd.date_range("2024-01-01", "2024-01-24", freq="D")  # ends on a Wednesday
+    orders = pd.DataFrame({S.CUSTOMER_ID: "c", S.PRODUCT_ID: "p", S.QUANTITY: 1.0,
+                           S.TIMESTAMP: days})
+    panel = forecasting.weekly_panel(orders)
+    assert panel["ds"].max() == pd.Timestamp("2024-01-15")
+    assert list(panel["y"]) == [7.0, 7.0, 7.0]
+    assert panel.attrs["partial"].startswith("The last week (2024-01-22) has only 3 of its 7")
+    whole = forecasting.weekly_panel(orders[orders[S.TIMESTAMP] <= "2024-01-21"])
+    assert whole["ds"].max() == pd.Timestamp("2024-01-15") and whole.attrs["partial"] == ""
+    asked = forecasting.weekly_panel(orders, end="2024-01-22")  # an explicit end is kept
+    assert asked["ds"].max() == pd.Timestamp("2024-01-22")

@@ -313,27 +313,152 @@ def conditional_expected_spend(m: GammaGamma, x, zbar) -> np.ndarray:
     return np.where(x > 0, est, mean_pop)
 
 
-def customer_value(bg: BGNBD, gg: GammaGamma, summary: pd.DataFrame, horizon_weeks: float = 52,
+# ---------------------------------------------------------------------------
+# Fit checks, and the simpler estimates used when a fit is degenerate
+# ---------------------------------------------------------------------------
+_BOUND = 14.5  # |log parameter| beyond this sits at the search bounds (exp(+-15))
+NO_DROPOUT = 1e-3  # a/(a+b) below this: under 10% of customers leave within 100 purchases
+
+
+def _at_bound(params: dict) -> list[str]:
+    return [f"{k} = {v:.3g} sits at the {'upper' if v > 1 else 'lower'} bound of the search"
+            for k, v in params.items() if abs(np.log(v)) > _BOUND]
+
+
+def _starts(report: FitReport) -> list[str]:
+    if report.n_converged * 2 <= report.n_starts:
+        return [f"only {report.n_converged} of {report.n_starts} starts converged"]
+    return []
+
+
+def check_bgnbd(bg: BGNBD, summary: pd.DataFrame) -> list[str]:
+    """Why the BG/NBD fit cannot be read as fitted (empty when it can): a parameter at the
+    bounds of the search, most starts not converging, or (almost) no dropout: a chance
+    of leaving after a purchase below :data:`NO_DROPOUT`, or P(alive) above 0.99 for
+    every repeat customer, so that P(alive) tells little."""
+    found = _at_bound(bg.params) + _starts(bg.report)
+    repeat = summary[summary[X] > 0]
+    alive = p_alive(bg, repeat[X], repeat[TX], repeat[T_])
+    leave = bg.a / (bg.a + bg.b)
+    if len(alive) and (alive.min() > 0.99 or leave < NO_DROPOUT):
+        found.append(f"the fit finds almost no dropout: the chance of leaving after a purchase, "
+                     f"a/(a+b), is {leave:.2g}, and P(alive) is above 0.99 for "
+                     f"{(alive > 0.99).mean():.0%} of repeat customers, so it tells little")
+    return found
+
+
+def check_gamma_gamma(gg: GammaGamma) -> list[str]:
+    """Why the Gamma-Gamma fit cannot be read as fitted: a parameter at the bounds, most
+    starts not converging, or q <= 1 (the mean spend per purchase would be infinite)."""
+    found = _at_bound(gg.params) + _starts(gg.report)
+    if gg.q <= 1:
+        found.append(f"q = {gg.q:.3g} <= 1: the model's mean spend per purchase is infinite")
+    return found
+
+
+def rate_prior(summary: pd.DataFrame) -> tuple[float, float]:
+    """A gamma prior (r, alpha) on the customers' repeat purchases per week, fitted by
+    moments (the NBD without dropout). Without spread beyond Poisson noise, every
+    customer gets the average rate: alpha is then infinite."""
+    x, T = summary[X].to_numpy(float), np.maximum(summary[T_].to_numpy(float), 1e-9)
+    m = x.sum() / T.sum()
+    v = np.var(x / T) - m * np.mean(1 / T)  # spread of the rates beyond Poisson noise
+    if v <= 0 or m <= 0:
+        return m, np.inf
+    return m * m / v, m / v
+
+
+def shrunk_rates(prior: tuple[float, float], x, T) -> np.ndarray:
+    """Each customer's repeat purchases per week, shrunk toward the average:
+    (x + r) / (T + alpha). The estimate used when the BG/NBD fit is degenerate."""
+    r, alpha = prior
+    x, T = np.asarray(x, float), np.asarray(T, float)
+    if np.isinf(alpha):
+        return np.full(len(x), r)
+    return (x + r) / (T + alpha)
+
+
+def shrunk_spend(summary: pd.DataFrame) -> np.ndarray:
+    """Each customer's mean spend per purchase, shrunk toward the average with the weight
+    of one purchase: (x zbar + mean) / (x + 1). Used when the Gamma-Gamma fit is
+    degenerate."""
+    x, z = summary[X].to_numpy(float), summary[ZBAR].to_numpy(float)
+    mean = float(np.average(z[x > 0], weights=x[x > 0])) if (x > 0).any() else 0.0
+    return (x * z + mean) / (x + 1)
+
+
+@dataclass(frozen=True)
+class ValueFit:
+    """The CLV models of a profile, what their checks found and what was used."""
+
+    bgnbd: BGNBD
+    gamma_gamma: GammaGamma
+    checks: dict[str, list[str]]  # model -> problems found ([] when fine)
+    purchases: str  # the estimate of future purchases used: "bgnbd" or "shrunk"
+    spend: str  # the estimate of spend per purchase used: "gamma_gamma" or "shrunk"
+    prior: tuple[float, float]  # the gamma prior of :func:`shrunk_rates`
+
+    def lines(self) -> list[str]:
+        """What the notebook prints: each problem, and what was used instead."""
+        out = [f"Fit check ({model}): {problem}." for model, found in self.checks.items()
+               for problem in found]
+        if out:
+            out.append(f"Used instead: purchases from {PURCHASES[self.purchases]}; spend "
+                       f"from {SPEND[self.spend]}.")
+        return out
+
+    def expected_purchases(self, weeks, x, t_x, T) -> np.ndarray:
+        """Purchases each customer is expected to make in the next ``weeks``."""
+        if self.purchases == "bgnbd":
+            return conditional_expected_transactions(self.bgnbd, weeks, x, t_x, T)
+        return np.asarray(weeks, float) * shrunk_rates(self.prior, x, T)
+
+    def p_alive(self, x, t_x, T) -> np.ndarray:
+        if self.purchases == "bgnbd":
+            return p_alive(self.bgnbd, x, t_x, T)
+        return np.full(len(np.asarray(x)), np.nan)
+
+
+PURCHASES = {"bgnbd": "BG/NBD", "shrunk": "each customer's repeat rate shrunk toward the "
+             "average (no dropout; P(alive) not estimated)"}
+PURCHASES_SHORT = {"bgnbd": "BG/NBD", "shrunk": "shrunk repeat rate"}
+SPEND = {"gamma_gamma": "Gamma-Gamma", "shrunk": "each customer's mean spend shrunk toward "
+         "the average"}
+
+
+def fit_value_models(summary: pd.DataFrame, seed: int = 0) -> ValueFit:
+    """BG/NBD and Gamma-Gamma fitted and checked; a degenerate fit is replaced by the
+    simpler estimate (:func:`shrunk_rates`, :func:`shrunk_spend`)."""
+    bg, gg = fit_bgnbd(summary, seed=seed), fit_gamma_gamma(summary, seed=seed)
+    checks = {"BG/NBD": check_bgnbd(bg, summary), "Gamma-Gamma": check_gamma_gamma(gg)}
+    return ValueFit(bg, gg, checks, "shrunk" if checks["BG/NBD"] else "bgnbd",
+                    "shrunk" if checks["Gamma-Gamma"] else "gamma_gamma", rate_prior(summary))
+
+
+def customer_value(fit: ValueFit, summary: pd.DataFrame, horizon_weeks: float = 52,
                    annual_discount_rate: float = 0.1, margin: float = 1.0,
                    step_weeks: float = 4.345) -> pd.DataFrame:
     """Per customer: P(alive), expected purchases and spend over the horizon, and CLV.
 
     CLV sums, month by month (``step_weeks``), the expected purchases in that month
     times the expected spend per purchase times ``margin``, discounted at
-    ``annual_discount_rate``.
+    ``annual_discount_rate``. The estimates are those ``fit`` chose: BG/NBD and
+    Gamma-Gamma, or their simpler stand-ins when a fit was degenerate (then P(alive) is
+    missing).
     """
     x, tx, T = (summary[c].to_numpy(float) for c in (X, TX, T_))
-    spend = conditional_expected_spend(gg, x, summary[ZBAR].to_numpy(float))
+    spend = (conditional_expected_spend(fit.gamma_gamma, x, summary[ZBAR].to_numpy(float))
+             if fit.spend == "gamma_gamma" else shrunk_spend(summary))
     steps = np.arange(step_weeks, horizon_weeks + 1e-9, step_weeks)
     if len(steps) == 0 or steps[-1] < horizon_weeks - 1e-9:
         steps = np.append(steps, horizon_weeks)
-    cum = np.stack([conditional_expected_transactions(bg, s, x, tx, T) for s in steps])
+    cum = np.stack([fit.expected_purchases(s, x, tx, T) for s in steps])
     per_step = np.diff(np.vstack([np.zeros(len(x)), cum]), axis=0)
     disc = (1 + annual_discount_rate) ** (-steps / 52.18)
     clv = (per_step * disc[:, None]).sum(axis=0) * spend * margin
     return pd.DataFrame({
         S.CUSTOMER_ID: summary[S.CUSTOMER_ID].to_numpy(),
-        "p_alive": p_alive(bg, x, tx, T),
+        "p_alive": fit.p_alive(x, tx, T),
         "expected_purchases": cum[-1],
         "expected_spend_per_purchase": spend,
         "expected_spend": cum[-1] * spend,

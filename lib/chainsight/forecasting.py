@@ -52,7 +52,8 @@ def weekly_panel(orders, by: list[str] | tuple = (), customers: pd.DataFrame | N
     customer_id and segment; customers not in it, for example those who arrived
     after the profile was built, form the segment ``new``), ``category`` (needs
     ``products``) and ``product_id``; empty for the total. Weeks start on Monday;
-    ``ds`` is the Monday. Segments become text labels.
+    ``ds`` is the Monday. Segments become text labels. Without ``end``, a last week the
+    data covers only in part is left out, and ``panel.attrs["partial"]`` says so.
     """
     src, columns, tables = source(orders)
     S.require_columns(columns, "orders", (S.CUSTOMER_ID, S.TIMESTAMP, S.PRODUCT_ID, S.QUANTITY))
@@ -82,15 +83,28 @@ def weekly_panel(orders, by: list[str] | tuple = (), customers: pd.DataFrame | N
         GROUP BY ALL""", **tables)
     agg["ds"] = pd.to_datetime(agg["ds"])
     start = pd.Timestamp(start) if start is not None else agg["ds"].min()
-    end = pd.Timestamp(end) if end is not None else agg["ds"].max()
+    partial = ""
+    if end is None:
+        end = agg["ds"].max()
+        last_day = pd.Timestamp(query(f"SELECT max({S.TIMESTAMP}) AS t FROM {src} o",
+                                      **tables)["t"].iloc[0]).normalize()
+        if not daily and last_day.dayofweek != 6 and end > start:
+            # The data stops mid-week: that week's units would read as a collapse.
+            partial = (f"The last week ({end:%Y-%m-%d}) has only {last_day.dayofweek + 1} of "
+                       "its 7 days in the data and is left out of the panel.")
+            end -= pd.Timedelta(days=7)
+            agg = agg[agg["ds"] <= end]
+    end = pd.Timestamp(end)
     weeks = (pd.date_range(start, end, freq="D") if daily else
              pd.date_range(start - pd.Timedelta(days=start.dayofweek), end, freq="W-MON"))
     series = agg[by].drop_duplicates() if by else pd.DataFrame(index=[0])
     grid = series.merge(pd.DataFrame({"ds": weeks}), how="cross")
     panel = grid.merge(agg, on=[*by, "ds"], how="left").fillna({"y": 0.0})
     panel["unique_id"] = (panel[by].astype(str).agg("|".join, axis=1) if by else "total")
-    return panel[["unique_id", "ds", "y", *by]].sort_values(["unique_id", "ds"],
-                                                          ignore_index=True)
+    panel = panel[["unique_id", "ds", "y", *by]].sort_values(["unique_id", "ds"],
+                                                           ignore_index=True)
+    panel.attrs["partial"] = partial  # the sentence a notebook prints ("" if none)
+    return panel
 
 
 def weekly_calendar(calendar: pd.DataFrame | None, weeks: pd.Series | pd.DatetimeIndex
@@ -541,7 +555,7 @@ def customer_base_forecast(profile, orders: pd.DataFrame, products: pd.DataFrame
     known = orders[orders[S.TIMESTAMP] <= as_of]
     summary = clv.rfm_summary(known, calibration_end=as_of)
     c = profile.customers[[S.CUSTOMER_ID, "segment"]].merge(summary, on=S.CUSTOMER_ID)
-    cum = np.stack([clv.conditional_expected_transactions(profile.bgnbd, w, c["x"], c["t_x"],
+    cum = np.stack([profile.value_fit.expected_purchases(w, c["x"], c["t_x"],
                                                           c["T"]) for w in range(h + 1)])
     tx = pd.DataFrame(np.diff(cum, axis=0).T, index=c["segment"].to_numpy()).groupby(
         level=0).sum()  # segment x week: expected purchases

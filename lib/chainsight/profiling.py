@@ -587,9 +587,16 @@ class Profile:
     customers: pd.DataFrame  # features, RFM scores, CLV columns and `segment` (1 = most valuable)
     segments: pd.DataFrame  # segment cards
     segmentation: Segmentation
-    bgnbd: clv.BGNBD
-    gamma_gamma: clv.GammaGamma
+    value_fit: clv.ValueFit  # BG/NBD, Gamma-Gamma, their checks and what was used
     as_of: pd.Timestamp
+
+    @property
+    def bgnbd(self) -> clv.BGNBD:
+        return self.value_fit.bgnbd
+
+    @property
+    def gamma_gamma(self) -> clv.GammaGamma:
+        return self.value_fit.gamma_gamma
 
     def segments_for(self, customers: pd.DataFrame | None = None) -> pd.DataFrame:
         """``customer_id, segment`` for the profiled customers and, given a customers
@@ -632,13 +639,12 @@ def build_profile(ds, k_range=range(3, 9), method: str = "mixture", seed: int = 
     feats = customer_features(orders, tables.get("customers"), tables.get("products"),
                               tables.get("calendar"), as_of=as_of)
     summary = clv.rfm_summary(orders, calibration_end=as_of)
-    bg = clv.fit_bgnbd(summary, seed=seed)
-    gg = clv.fit_gamma_gamma(summary, seed=seed)
-    value = clv.customer_value(bg, gg, summary, horizon_weeks, annual_discount_rate)
+    fit = clv.fit_value_models(summary, seed=seed)
+    value = clv.customer_value(fit, summary, horizon_weeks, annual_discount_rate)
     cust = feats.merge(rfm_scores(feats), on=S.CUSTOMER_ID).merge(value, on=S.CUSTOMER_ID)
     seg = segment_customers(cust, k_range=k_range, method=method, seed=seed)
     cust["segment"] = order_by_value(seg.labels, cust["clv"].to_numpy())
-    return Profile(cust, segment_cards(cust), seg, bg, gg, as_of)
+    return Profile(cust, segment_cards(cust), seg, fit, as_of)
 
 
 # Blind rankings for targeting, most recent first: a tie on the validation year goes to
@@ -706,7 +712,7 @@ def holdout_check(ds, holdout_start: str | pd.Timestamp, top_share: float = 0.2,
     c["own_history"] = c[choice.method] * choice.scale
     if not np.allclose(c["actual"], c["x_holdout"]):
         raise RuntimeError("own-history and RFM holdout purchase days disagree")
-    c["aware"] = clv.conditional_expected_transactions(prof.bgnbd, weeks, c["x"], c["t_x"],
+    c["aware"] = prof.value_fit.expected_purchases(weeks, c["x"], c["t_x"],
                                                        c["T"])
     n_top = max(1, int(round(top_share * len(c))))
 
