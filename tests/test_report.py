@@ -132,3 +132,15 @@ def test_the_index_marks_notebooks_that_skipped_sections():
         "ok, 2 sections skipped", "ok, 1 section skipped", "ok", "failed"]
     index = report.render_index(report.ParamSet("p", {}), [ok, plain], "now")
     assert "ok, 2 sections skipped" in index
+
+
+def test_a_skipped_section_loses_its_method_prose_in_the_report():
+    from nbformat.v4 import new_output
+
+    nb = new_notebook(cells=[
+        new_markdown_cell("## 2 PROSE_OF_X", metadata={report.SKIP_WITH: "x"}),
+        new_markdown_cell("## 3 PROSE_OF_Y", metadata={report.SKIP_WITH: "y"}),
+        new_code_cell("", outputs=[new_output("display_data", data={
+            report.METRIC_MIME: {report.SKIPPED_KEY: {"x": "no data for x"}}})])])
+    html = report.export_html(nb)
+    assert "PROSE_OF_X" not in html and "PROSE_OF_Y" in html

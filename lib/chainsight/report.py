@@ -61,6 +61,7 @@ def record(name: str, value):
 
 
 SKIPPED_KEY = "skipped"
+SKIP_WITH = "skip_with"  # cell metadata: the section whose skip removes the cell from reports
 TAKEAWAYS_KEY = "takeaways"
 _skipped: dict[str, str] = {}
 
@@ -248,6 +249,10 @@ def export_html(nb) -> str:
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     nb = copy.deepcopy(nb)
+    # A section the notebook skipped keeps its one skip line and loses its method prose:
+    # markdown cells marked {"skip_with": section} in their metadata.
+    skipped = set(read_metrics(nb).get(SKIPPED_KEY) or {})
+    nb.cells = [c for c in nb.cells if c.metadata.get(SKIP_WITH) not in skipped]
     for cell in nb.cells:  # recorded metrics are for metrics.json, not for readers
         if "outputs" in cell:
             cell.outputs = [o for o in cell.outputs if METRIC_MIME not in o.get("data", {})]
