@@ -253,3 +253,30 @@ def test_a_last_partial_week_is_left_out_and_said():
     assert whole["ds"].max() == pd.Timestamp("2024-01-15") and whole.attrs["partial"] == ""
     asked = forecasting.weekly_panel(orders, end="2024-01-22")  # an explicit end is kept
     assert asked["ds"].max() == pd.Timestamp("2024-01-22")
+
+
+def _intermittent_panel(n=60, weeks=150, seed=5):
+    """Intermittent weekly series (about 70% zero weeks), carparts-like."""
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range("2021-01-04", periods=weeks, freq="W-MON")
+    p = rng.uniform(0.2, 0.4, n)
+    size = rng.gamma(2.0, 2.0, n)
+    y = (rng.random((n, weeks)) < p[:, None]) * rng.poisson(size[:, None], (n, weeks))
+    return pd.DataFrame({"unique_id": np.repeat([f"s{i}" for i in range(n)], weeks),
+                         "ds": np.tile(ds, n), "y": y.ravel().astype(float)})
+
+
+def test_intermittent_methods_and_why_rmsse_decides():
+    panel = _intermittent_panel()
+    assert 0.6 < (panel["y"] == 0).mean() < 0.8
+    origins = forecasting.default_origins(panel, h=8, n_origins=3, step=8)
+    models = list(forecasting.INTERMITTENT)
+    bt = forecasting.backtest(panel, models, origins, h=8)
+    assert len(bt) == len(models) * 60 * 3 * 8 and bt["yhat"].notna().all()
+    zero = bt[bt["model"] == "sba"].assign(model="zero", yhat=0.0, lo=0.0, hi=0.0)
+    acc = forecasting.accuracy(pd.concat([bt, zero]), panel).set_index("model")
+    # MASE rewards forecasting zero on such data; RMSSE does not.
+    assert acc.loc["zero", "mase"] < acc.loc["sba", "mase"]
+    assert acc.loc["zero", "rmsse"] > acc.loc[models, "rmsse"].max()
+    a_d, a_p = forecasting.tsb_constants(panel[panel["ds"] <= origins[0]])
+    assert a_d in forecasting.TSB_GRID and a_p in forecasting.TSB_GRID

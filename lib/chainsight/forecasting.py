@@ -34,7 +34,13 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 from chainsight import schema as S
 from chainsight.sql import query, source
 
-MODELS = ("naive", "seasonal_naive", "ets", "tsb", "gbm")
+# Models for intermittent series (many zero weeks), all from statsforecast: Croston
+# (classic and with its smoothing constant optimised), SBA (Syntetos-Boylan's
+# bias-corrected Croston), ADIDA and IMAPA (temporal aggregation), TSB with fixed
+# constants and TSB with its two constants chosen on the training weeks (tsb_opt).
+INTERMITTENT = ("croston", "croston_opt", "sba", "adida", "imapa", "tsb", "tsb_opt")
+MODELS = ("naive", "seasonal_naive", "ets", *INTERMITTENT, "gbm")
+TSB_GRID = (0.05, 0.1, 0.2, 0.3, 0.5)  # the constants tsb_opt chooses from
 KEYS = ("segment", S.CATEGORY, S.PRODUCT_ID)
 
 
@@ -178,22 +184,63 @@ def _frame(ids, weeks, yhat, lo, hi) -> pd.DataFrame:
                          "lo": np.clip(lo, 0, None).ravel(), "hi": np.clip(hi, 0, None).ravel()})
 
 
+def tsb_constants(train: pd.DataFrame, grid=TSB_GRID) -> tuple[float, float]:
+    """TSB's smoothing constants (demand size, demand probability) for a panel: the pair
+    from ``grid`` with the least one-step-ahead squared error over the training weeks of
+    all its series."""
+    W = _wide(train).to_numpy(float)
+    occurs = (W > 0).astype(float)
+    best, best_err = (0.2, 0.2), np.inf
+    for a_d in grid:
+        for a_p in grid:
+            z = np.where(occurs[:, 0] > 0, W[:, 0], np.nanmean(np.where(W > 0, W, np.nan),
+                                                               axis=1))
+            z = np.nan_to_num(z)
+            prob, err = occurs[:, 0].copy(), 0.0
+            for t in range(1, W.shape[1]):
+                err += float(np.sum((W[:, t] - z * prob) ** 2))
+                prob += a_p * (occurs[:, t] - prob)
+                z = np.where(occurs[:, t] > 0, z + a_d * (W[:, t] - z), z)
+            if err < best_err:
+                best, best_err = (a_d, a_p), err
+    return best
+
+
 def _statsforecast(train: pd.DataFrame, h: int, name: str, level: float) -> pd.DataFrame:
     with warnings.catch_warnings():  # its progress bar warns when ipywidgets is absent
         warnings.simplefilter("ignore")
         from statsforecast import StatsForecast
-        from statsforecast.models import TSB, AutoETS
+        from statsforecast.models import (
+            ADIDA,
+            IMAPA,
+            TSB,
+            AutoETS,
+            CrostonClassic,
+            CrostonOptimized,
+            CrostonSBA,
+        )
 
-    model = {"ets": AutoETS(season_length=1, alias="m"),
-             "tsb": TSB(alpha_d=0.2, alpha_p=0.2, alias="m")}[name]
+    if name == "tsb_opt":
+        a_d, a_p = tsb_constants(train)
+        model = TSB(alpha_d=a_d, alpha_p=a_p, alias="m")
+    else:
+        model = {"ets": lambda: AutoETS(season_length=1, alias="m"),
+                 "tsb": lambda: TSB(alpha_d=0.2, alpha_p=0.2, alias="m"),
+                 "croston": lambda: CrostonClassic(alias="m"),
+                 "croston_opt": lambda: CrostonOptimized(alias="m"),
+                 "sba": lambda: CrostonSBA(alias="m"),
+                 "adida": lambda: ADIDA(alias="m"),
+                 "imapa": lambda: IMAPA(alias="m")}[name]()
     freq = "D" if _period(train) == pd.Timedelta(days=1) else "W-MON"
     sf = StatsForecast(models=[model], freq=freq, n_jobs=1)
     lvl = [int(level)] if name == "ets" else None
-    fc = sf.forecast(df=train[["unique_id", "ds", "y"]], h=h, level=lvl)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fc = sf.forecast(df=train[["unique_id", "ds", "y"]], h=h, level=lvl)
     fc = fc.reset_index() if "unique_id" not in fc.columns else fc
     if name == "ets":
         lo, hi = fc[f"m-lo-{int(level)}"], fc[f"m-hi-{int(level)}"]
-    else:  # TSB gives a point forecast; interval from Poisson noise around it
+    else:  # point forecasts only; the interval from Poisson noise around them
         lo = pd.Series(stats.poisson.ppf(0.5 - level / 200, fc["m"]), index=fc.index)
         hi = pd.Series(stats.poisson.ppf(0.5 + level / 200, fc["m"]), index=fc.index)
     return pd.DataFrame({"unique_id": fc["unique_id"].astype(str), "ds": fc["ds"],
@@ -317,7 +364,7 @@ def forecast(train: pd.DataFrame, model: str, h: int = 8, level: float = 80,
         return _simple(train, h, 1, level)
     if model == "seasonal_naive":
         return _simple(train, h, season_length, level)
-    if model in ("ets", "tsb"):
+    if model == "ets" or model in INTERMITTENT:
         return _statsforecast(train, h, model, level)
     keys = [k for k in KEYS if k in train.columns]
     return _gbm(train, h, level, season_length, calendar_weekly, keys, seed)
@@ -363,22 +410,28 @@ def backtest(panel: pd.DataFrame, models, origins, h: int = 8, level: float = 80
     return pd.concat(parts, ignore_index=True)[cols]
 
 
-def scale_mae(panel: pd.DataFrame, origin, season_length: int = 52) -> pd.Series:
+def scale_mae(panel: pd.DataFrame, origin, season_length: int = 52,
+              power: int = 1) -> pd.Series:
     """MASE denominators: each series' in-sample mean absolute seasonal-naive error up to
-    ``origin`` (naive when the history is shorter than two seasons)."""
+    ``origin`` (naive when the history is shorter than two seasons); with ``power=2``
+    the mean squared error (RMSSE's denominator)."""
     wide = _wide(panel[panel["ds"] <= pd.Timestamp(origin)])
     W = wide.to_numpy(float)
     m = season_length if W.shape[1] > 2 * season_length else 1
-    return pd.Series(np.nanmean(np.abs(W[:, m:] - W[:, :-m]), axis=1), index=wide.index)
+    return pd.Series(np.nanmean(np.abs(W[:, m:] - W[:, :-m]) ** power, axis=1),
+                     index=wide.index)
 
 
 def accuracy(bt: pd.DataFrame, panel: pd.DataFrame | None = None, by=("model",),
              season_length: int = 52) -> pd.DataFrame:
-    """WAPE, bias, 80% interval coverage and (with ``panel``) MASE, grouped by ``by``.
+    """WAPE, bias, 80% interval coverage and (with ``panel``) MASE and RMSSE, grouped by
+    ``by``.
 
     WAPE = sum|error| / sum(actual); bias = sum(error) / sum(actual); coverage =
     share of actuals inside [lo, hi]; MASE = mean over series and origins of
-    MAE / in-sample seasonal-naive MAE.
+    MAE / in-sample seasonal-naive MAE; RMSSE = the same mean of sqrt(MSE / in-sample
+    seasonal-naive MSE). On intermittent series MASE rewards forecasting zero (the
+    median of mostly-zero weeks); RMSSE, like a stock decision, rewards the mean.
     """
     d = bt.copy()
     d["err"] = d["yhat"] - d["y"]
@@ -391,14 +444,19 @@ def accuracy(bt: pd.DataFrame, panel: pd.DataFrame | None = None, by=("model",),
     out["wape"] = out["wape_num"] / out["actual"]
     out["bias"] = out["bias_num"] / out["actual"]
     if panel is not None:
-        scales = pd.concat([scale_mae(panel, o, season_length).rename("scale").to_frame()
-                            .assign(origin=pd.Timestamp(o)) for o in d["origin"].unique()])
+        scales = pd.concat([pd.DataFrame({
+            "scale": scale_mae(panel, o, season_length),
+            "scale2": scale_mae(panel, o, season_length, power=2)}).assign(
+                origin=pd.Timestamp(o)) for o in d["origin"].unique()])
         scales.index.name = "unique_id"
         d = d.merge(scales.reset_index(), on=["unique_id", "origin"], how="left")
-        per = d.groupby([*by, "unique_id", "origin"]).agg(mae=("abs_err", "mean"),
-                                                         scale=("scale", "first"))
+        d["sq_err"] = d["err"] ** 2
+        per = d.groupby([*by, "unique_id", "origin"]).agg(
+            mae=("abs_err", "mean"), mse=("sq_err", "mean"), scale=("scale", "first"),
+            scale2=("scale2", "first"))
         per = per[per["scale"] > 0]
         out["mase"] = (per["mae"] / per["scale"]).groupby(level=by).mean()
+        out["rmsse"] = np.sqrt(per["mse"] / per["scale2"]).groupby(level=by).mean()
     return out.drop(columns=["wape_num", "bias_num"]).reset_index()
 
 
