@@ -280,3 +280,7 @@ def test_intermittent_methods_and_why_rmsse_decides():
     assert acc.loc["zero", "rmsse"] > acc.loc[models, "rmsse"].max()
     a_d, a_p = forecasting.tsb_constants(panel[panel["ds"] <= origins[0]])
     assert a_d in forecasting.TSB_GRID and a_p in forecasting.TSB_GRID
+    # In stock: the zero forecast serves nobody; the intermittent methods serve most units.
+    stock = forecasting.stock_evaluation(pd.concat([bt, zero]), lead_time=1).set_index("model")
+    assert stock.loc["zero", "fill_rate"] < 0.05 and stock.loc["zero", "mean_stock"] < 0.5
+    assert (stock.loc[models, "fill_rate"] > 0.7).all()
