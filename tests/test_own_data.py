@@ -191,3 +191,21 @@ def test_no_page_shows_html_from_the_data(export_run):
         text = page.read_text()
         for payload in HOSTILE:
             assert payload not in text, (page.name, payload)
+
+
+def test_notebook_02_on_intermittent_products(export, tmp_path):
+    """Without categories notebook 02 forecasts the top products, whose weeks are mostly
+    empty: the intermittent methods join, RMSSE decides, and the stock table shows."""
+    spec = tmp_path / "no_categories.yaml"
+    spec.write_text(export.read_text().split("products:")[0].replace(
+        "path: superstore.csv", f"path: {export.parent / 'superstore.csv'}"))
+    params = tmp_path / "params.yaml"
+    params.write_text(f"name: no_categories\nparameters:\n  dataset: custom\n  mapping: {spec}\n")
+    out = tmp_path / "report"
+    assert cli.main(["report", "--params", str(params), "--notebooks", "02", "--out",
+                     str(out)]) == 0
+    m = json.loads((out / "metrics.json").read_text())["notebooks"]["02_demand_forecasting"]
+    assert m["metrics"]["deciding_metric"] == "rmsse"
+    assert {"sba", "croston", "tsb_opt"} <= set(m["metrics"]["rmsse"])
+    html = (out / "02_demand_forecasting.html").read_text()
+    assert "so RMSSE decides" in html and "fill_rate" in html
