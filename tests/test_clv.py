@@ -223,3 +223,22 @@ def test_gamma_gamma_with_q_at_most_one_is_replaced():
                                          "is infinite"]
     s = pd.DataFrame({"x": [0, 1, 3], "zbar": [0.0, 10.0, 30.0]})
     assert list(clv.shrunk_spend(s)) == pytest.approx([25.0, 17.5, 28.75])
+
+
+def test_the_fallback_survives_new_customers_and_failed_fits(cdnow):
+    _, s = cdnow
+    # A customer who first bought on the last day (T = 0) leaves the prior as it was.
+    newcomer = s.iloc[:1].assign(**{S.CUSTOMER_ID: "new", "x": 0, "t_x": 0.0, "T": 0.0})
+    assert clv.rate_prior(pd.concat([s, newcomer])) == pytest.approx(clv.rate_prior(s))
+    # Spend the same for everyone: Gamma-Gamma cannot be fitted, and the shrunk spend is used.
+    flat = s.assign(zbar=np.where(s["x"] > 0, 25.0, 0.0))
+    fit = clv.fit_value_models(flat)
+    assert fit.spend == "shrunk" and fit.checks["Gamma-Gamma"]
+    assert np.isfinite(clv.customer_value(fit, flat)["clv"]).all()
+
+
+def test_one_dropout_chance_for_everyone_is_not_a_degenerate_fit():
+    report = clv.FitReport(True, 4, 4, -1.0, 0.0, "", pd.DataFrame())
+    bg = clv.BGNBD(0.5, 5.0, 3e6, 2e6, -1.0, report)  # a, b at the bound, a/(a+b) = 0.6
+    s = pd.DataFrame({"x": [1, 2, 0], "t_x": [5.0, 8.0, 0.0], "T": [10.0, 10.0, 10.0]})
+    assert clv.check_bgnbd(bg, s) == []

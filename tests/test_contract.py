@@ -352,6 +352,9 @@ BAD_INPUT = {
     "from: orders keyed on another column": (
         _case(extra="customers:\n  from: orders\n  columns: {customer_id: Order no}\n"),
         r"its key 'customer_id' must be the orders' own column 'Customer', not 'Order no'"),
+    "cancellation after the rules that drop its lines": (
+        _case(in_orders="drop: [non_positive_quantity, cancellation]\n"),
+        r"put 'cancellation' before \['non_positive_quantity'\] in 'drop'"),
     "cancellation without an order id": (
         _case(yaml=[("    order_id: Order no\n", "")], in_orders="drop: [cancellation]\n"),
         r"the drop rule 'cancellation' reads 'order_id', which 'columns' does not map"),
@@ -632,3 +635,13 @@ def test_cancellations_remove_the_lines_they_cancel(tmp_path):
     only = datasets.load_mapped(_mapping(tmp_path, csv,
                                          in_orders="drop: [cancellation_only]\n"))
     assert list(only.orders[S.ORDER_ID]) == ["o1", "o2", "o3"]
+
+
+def test_cancellations_are_matched_with_epoch_times(tmp_path):
+    csv = ("Customer,When,SKU,Qty,Price,Order no\n"
+           "A,1704189600,P1,5,1.0,1001\nA,1704276000,P1,-5,1.0,C2001\n"
+           "B,1704189600,P1,5,1.0,1002\n")
+    spec = _mapping(tmp_path, csv, in_orders="timestamp_unit: s\ndrop: [cancellation]\n")
+    spec.write_text(spec.read_text().replace("timestamp: Order date", "timestamp: When"))
+    ds = datasets.load_mapped(spec)
+    assert list(ds.orders[S.ORDER_ID]) == ["1002"]

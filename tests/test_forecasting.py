@@ -253,6 +253,11 @@ def test_a_last_partial_week_is_left_out_and_said():
     assert whole["ds"].max() == pd.Timestamp("2024-01-15") and whole.attrs["partial"] == ""
     asked = forecasting.weekly_panel(orders, end="2024-01-22")  # an explicit end is kept
     assert asked["ds"].max() == pd.Timestamp("2024-01-22")
+    # A shop closed on Sundays: a week ending on Saturday is complete.
+    closed = orders[(orders[S.TIMESTAMP] <= "2024-01-20")
+                    & (orders[S.TIMESTAMP].dt.dayofweek != 6)]
+    shop = forecasting.weekly_panel(closed)
+    assert shop["ds"].max() == pd.Timestamp("2024-01-15") and shop.attrs["partial"] == ""
 
 
 def _intermittent_panel(n=60, weeks=150, seed=5):

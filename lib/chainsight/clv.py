@@ -336,7 +336,12 @@ def check_bgnbd(bg: BGNBD, summary: pd.DataFrame) -> list[str]:
     bounds of the search, most starts not converging, or (almost) no dropout: a chance
     of leaving after a purchase below :data:`NO_DROPOUT`, or P(alive) above 0.99 for
     every repeat customer, so that P(alive) tells little."""
-    found = _at_bound(bg.params) + _starts(bg.report)
+    params = bg.params
+    if abs(np.log(bg.a)) > _BOUND and abs(np.log(bg.b)) > _BOUND and bg.a > 1 and bg.b > 1:
+        # a and b both large: the limit where every customer has the same dropout chance
+        # a/(a+b), a fit the model can express; the dropout check below still applies.
+        params = {k: v for k, v in params.items() if k not in ("a", "b")}
+    found = _at_bound(params) + _starts(bg.report)
     repeat = summary[summary[X] > 0]
     alive = p_alive(bg, repeat[X], repeat[TX], repeat[T_])
     leave = bg.a / (bg.a + bg.b)
@@ -358,9 +363,13 @@ def check_gamma_gamma(gg: GammaGamma) -> list[str]:
 
 def rate_prior(summary: pd.DataFrame) -> tuple[float, float]:
     """A gamma prior (r, alpha) on the customers' repeat purchases per week, fitted by
-    moments (the NBD without dropout). Without spread beyond Poisson noise, every
-    customer gets the average rate: alpha is then infinite."""
-    x, T = summary[X].to_numpy(float), np.maximum(summary[T_].to_numpy(float), 1e-9)
+    moments (the NBD without dropout) on the customers observed for at least a week (one
+    who first bought yesterday would swamp the Poisson-noise term). Without spread beyond
+    Poisson noise, every customer gets the average rate: alpha is then infinite."""
+    seen = summary[summary[T_] >= 1]  # customers observed for at least a week
+    if len(seen) == 0:
+        seen = summary
+    x, T = seen[X].to_numpy(float), np.maximum(seen[T_].to_numpy(float), 1e-9)
     m = x.sum() / T.sum()
     v = np.var(x / T) - m * np.mean(1 / T)  # spread of the rates beyond Poisson noise
     if v <= 0 or m <= 0:
@@ -391,8 +400,8 @@ def shrunk_spend(summary: pd.DataFrame) -> np.ndarray:
 class ValueFit:
     """The CLV models of a profile, what their checks found and what was used."""
 
-    bgnbd: BGNBD
-    gamma_gamma: GammaGamma
+    bgnbd: BGNBD | None  # None when the fit failed outright
+    gamma_gamma: GammaGamma | None
     checks: dict[str, list[str]]  # model -> problems found ([] when fine)
     purchases: str  # the estimate of future purchases used: "bgnbd" or "shrunk"
     spend: str  # the estimate of spend per purchase used: "gamma_gamma" or "shrunk"
@@ -427,10 +436,20 @@ SPEND = {"gamma_gamma": "Gamma-Gamma", "shrunk": "each customer's mean spend shr
 
 
 def fit_value_models(summary: pd.DataFrame, seed: int = 0) -> ValueFit:
-    """BG/NBD and Gamma-Gamma fitted and checked; a degenerate fit is replaced by the
-    simpler estimate (:func:`shrunk_rates`, :func:`shrunk_spend`)."""
-    bg, gg = fit_bgnbd(summary, seed=seed), fit_gamma_gamma(summary, seed=seed)
-    checks = {"BG/NBD": check_bgnbd(bg, summary), "Gamma-Gamma": check_gamma_gamma(gg)}
+    """BG/NBD and Gamma-Gamma fitted and checked; a degenerate fit, or one that fails
+    outright (no start converges, too few repeat buyers), is replaced by the simpler
+    estimate (:func:`shrunk_rates`, :func:`shrunk_spend`)."""
+    checks: dict[str, list[str]] = {}
+    try:
+        bg = fit_bgnbd(summary, seed=seed)
+        checks["BG/NBD"] = check_bgnbd(bg, summary)
+    except (RuntimeError, ValueError) as err:
+        bg, checks["BG/NBD"] = None, [f"the fit failed: {str(err).splitlines()[0]}"]
+    try:
+        gg = fit_gamma_gamma(summary, seed=seed)
+        checks["Gamma-Gamma"] = check_gamma_gamma(gg)
+    except (RuntimeError, ValueError) as err:
+        gg, checks["Gamma-Gamma"] = None, [f"the fit failed: {str(err).splitlines()[0]}"]
     return ValueFit(bg, gg, checks, "shrunk" if checks["BG/NBD"] else "bgnbd",
                     "shrunk" if checks["Gamma-Gamma"] else "gamma_gamma", rate_prior(summary))
 

@@ -92,7 +92,8 @@ def _starts_with_c(f: pd.DataFrame) -> pd.Series:
     return f[S.ORDER_ID].astype(str).str.startswith("C")
 
 
-def _cancelled(date_format: str | None = None):
+def _cancelled(date_format: str | None = None, timestamp_unit: str | None = None,
+               timezone: str | None = None):
     """A rule: the lines that a later cancellation line cancels (same customer, product
     and quantity, an earlier date; each cancellation cancels at most one line, the latest
     before it). The usual cleaning of Online Retail: dropping only the cancellation lines
@@ -102,7 +103,8 @@ def _cancelled(date_format: str | None = None):
         if S.ORDER_ID not in f.columns:
             return pd.Series(mask, index=f.index)
         qty = pd.to_numeric(f[S.QUANTITY], errors="coerce").to_numpy()
-        when = S.to_timestamps(f[S.TIMESTAMP], date_format).to_numpy()
+        when = S.to_timestamps(f[S.TIMESTAMP], date_format, timestamp_unit,
+                               timezone or "UTC").to_numpy()
         is_c = _starts_with_c(f).to_numpy()
         keys = list(zip(f[S.CUSTOMER_ID].astype(str), f[S.PRODUCT_ID].astype(str),
                         np.abs(qty), strict=True))
@@ -149,14 +151,23 @@ RULE_NEEDS = {"cancellation": S.ORDER_ID, "cancellation_only": S.ORDER_ID}
 
 
 def _rules(names: list[str], where: str, columns: dict | None = None,
-           date_format: str | None = None) -> list[S.Rule]:
-    """The rules named, in order, as (reason, function) pairs; ``date_format`` is how the
-    cancellation matching reads the dates."""
+           dates: dict | None = None) -> list[S.Rule]:
+    """The rules named, in order, as (reason, function) pairs; ``dates`` (date_format,
+    timestamp_unit, timezone) is how the cancellation matching reads the dates."""
     unknown = [n for n in names if n not in DROP_RULES and n != FUTURE[0]]
     if unknown:
         raise S.DataContractError(
             f"{where}: unknown drop rule(s) {unknown}; available: "
             f"{[*DROP_RULES, FUTURE[0]]}")
+    if "cancellation" in names:
+        # Its lines have negative quantities and may lack a customer: a rule run before it
+        # would drop them, and the lines they cancel would stay in.
+        early = [n for n in names[:names.index("cancellation")]
+                 if n in ("non_positive_quantity", "missing_customer", "duplicate")]
+        if early:
+            raise S.DataContractError(
+                f"{where}: put 'cancellation' before {early} in 'drop': those rules would "
+                "remove the cancellation lines first, and the lines they cancel would stay")
     for name in names:
         need = RULE_NEEDS.get(name)
         if columns is not None and need and need not in columns:
@@ -166,7 +177,7 @@ def _rules(names: list[str], where: str, columns: dict | None = None,
     out = []
     for name in names:
         if name == "cancellation":
-            out += [(CANCELLED, _cancelled(date_format)), (CANCELLATION, _starts_with_c)]
+            out += [(CANCELLED, _cancelled(**(dates or {}))), (CANCELLATION, _starts_with_c)]
         elif name != FUTURE[0]:
             out += DROP_RULES[name]
     return out
@@ -403,7 +414,10 @@ def load_mapped(mapping: str | Path) -> Dataset:
     for section in sections.values():  # a header such as 2024 is text in the file
         section["columns"] = {k: str(v) for k, v in section.get("columns", {}).items()}
     rules = {table: _rules(section.get("drop", []), f"mapping file {mapping}, section '{table}'",
-                           section.get("columns", {}), section.get("date_format"))
+                           section.get("columns", {}),
+                           {"date_format": section.get("date_format"),
+                            "timestamp_unit": section.get("timestamp_unit"),
+                            "timezone": spec.get("timezone")})
              for table, section in sections.items()}
     timezone = spec.get("timezone")
     ledger = S.Ledger()

@@ -59,7 +59,8 @@ def weekly_panel(orders, by: list[str] | tuple = (), customers: pd.DataFrame | N
     after the profile was built, form the segment ``new``), ``category`` (needs
     ``products``) and ``product_id``; empty for the total. Weeks start on Monday;
     ``ds`` is the Monday. Segments become text labels. Without ``end``, a last week the
-    data covers only in part is left out, and ``panel.attrs["partial"]`` says so.
+    data covers only in part (it stops before a weekday the data trades on elsewhere) is
+    left out, and ``panel.attrs["partial"]`` says so.
     """
     src, columns, tables = source(orders)
     S.require_columns(columns, "orders", (S.CUSTOMER_ID, S.TIMESTAMP, S.PRODUCT_ID, S.QUANTITY))
@@ -92,10 +93,16 @@ def weekly_panel(orders, by: list[str] | tuple = (), customers: pd.DataFrame | N
     partial = ""
     if end is None:
         end = agg["ds"].max()
-        last_day = pd.Timestamp(query(f"SELECT max({S.TIMESTAMP}) AS t FROM {src} o",
-                                      **tables)["t"].iloc[0]).normalize()
-        if not daily and last_day.dayofweek != 6 and end > start:
-            # The data stops mid-week: that week's units would read as a collapse.
+        span = query(f"""SELECT max({S.TIMESTAMP}) AS t,
+                                list(DISTINCT isodow({S.TIMESTAMP}) - 1) AS days
+                         FROM {src} o""", **tables).iloc[0]
+        last_day = pd.Timestamp(span["t"]).normalize()
+        trading = set(span["days"])  # the weekdays the data has orders on (0 = Monday)
+        later = [d for d in trading if d > last_day.dayofweek]
+        last_week = last_day - pd.Timedelta(days=last_day.dayofweek)
+        if not daily and later and end == last_week and end > start:
+            # The data stops before the days it usually trades on in the week: that
+            # week's units would read as a collapse.
             partial = (f"The last week ({end:%Y-%m-%d}) has only {last_day.dayofweek + 1} of "
                        "its 7 days in the data and is left out of the panel.")
             end -= pd.Timedelta(days=7)

@@ -61,8 +61,14 @@ def _what(table: str, column: str | None) -> str:
     return f"column '{column}' of table '{table}'" if column else f"table '{table}'"
 
 
+BUILT_IN = ("synthetic", "online_retail", "cdnow")  # loaded without a mapping
+
+
 def _fix(ds, gaps) -> str:
-    """The mapping lines that would add the missing inputs, one per table."""
+    """The mapping lines that would add the missing inputs, one per table (none for the
+    built-in datasets, which are not loaded through a mapping)."""
+    if ds.name in BUILT_IN:
+        return ""
     lines = []
     for table in dict.fromkeys(t for t, _ in gaps if (t, _) != EFFECTS):
         absent = table not in ds.tables or len(ds.tables[table]) == 0
@@ -152,8 +158,11 @@ def holdout_start(orders: pd.DataFrame, given: str | None, weeks: int,
         try:
             start = pd.Timestamp(given)
         except ValueError:
+            start = None
+        if start is None or not 1900 <= start.year <= 2200:
             raise S.DataContractError(f"holdout_start {given!r} is not a date; write it as "
-                                      "YYYY-MM-DD") from None
+                                      "YYYY-MM-DD")
+        start = start.tz_localize(None) if start.tz is not None else start  # as written
         how = "given"
     else:
         holdout_days = weeks * 7 if span_weeks >= 2 * weeks else round(span_weeks * 7 / 3)
@@ -165,8 +174,8 @@ def holdout_start(orders: pd.DataFrame, given: str | None, weeks: int,
     before, after = (start - first).days / 7, (last - start).days / 7
     if before < MIN_TRAIN_WEEKS or after < MIN_HOLDOUT_WEEKS:
         raise S.DataContractError(
-            f"holdout_start {start:%Y-%m-%d} ({how}) leaves {before:.0f} week(s) of order "
-            f"lines before it and {after:.0f} after it (the data runs from {first:%Y-%m-%d} to "
+            f"holdout_start {start:%Y-%m-%d} ({how}) leaves {before:.1f} week(s) of order "
+            f"lines before it and {after:.1f} after it (the data runs from {first:%Y-%m-%d} to "
             f"{last:%Y-%m-%d}); the comparison needs at least {MIN_TRAIN_WEEKS} before and "
             f"{MIN_HOLDOUT_WEEKS} after. Set holdout_start inside the data, or leave it empty")
     return Holdout(start, f"Holdout from {start:%Y-%m-%d} ({how}): {before:.0f} weeks "

@@ -377,14 +377,20 @@ def _parse_datetimes(frame: pd.DataFrame, table: str, date_format: str | None,
     return frame
 
 
-def to_timestamps(values: pd.Series, date_format: str | None = None) -> pd.Series:
-    """Timestamps for rules that run before validation (missing where a value does not
-    parse; :func:`validate` reports those). Offsets are dropped, the time kept."""
+def to_timestamps(values: pd.Series, date_format: str | None = None,
+                  timestamp_unit: str | None = None, timezone: str | None = None) -> pd.Series:
+    """Timestamps for rules that run before validation, read as :func:`validate` will
+    read them (format, epoch unit, timezone); missing where a value does not parse
+    (:func:`validate` reports those)."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return (values.dt.tz_convert(timezone) if timezone else values).dt.tz_localize(None)
     if pd.api.types.is_datetime64_any_dtype(values):
-        return values.dt.tz_localize(None) if isinstance(values.dtype, pd.DatetimeTZDtype) \
-            else values
+        return values
+    if timestamp_unit is not None:
+        return pd.to_datetime(pd.to_numeric(values, errors="coerce"), unit=timestamp_unit,
+                              errors="coerce")
     text = values.astype(object).where(values.isna(), values.astype(str).str.strip())
-    return _parse_text_dates(text, date_format, None)[0]
+    return _parse_text_dates(text, date_format, timezone)[0]
 
 
 def _to_datetime(text: pd.Series, date_format: str | None) -> pd.Series:
