@@ -26,7 +26,7 @@ def main() -> None:
     args = ap.parse_args()
     ds = datasets.load("synthetic", "default", 42)
     prof = profiling.build_profile(ds)
-    panel = forecasting.weekly_panel(ds.orders, ["segment", S.PRODUCT_ID],
+    panel = forecasting.demand_panel(ds.orders, ["segment", S.PRODUCT_ID],
                                      customers=prof.customers[[S.CUSTOMER_ID, "segment"]])
     ids = np.sort(panel["unique_id"].unique())[: args.series]
     panel = panel[panel["unique_id"].isin(ids)]

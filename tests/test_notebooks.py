@@ -285,6 +285,39 @@ def test_reports_show_no_warnings_or_tracebacks(quick_run):
     for page in out.glob("[0-9]*.html"):
         text = page.read_text()
         assert "Warning:" not in text and "Traceback" not in text, page.name
+        shown = html.unescape(re.sub(r"<(script|style)\b.*?</\1>|<[^>]+>", " ", text,
+                                     flags=re.S))
+        assert "['" not in shown, f"{page.name} shows a Python list"
+
+
+PROFILE_PARAMETERS = ("k_min", "k_max", "segment_method", "horizon_weeks", "discount_rate",
+                      "holdout_start")
+
+
+def test_the_notebooks_that_use_the_profile_declare_its_settings_alike():
+    """A parameter file's profile settings reach every notebook that builds the run's
+    profile, with the same defaults, so that they all build (and share) the same one."""
+    found = {}
+    for p in NOTEBOOKS:
+        if "profiling.run_profile(" not in p.read_text():
+            continue
+        declared = pm.inspect_notebook(str(p))
+        found[p.stem] = {k: declared[k]["default"] for k in PROFILE_PARAMETERS}
+    assert set(found) == {"01_customer_profiles", "02_demand_forecasting", "03_inventory",
+                          "04_logistics"}
+    assert len({tuple(v.items()) for v in found.values()}) == 1, found
+
+
+@pytest.mark.parametrize("run", ["quick_run", "online_retail_run"])
+def test_one_profile_per_run(run, request):
+    """Every notebook of a run keys its segments on the same profile: the same date and
+    the same segments, of the same sizes."""
+    _, metrics = request.getfixturevalue(run)
+    profiles = {k: v["metrics"]["run_profile"] for k, v in metrics.items()
+                if "run_profile" in v["metrics"]}
+    assert "01_customer_profiles" in profiles and len(profiles) >= 3, set(profiles)
+    first = profiles["01_customer_profiles"]
+    assert all(p == first for p in profiles.values()), profiles
 
 
 @pytest.mark.parametrize("run,dataset", [("quick_run", "synthetic"),

@@ -209,3 +209,39 @@ def test_notebook_02_on_intermittent_products(export, tmp_path):
     assert {"sba", "croston", "tsb_opt"} <= set(m["metrics"]["rmsse"])
     html = (out / "02_demand_forecasting.html").read_text()
     assert "so RMSSE decides" in html and "fill_rate" in html
+
+
+def test_monthly_part_sales_run_through_notebook_02(tmp_path):
+    """Monthly sales of spare parts in the carparts layout, as order lines with one
+    'customer': notebook 02 reads the grain as months, forecasts every part-month, and
+    the notebooks that need a customer profile say why they cannot run."""
+    from test_forecasting import _carparts_shaped
+
+    wide = _carparts_shaped(n=120)
+    lines = wide.rename_axis("Part").reset_index().melt(id_vars="Part", var_name="Month",
+                                                        value_name="Qty")
+    lines = lines[lines["Qty"] > 0].assign(Customer="all", Price=25.0)
+    lines.to_csv(tmp_path / "parts.csv", index=False)
+    (tmp_path / "parts.yaml").write_text(textwrap.dedent("""\
+        orders:
+          path: parts.csv
+          date_format: '%Y-%m'
+          columns: {customer_id: Customer, timestamp: Month, product_id: Part,
+                    quantity: Qty, unit_price: Price}
+        """))
+    params = tmp_path / "params.yaml"
+    params.write_text(f"name: parts\nparameters:\n  dataset: custom\n"
+                      f"  mapping: {tmp_path / 'parts.yaml'}\n")
+    out = tmp_path / "report"
+    assert cli.main(["report", "--params", str(params), "--notebooks", "01,02", "--out",
+                     str(out)]) == 1
+    nbs = json.loads((out / "metrics.json").read_text())["notebooks"]
+    assert "need at least 5 customers with orders; the data has 1" in \
+        nbs["01_customer_profiles"]["error"]
+    m = nbs["02_demand_forecasting"]
+    assert not m["error"]
+    assert m["metrics"]["grain"] == "month" and m["metrics"]["forecasts_missing"] == 0
+    assert m["metrics"]["deciding_metric"] == "rmsse"
+    html = (out / "02_demand_forecasting.html").read_text()
+    assert "51 months; origins" in html and "one-month lead time" in html
+    assert "weeks; origins" not in html

@@ -210,3 +210,41 @@ def test_new_customers_are_placed_by_demographics(small_profile):
     no_demo = unseen.head(3).assign(
         age=np.nan, gender=None, income_band=None, occupation=None, city_tier=None)
     assert (prof.segments_for(no_demo).tail(3)["segment"] == "new").all()
+
+
+def test_one_run_profile_built_once_and_mapped_for_an_earlier_cut(data_dir, monkeypatch):
+    ds = datasets.load("synthetic", size="small", seed=42)
+    run = profiling.run_profile(ds, "", seed=42)
+    end = ds.orders[S.TIMESTAMP].max()
+    assert run.as_of < end - pd.Timedelta(weeks=51)  # before the last 52 weeks
+    built = []
+    monkeypatch.setattr(profiling, "build_profile",
+                        lambda *a, **k: built.append(1) or run)  # the cache is read
+    again = profiling.run_profile(ds, "", seed=42)
+    assert not built and again.as_of == run.as_of
+    assert (again.customers["segment"].to_numpy() == run.customers["segment"].to_numpy()).all()
+    monkeypatch.undo()
+    # A decision after the profile date uses it; one before gets its own, renumbered.
+    same, line = profiling.profile_at(ds, run.as_of + pd.Timedelta(days=30), run)
+    assert same is run and line.startswith("The run's profile")
+    early, line = profiling.profile_at(ds, run.as_of - pd.Timedelta(weeks=20), run)
+    assert early.as_of < run.as_of and "numbered as the run's segment" in line
+    _, table = profiling.relabel(early, run)
+    assert (table["segment"] == table["run segment"]).all()  # already in the run's numbers
+    both = early.customers[[S.CUSTOMER_ID, "segment"]].merge(
+        run.customers[[S.CUSTOMER_ID, "segment"]], on=S.CUSTOMER_ID)
+    for seg, g in both.groupby("segment_x"):
+        if seg in set(run.customers["segment"]):  # matched: its customers are mostly there
+            assert (g["segment_y"] == seg).mean() > 0.5, seg
+
+
+def test_relabel_follows_the_customers_not_the_numbers(small_profile):
+    _, prof = small_profile
+    flip = {s: len(prof.segments) + 1 - s for s in prof.segments["segment"]}
+    shuffled = profiling.Profile(prof.customers.assign(segment=prof.customers["segment"].map(flip)),
+                                 prof.segments.assign(segment=prof.segments["segment"].map(flip)),
+                                 prof.segmentation, prof.value_fit, prof.as_of, prof.settings)
+    back, table = profiling.relabel(shuffled, prof)
+    assert (back.customers["segment"] == prof.customers["segment"]).all()
+    assert (table["shared"] == 1).all()
+    assert list(back.segments["segment"]) == sorted(prof.segments["segment"])

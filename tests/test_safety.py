@@ -40,7 +40,7 @@ def test_hostile_labels_are_data_not_sql(hostile, small, tmp_path):
     assert f["monetary"].sum() == pytest.approx(plain["monetary"].sum())
     summary = clv.rfm_summary(o, calibration_end="2024-12-31", holdout_end="2025-12-31")
     assert summary[S.CUSTOMER_ID].str.contains("DROP TABLE").all()
-    panel = forecasting.weekly_panel(o, [S.CATEGORY], products=p)
+    panel = forecasting.demand_panel(o, [S.CATEGORY], products=p)
     assert set(panel[S.CATEGORY]) == set(HOSTILE)
     mix = overview.category_mix_by_tier(o, c, p)
     assert set(mix[S.CITY_TIER]) - {"all"} <= set(HOSTILE)
@@ -54,7 +54,7 @@ def test_hostile_labels_are_data_not_sql(hostile, small, tmp_path):
 
 def test_panel_keys_are_checked_names():
     with pytest.raises(ValueError, match="can be keyed by"):
-        forecasting.weekly_panel(pd.DataFrame(columns=[S.CUSTOMER_ID, S.TIMESTAMP,
+        forecasting.demand_panel(pd.DataFrame(columns=[S.CUSTOMER_ID, S.TIMESTAMP,
                                                        S.PRODUCT_ID, S.QUANTITY]),
                                  ["1; DROP TABLE orders"])
 

@@ -1,21 +1,24 @@
 """Demand forecasting (需求预测) from order lines, with and without the profile.
 
-Panels are long frames ``unique_id, ds, y`` (weekly units, weeks starting on
-Monday; daily as an option) plus the keys of each series (segment, category,
-product). Models:
+Panels are long frames ``unique_id, ds, y`` (units per period: a week starting on
+Monday, a month, or a day; read from the data or set, see :class:`Grain`) plus the
+keys of each series (segment, category, product). Every model, the backtest and the
+metrics take the grain from the panel. Models:
 
 * ``naive`` and ``seasonal_naive`` baselines (with normal prediction intervals
   from their in-sample errors);
 * ``ets`` (statsforecast AutoETS, non-seasonal; the calendar is left to the
-  global model) and ``tsb`` (Teunter-Syntetos-Babai, for intermittent series);
+  global model);
+* the intermittent-demand methods of :data:`INTERMITTENT` (statsforecast);
 * ``gbm``: one global gradient-boosting model (scikit-learn) across all series of
-  a panel, direct multi-horizon, with recent levels, the same week last year,
-  calendar and event features (festival and promotion days, a week before and
+  a panel, direct multi-horizon, with recent levels, the same period last year,
+  calendar and event features (festival and promotion days, a period before and
   after), and the series keys; a split-conformal interval from its own errors on
-  the last weeks of the training data.
+  the last periods of the training data.
 
 :func:`backtest` runs models from several forecast origins; :func:`accuracy`
-scores them (MASE, WAPE, bias, interval coverage). :func:`compare_profile`
+scores them (MASE, RMSSE, WAPE, bias, interval coverage) and
+:func:`stock_evaluation` by the stock each forecast gives. :func:`compare_profile`
 sets a profile-blind forecast (category totals split by historical segment
 shares) against a profile-aware one (per segment x category, summed), at
 segment x category, category and SKU level.
@@ -45,22 +48,120 @@ KEYS = ("segment", S.CATEGORY, S.PRODUCT_ID)
 
 
 # ---------------------------------------------------------------------------
+# Time grain
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Grain:
+    """A panel's period: its pandas / statsforecast frequency, the periods in a season,
+    its mean length in days, the level windows of the global model and the share
+    windows of the profile-blind split (in periods: recent, medium, a year), and a
+    backtest's default horizon and spacing of origins."""
+
+    name: str
+    freq: str
+    season: int
+    days: float
+    windows: tuple[int, int, int]
+    share_windows: tuple[int, ...]
+    horizon: int  # the periods a backtest forecasts ahead by default
+    origin_step: int  # the periods between its origins by default
+
+    def start(self, t):
+        """The start of the period each timestamp (a Timestamp or a Series) falls in."""
+        ts = pd.Series(pd.to_datetime(t)) if not isinstance(t, pd.Series) else t
+        day = ts.dt.normalize()
+        out = {"day": day, "week": day - pd.to_timedelta(day.dt.dayofweek, unit="D"),
+               "month": day - pd.to_timedelta(day.dt.day - 1, unit="D")}[self.name]
+        return out if isinstance(t, pd.Series) else out.iloc[0]
+
+    def shift(self, t, n: int) -> pd.Timestamp:
+        """``t`` moved by ``n`` periods."""
+        t = pd.Timestamp(t)
+        return t + (pd.DateOffset(months=n) if self.name == "month" else
+                    pd.Timedelta(days=n * (7 if self.name == "week" else 1)))
+
+
+GRAINS = {
+    "day": Grain("day", "D", 7, 1.0, (7, 28, 365), (7, 14, 28, 91, 365), 14, 28),
+    "week": Grain("week", "W-MON", 52, 7.0, (4, 13, 52), (4, 8, 13, 26, 52), 8, 13),
+    "month": Grain("month", "MS", 12, 365.25 / 12, (3, 6, 12), (1, 2, 3, 6, 12), 6, 6),
+}
+
+
+def grain(name: str | None) -> Grain:
+    """The :class:`Grain` called ``name`` (day, week or month)."""
+    if name not in GRAINS:
+        raise ValueError(f"unknown time grain {name!r}; use one of {list(GRAINS)}, or leave "
+                         "it empty to read it from the data")
+    return GRAINS[name]
+
+
+_grain_named = grain  # for functions whose ``grain`` parameter hides it
+
+
+def infer_grain(timestamps) -> str:
+    """The grain the data itself comes in: ``month`` when its distinct dates lie a month
+    or more apart (the median gap; monthly totals such as one line per item and month),
+    otherwise ``week``. Daily panels are asked for, never inferred: order lines with a
+    date every day are forecast by week unless a notebook sets the grain to ``day``."""
+    days = pd.DatetimeIndex(pd.Series(pd.to_datetime(timestamps)).dt.normalize().unique())
+    if len(days) < 3:
+        return "week"
+    gaps = np.diff(days.sort_values()) / pd.Timedelta(days=1)
+    if np.all(gaps % 7 == 0):  # one weekday only: weekly data, however sparse
+        return "week"
+    gap = np.median(gaps)
+    if gap > 45:
+        raise ValueError(f"the order dates lie {gap:.0f} days apart (median): coarser than a "
+                         "month, which the forecasts do not handle; give the data by month, "
+                         "week or day")
+    return "month" if gap >= 27 else "week"
+
+
+def grain_of(panel: pd.DataFrame) -> Grain:
+    """The grain of a panel, from the spacing of its periods (a week when it has one)."""
+    ds = pd.DatetimeIndex(panel["ds"].unique()).sort_values()
+    if len(ds) < 2:
+        return GRAINS["week"]
+    gap = np.min(np.diff(ds) / pd.Timedelta(days=1))
+    for g, (lo, hi) in (("day", (1, 1)), ("week", (7, 7)), ("month", (28, 31))):
+        if lo <= gap <= hi:
+            if not (GRAINS[g].start(pd.Series(ds)) == pd.Series(ds)).all():
+                raise ValueError(f"a {g}ly panel is dated on the first day of each period "
+                                 f"({'Mondays' if g == 'week' else 'the 1st'}); its 'ds' is "
+                                 "not: build it with demand_panel")
+            return GRAINS[g]
+    raise ValueError(f"the panel's periods are {gap:g} days apart: not a day, week or month")
+
+
+# ---------------------------------------------------------------------------
 # Panels
 # ---------------------------------------------------------------------------
-def weekly_panel(orders, by: list[str] | tuple = (), customers: pd.DataFrame | None = None,
+def _edge_sentence(which: str, g: Grain, period: pd.Timestamp, has: int, of: int) -> str:
+    return (f"The {which} {g.name} ({period:%Y-%m-%d}) has only {has} of its {of} days in the "
+            "data and is left out of the panel.")
+
+
+def demand_panel(orders, by: list[str] | tuple = (), customers: pd.DataFrame | None = None,
                  products: pd.DataFrame | None = None, start=None, end=None,
-                 daily: bool = False) -> pd.DataFrame:
-    """Weekly (or, with ``daily=True``, daily) units per series, every period present
-    (zeros filled). Everything downstream works on either; for daily data pass a
-    ``season_length`` of 7 to the models.
+                 grain: str | None = None) -> pd.DataFrame:
+    """Units per series and period, every period present (zeros filled).
+
+    ``grain``: ``day``, ``week`` (weeks start on Monday) or ``month``; empty: read from
+    the data (:func:`infer_grain`). ``ds`` is the first day of each period; every
+    model, the backtest and the lead-time demand read the grain from it.
 
     ``by`` lists the keys: any of ``segment`` (needs ``customers`` with
     customer_id and segment; customers not in it, for example those who arrived
     after the profile was built, form the segment ``new``), ``category`` (needs
-    ``products``) and ``product_id``; empty for the total. Weeks start on Monday;
-    ``ds`` is the Monday. Segments become text labels. Without ``end``, a last week the
-    data covers only in part (it stops before a weekday the data trades on elsewhere) is
-    left out, and ``panel.attrs["partial"]`` says so.
+    ``products``) and ``product_id``; empty for the total. Without ``start`` (``end``),
+    a first (last) week or month that the data covers only in part is left out: the
+    data starts after (stops before) a day it trades on elsewhere, such as a weekday or
+    a day of the month, so that the period's units would read as a collapse.
+    A week is partial when it misses a weekday the data trades on, a month when it misses
+    two; data with one date per period has none. ``panel.attrs["partial"]`` says so ("" if
+    nothing was left out) and
+    ``panel.attrs["grain"]`` names the grain.
     """
     src, columns, tables = source(orders)
     S.require_columns(columns, "orders", (S.CUSTOMER_ID, S.TIMESTAMP, S.PRODUCT_ID, S.QUANTITY))
@@ -80,85 +181,100 @@ def weekly_panel(orders, by: list[str] | tuple = (), customers: pd.DataFrame | N
             raise ValueError("a panel by category needs products with a 'category' column")
         tables["prod"] = products[[S.PRODUCT_ID, S.CATEGORY]]
         joins.append(f"JOIN prod USING ({S.PRODUCT_ID})")
+    days = query(f"SELECT DISTINCT CAST({S.TIMESTAMP} AS DATE) AS d FROM {src} o",
+                 **tables)["d"]
+    g = _grain_named(grain) if grain else GRAINS[infer_grain(days)]
     sel = "".join(("coalesce(CAST(segment AS VARCHAR), 'new') AS segment" if k == "segment"
                    else k) + ", " for k in by)
     agg = query(f"""
-        SELECT {sel} CAST(date_trunc('{"day" if daily else "week"}', {S.TIMESTAMP}) AS DATE)
-               AS ds,
+        SELECT {sel} CAST(date_trunc('{g.name}', {S.TIMESTAMP}) AS DATE) AS ds,
                sum({S.QUANTITY}) AS y
         FROM {src} o {' '.join(joins)}
         GROUP BY ALL""", **tables)
     agg["ds"] = pd.to_datetime(agg["ds"])
-    start = pd.Timestamp(start) if start is not None else agg["ds"].min()
-    partial = ""
-    if end is None:
-        end = agg["ds"].max()
-        span = query(f"""SELECT max({S.TIMESTAMP}) AS t,
-                                list(DISTINCT isodow({S.TIMESTAMP}) - 1) AS days
-                         FROM {src} o""", **tables).iloc[0]
-        last_day = pd.Timestamp(span["t"]).normalize()
-        trading = set(span["days"])  # the weekdays the data has orders on (0 = Monday)
-        later = [d for d in trading if d > last_day.dayofweek]
-        last_week = last_day - pd.Timedelta(days=last_day.dayofweek)
-        if not daily and later and end == last_week and end > start:
-            # The data stops before the days it usually trades on in the week: that
-            # week's units would read as a collapse.
-            partial = (f"The last week ({end:%Y-%m-%d}) has only {last_day.dayofweek + 1} of "
-                       "its 7 days in the data and is left out of the panel.")
-            end -= pd.Timedelta(days=7)
-            agg = agg[agg["ds"] <= end]
-    end = pd.Timestamp(end)
-    weeks = (pd.date_range(start, end, freq="D") if daily else
-             pd.date_range(start - pd.Timedelta(days=start.dayofweek), end, freq="W-MON"))
+    days = pd.DatetimeIndex(pd.to_datetime(days)).sort_values()
+    partial = []
+    # Data with one date per period (totals per week or month) has no partial period.
+    dated_daily = len(days) and pd.Series(g.start(pd.Series(days))).duplicated().any()
+    if g.name != "day" and dated_daily:
+        trading = set(days.dayofweek)  # the weekdays the data has orders on
+        # A week missing one trading day at an end is partial; a month, two (a holiday
+        # such as 1 January is not taken for a missing day).
+        least = 1 if g.name == "week" else 2
+
+        def missed(a, b):  # trading weekdays from a to b, both included
+            return sum(d.dayofweek in trading for d in pd.date_range(a, b, freq="D"))
+
+        def length(p):
+            return (g.shift(p, 1) - p).days
+
+        if start is None:
+            first = days[0]
+            p = g.start(first)
+            if missed(p, first - pd.Timedelta(days=1)) >= least and p < agg["ds"].max():
+                partial.append(_edge_sentence("first", g, p, length(p) - (first - p).days,
+                                              length(p)))
+                agg = agg[agg["ds"] > p]
+        if end is None:
+            last = days[-1]
+            p = g.start(last)
+            if (missed(last + pd.Timedelta(days=1), g.shift(p, 1) - pd.Timedelta(days=1))
+                    >= least and p > agg["ds"].min()):
+                partial.append(_edge_sentence("last", g, p, (last - p).days + 1, length(p)))
+                agg = agg[agg["ds"] < p]
+    start = g.start(start) if start is not None else agg["ds"].min()
+    end = pd.Timestamp(end) if end is not None else agg["ds"].max()
+    periods = pd.date_range(start, end, freq=g.freq)
     series = agg[by].drop_duplicates() if by else pd.DataFrame(index=[0])
-    grid = series.merge(pd.DataFrame({"ds": weeks}), how="cross")
+    grid = series.merge(pd.DataFrame({"ds": periods}), how="cross")
     panel = grid.merge(agg, on=[*by, "ds"], how="left").fillna({"y": 0.0})
     panel["unique_id"] = (panel[by].astype(str).agg("|".join, axis=1) if by else "total")
     panel = panel[["unique_id", "ds", "y", *by]].sort_values(["unique_id", "ds"],
                                                            ignore_index=True)
-    panel.attrs["partial"] = partial  # the sentence a notebook prints ("" if none)
+    panel.attrs["partial"] = " ".join(partial)  # the sentence a notebook prints
+    panel.attrs["grain"] = g.name
     return panel
 
 
-def weekly_calendar(calendar: pd.DataFrame | None, weeks: pd.Series | pd.DatetimeIndex
+def period_calendar(calendar: pd.DataFrame | None, periods: pd.Series | pd.DatetimeIndex
                     ) -> pd.DataFrame:
-    """Calendar features per week (Monday ``ds``): festival, peak and promotion days in
-    the week, the week before (lead) and after (lag), and the week of the year."""
-    weeks = pd.DatetimeIndex(pd.Series(weeks).drop_duplicates().sort_values())
-    out = pd.DataFrame({"ds": weeks, "week_of_year": weeks.isocalendar().week.to_numpy()})
+    """Calendar features per period (``ds``, the periods of a panel, any grain): festival,
+    peak, promotion and holiday days in the period, in the period before (lead) and after
+    (lag), the position in the season (week of the year, month, or weekday for days) and
+    ``festival_period``, true when the period holds a festival or peak day."""
+    periods = pd.DatetimeIndex(pd.Series(periods).drop_duplicates().sort_values())
+    g = grain_of(pd.DataFrame({"ds": periods}))
+    position = {"week": lambda p: p.isocalendar().week.to_numpy(),
+                "month": lambda p: p.month.to_numpy(),
+                "day": lambda p: p.dayofweek.to_numpy()}[g.name]
+    out = pd.DataFrame({"ds": periods, "season_position": position(periods)})
     cols = ["festival_days", "peak_days", "promo_days", "holiday_days"]
     if calendar is None or S.EVENT_KIND not in calendar.columns:
         for c in cols:
             out[c] = 0.0
     else:
         c = calendar.copy()
-        c["ds"] = c[S.DATE] - pd.to_timedelta(c[S.DATE].dt.dayofweek, unit="D")
+        c["ds"] = g.start(c[S.DATE])
         kind, event = c[S.EVENT_KIND], c[S.EVENT].astype(str)
         c["festival_days"] = ((kind == "festival") & ~event.str.endswith("holiday")).astype(float)
         c["holiday_days"] = event.str.endswith("holiday").astype(float)
-        c["peak_days"] = c.get("peak", False).astype(float)
+        c["peak_days"] = c["peak"].astype(float) if "peak" in c else 0.0
         c["promo_days"] = (kind == "promotion").astype(float)
         wk = c.groupby("ds")[cols].sum()
         out = out.merge(wk, left_on="ds", right_index=True, how="left").fillna(0.0)
     for col in ("festival_days", "peak_days"):
-        out[f"{col}_next_week"] = out[col].shift(-1).fillna(0.0)
-        out[f"{col}_last_week"] = out[col].shift(1).fillna(0.0)
-    out["festival_week"] = (out["festival_days"] + out["peak_days"]) > 0
+        out[f"{col}_next"] = out[col].shift(-1).fillna(0.0)
+        out[f"{col}_last"] = out[col].shift(1).fillna(0.0)
+    out["festival_period"] = (out["festival_days"] + out["peak_days"]) > 0
     return out
 
 
 # ---------------------------------------------------------------------------
-# Models: each returns unique_id, ds, yhat, lo, hi for h weeks after the training end
+# Models: each returns unique_id, ds, yhat, lo, hi for h periods after the training end
 # ---------------------------------------------------------------------------
-def _period(panel: pd.DataFrame) -> pd.Timedelta:
-    """The spacing of a panel: one week, or one day for a daily panel."""
-    ds = np.sort(panel["ds"].unique())
-    return pd.Timedelta(ds[1] - ds[0]) if len(ds) > 1 else pd.Timedelta(weeks=1)
-
-
-def _future_weeks(train: pd.DataFrame, h: int) -> pd.DatetimeIndex:
-    step = _period(train)
-    return pd.date_range(train["ds"].max() + step, periods=h, freq=step)
+def _future(train: pd.DataFrame, h: int) -> pd.DatetimeIndex:
+    """The ``h`` periods after the end of ``train``."""
+    return pd.date_range(train["ds"].max(), periods=h + 1, freq=grain_of(train).freq)[1:]
 
 
 def _wide(train: pd.DataFrame) -> pd.DataFrame:
@@ -179,7 +295,7 @@ def _simple(train: pd.DataFrame, h: int, season: int, level: float) -> pd.DataFr
     yhat = W[:, idx]
     z = stats.norm.ppf(0.5 + level / 200)
     spread = z * sigma[:, None] * np.sqrt(((k - 1) // m + 1) if m > 1 else k)[None, :]
-    return _frame(_wide(train).index, _future_weeks(train, h), yhat, yhat - spread,
+    return _frame(_wide(train).index, _future(train, h), yhat, yhat - spread,
                   yhat + spread)
 
 
@@ -197,12 +313,12 @@ def tsb_constants(train: pd.DataFrame, grid=TSB_GRID) -> tuple[float, float]:
     all its series."""
     W = _wide(train).to_numpy(float)
     occurs = (W > 0).astype(float)
+    # The mean size of a non-zero period (0 for a series without one).
+    mean_size = np.where(W > 0, W, 0).sum(axis=1) / np.maximum(occurs.sum(axis=1), 1)
     best, best_err = (0.2, 0.2), np.inf
     for a_d in grid:
         for a_p in grid:
-            z = np.where(occurs[:, 0] > 0, W[:, 0], np.nanmean(np.where(W > 0, W, np.nan),
-                                                               axis=1))
-            z = np.nan_to_num(z)
+            z = np.where(occurs[:, 0] > 0, W[:, 0], mean_size)
             prob, err = occurs[:, 0].copy(), 0.0
             for t in range(1, W.shape[1]):
                 err += float(np.sum((W[:, t] - z * prob) ** 2))
@@ -238,8 +354,7 @@ def _statsforecast(train: pd.DataFrame, h: int, name: str, level: float) -> pd.D
                  "sba": lambda: CrostonSBA(alias="m"),
                  "adida": lambda: ADIDA(alias="m"),
                  "imapa": lambda: IMAPA(alias="m")}[name]()
-    freq = "D" if _period(train) == pd.Timedelta(days=1) else "W-MON"
-    sf = StatsForecast(models=[model], freq=freq, n_jobs=1)
+    sf = StatsForecast(models=[model], freq=grain_of(train).freq, n_jobs=1)
     lvl = [int(level)] if name == "ets" else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -255,9 +370,11 @@ def _statsforecast(train: pd.DataFrame, h: int, name: str, level: float) -> pd.D
                          "hi": hi.clip(lower=0)})
 
 
-def _gbm_rows(W: np.ndarray, anchors: np.ndarray, h: int, season: int):
-    """Direct multi-horizon design: for each series, anchor week a and step k, the
-    levels known at a and the target week a+k. Returns features and targets."""
+def _gbm_rows(W: np.ndarray, anchors: np.ndarray, h: int, season: int,
+              windows: tuple[int, int, int] = (4, 13, 52)):
+    """Direct multi-horizon design: for each series, anchor period a and step k, the
+    levels known at a (mean log units over the ``windows``: recent, medium, a year) and
+    the target period a+k. Returns features and targets."""
     n_s, n_w = W.shape
     L = np.log1p(np.clip(W, 0, None))
     csum = np.concatenate([np.zeros((n_s, 1)), np.cumsum(L, axis=1)], axis=1)
@@ -268,7 +385,7 @@ def _gbm_rows(W: np.ndarray, anchors: np.ndarray, h: int, season: int):
 
     rows = []
     for a in anchors:
-        m4, m13, m52 = mean_last(a, 4), mean_last(a, 13), mean_last(a, 52)
+        m4, m13, m52 = (mean_last(a, w) for w in windows)
         for k in range(1, h + 1):
             t = a + k
             last_year = L[:, t - season] if t - season >= 0 else np.full(n_s, np.nan)
@@ -280,8 +397,8 @@ def _gbm_rows(W: np.ndarray, anchors: np.ndarray, h: int, season: int):
 
 
 def _scale(block: np.ndarray) -> np.ndarray:
-    """A series' recent level in units, from the larger of its 4- and 13-week log means
-    (the larger, so that a series that has just started growing is not divided by
+    """A series' recent level in units, from the larger of its recent and medium log means
+    (4 and 13 weeks; the larger, so that a series that has just started growing is not divided by
     its empty past)."""
     m13 = block[:, 8]
     m4 = block[:, 5] + m13
@@ -296,12 +413,12 @@ def _gbm(train: pd.DataFrame, h: int, level: float, season: int, cal_w: pd.DataF
     wide = _wide(train)
     W = wide.to_numpy(float)
     n_w = W.shape[1]
-    weeks = pd.DatetimeIndex(wide.columns)
-    future = _future_weeks(train, h)
-    all_weeks = weeks.append(future)
-    cal = (weekly_calendar(None, all_weeks) if cal_w is None else
-           pd.DataFrame({"ds": all_weeks}).merge(cal_w, on="ds", how="left").fillna(0))
-    cal_cols = [c for c in cal.columns if c not in ("ds", "festival_week")]
+    windows = grain_of(train).windows
+    future = _future(train, h)
+    all_periods = pd.DatetimeIndex(wide.columns).append(future)
+    cal = (period_calendar(None, all_periods) if cal_w is None else
+           pd.DataFrame({"ds": all_periods}).merge(cal_w, on="ds", how="left").fillna(0))
+    cal_cols = [c for c in cal.columns if c not in ("ds", "festival_period")]
     calX = cal[cal_cols].to_numpy(float)
     key_codes = (train.drop_duplicates("unique_id").set_index("unique_id").loc[wide.index, keys]
                  .apply(lambda s: pd.Categorical(s.astype(str)).codes).to_numpy(float)
@@ -312,33 +429,40 @@ def _gbm(train: pd.DataFrame, h: int, level: float, season: int, cal_w: pd.DataF
         return np.column_stack([block[:, 3:], calX[t], key_codes[s]])
 
     Wfull = np.concatenate([W, np.full((len(W), h), np.nan)], axis=1)
-    first = min(13, n_w - h - 1)
-    train_block = _gbm_rows(Wfull, np.arange(max(first, 0), n_w - 1), h, season)
+    first = min(windows[1], n_w - h - 1)
+    train_block = _gbm_rows(Wfull, np.arange(max(first, 0), n_w - 1), h, season, windows)
     train_block = train_block[train_block[:, 2] < n_w]
     t_idx = train_block[:, 2].astype(int)
     s_idx = train_block[:, 0].astype(int)
-    # Target: units relative to the series' recent level (mean of the last 13 weeks on
-    # the log scale), so that one model serves small and large series; Poisson loss
-    # forecasts the mean, which adds up across series (a median would not).
+    # Target: units relative to the series' recent level (mean of the last 13 weeks, or
+    # the grain's medium window, on the log scale), so that one model serves small and
+    # large series; Poisson loss forecasts the mean, which adds up across series (a
+    # median would not).
     scale = _scale(train_block)
     target = np.clip(W[s_idx, t_idx], 0, None) / scale
     X = design(train_block)
     cat_mask = [False] * (X.shape[1] - key_codes.shape[1]) + [True] * key_codes.shape[1]
-    pred_block = _gbm_rows(Wfull, np.array([n_w - 1]), h, season)
+    pred_block = _gbm_rows(Wfull, np.array([n_w - 1]), h, season, windows)
     Xp = design(pred_block)
     known = ~np.all(np.isnan(X), axis=0)  # e.g. "last year" with less than a year of data
     X, Xp = X[:, known], Xp[:, known]
     cat_mask = [m for m, k in zip(cat_mask, known, strict=True) if k]
 
     def fit(mask):
-        return HistGradientBoostingRegressor(
+        """The model on the rows of ``mask``, with the columns those rows know (with a
+        little over a year of data, "last year" is known only late); returns a predictor."""
+        cols = ~np.all(np.isnan(X[mask]), axis=0)
+        cats = [m for m, k in zip(cat_mask, cols, strict=True) if k]
+        model = HistGradientBoostingRegressor(
             loss="poisson", max_iter=200, learning_rate=0.08, max_leaf_nodes=31,
-            categorical_features=cat_mask or None, random_state=seed).fit(X[mask], target[mask])
+            categorical_features=cats or None, random_state=seed).fit(
+                X[mask][:, cols], target[mask])
+        return lambda Z: model.predict(Z[:, cols])
 
-    # Split-conformal interval: a model fitted without the last `cal` weeks forecasts
+    # Split-conformal interval: a model fitted without the last `cal` periods forecasts
     # them from the anchors just before; the spread of its errors per step, on the
     # log scale, is the interval around the final model's forecast.
-    cal = min(13, max(n_w // 4, 1))
+    cal = min(windows[1], max(n_w // 4, 1))
     cut = n_w - cal
     early = t_idx < cut
     calib = (train_block[:, 1] >= cut - 1) & ~early
@@ -346,12 +470,12 @@ def _gbm(train: pd.DataFrame, h: int, level: float, season: int, cal_w: pd.DataF
     q_lo, q_hi = np.zeros(h + 1), np.zeros(h + 1)
     if early.sum() > 50 and calib.sum() > 0:
         resid = (np.log1p(target[calib] * scale[calib])
-                 - np.log1p(fit(early).predict(X[calib]) * scale[calib]))
+                 - np.log1p(fit(early)(X[calib]) * scale[calib]))
         for k in range(1, h + 1):
             r = resid[k_all[calib] == k]
             r = r if len(r) >= 5 else resid
             q_lo[k], q_hi[k] = np.quantile(r, [0.5 - level / 200, 0.5 + level / 200])
-    mean = fit(np.ones(len(X), dtype=bool)).predict(Xp) * _scale(pred_block)
+    mean = fit(np.ones(len(X), dtype=bool))(Xp) * _scale(pred_block)
     s = pred_block[:, 0].astype(int)
     k = pred_block[:, 3].astype(int)
     res = pd.DataFrame({"unique_id": wide.index.to_numpy()[s], "ds": future[k - 1],
@@ -362,11 +486,15 @@ def _gbm(train: pd.DataFrame, h: int, level: float, season: int, cal_w: pd.DataF
 
 
 def forecast(train: pd.DataFrame, model: str, h: int = 8, level: float = 80,
-             season_length: int = 52, calendar_weekly: pd.DataFrame | None = None,
-             seed: int = 0) -> pd.DataFrame:
-    """Forecast ``h`` weeks after the end of ``train`` (a panel) with one model."""
+             season_length: int | None = None,
+             calendar_features: pd.DataFrame | None = None, seed: int = 0) -> pd.DataFrame:
+    """Forecast ``h`` periods after the end of ``train`` (a panel) with one model.
+    ``season_length``: periods in a season (default: the grain's, 52 weeks, 12 months or
+    7 days); ``calendar_features``: :func:`period_calendar` of the panel's periods and
+    the next ones (the global model's festival and promotion features)."""
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose from {MODELS}")
+    season_length = season_length or grain_of(train).season
     if model == "naive":
         return _simple(train, h, 1, level)
     if model == "seasonal_naive":
@@ -374,54 +502,62 @@ def forecast(train: pd.DataFrame, model: str, h: int = 8, level: float = 80,
     if model == "ets" or model in INTERMITTENT:
         return _statsforecast(train, h, model, level)
     keys = [k for k in KEYS if k in train.columns]
-    return _gbm(train, h, level, season_length, calendar_weekly, keys, seed)
+    return _gbm(train, h, level, season_length, calendar_features, keys, seed)
 
 
 # ---------------------------------------------------------------------------
 # Backtest and accuracy
 # ---------------------------------------------------------------------------
-def default_origins(panel: pd.DataFrame, h: int = 8, n_origins: int = 4,
-                    step: int = 13) -> list[pd.Timestamp]:
-    """The last week of training for each origin: the latest leaves exactly ``h``
-    weeks, the others are ``step`` weeks apart before it."""
-    weeks = np.sort(panel["ds"].unique())
-    last = len(weeks) - h - 1
+def default_origins(panel: pd.DataFrame, h: int | None = None, n_origins: int = 4,
+                    step: int | None = None) -> list[pd.Timestamp]:
+    """The last period of training for each origin: the latest leaves exactly ``h``
+    periods, the others are ``step`` periods apart before it. The first needs 13
+    periods of history. ``h`` and ``step`` default to the grain's (8 and 13 weeks, 6 and 6
+    months, 14 and 28 days)."""
+    g = grain_of(panel)
+    h, step = h or g.horizon, step or g.origin_step
+    periods = np.sort(panel["ds"].unique())
+    last = len(periods) - h - 1
     idx = [last - i * step for i in range(n_origins)][::-1]
     if idx[0] < 13:
-        raise ValueError(f"not enough history for {n_origins} origins {step} weeks apart "
-                         f"with horizon {h} ({len(weeks)} weeks of data)")
-    return [pd.Timestamp(weeks[i]) for i in idx]
+        unit = g.name
+        raise ValueError(f"not enough history for {n_origins} origins {step} {unit}s apart "
+                         f"with horizon {h} ({len(periods)} {unit}s of data; the first "
+                         "origin needs 13)")
+    return [pd.Timestamp(periods[i]) for i in idx]
 
 
 def backtest(panel: pd.DataFrame, models, origins, h: int = 8, level: float = 80,
-             season_length: int = 52, calendar_weekly: pd.DataFrame | None = None,
-             seed: int = 0) -> pd.DataFrame:
-    """Rolling-origin backtest: for each origin (last training week) and model, the
-    forecast of the next ``h`` weeks beside the actuals. Long format:
+             season_length: int | None = None,
+             calendar_features: pd.DataFrame | None = None, seed: int = 0) -> pd.DataFrame:
+    """Rolling-origin backtest: for each origin (last training period) and model, the
+    forecast of the next ``h`` periods beside the actuals. Long format:
     ``model, origin, step, unique_id, ds, y, yhat, lo, hi`` (+ series keys)."""
     keys = [k for k in KEYS if k in panel.columns]
-    step = _period(panel)
+    periods = pd.DatetimeIndex(np.sort(panel["ds"].unique()))
     parts = []
     for origin in origins:
         origin = pd.Timestamp(origin)
+        at = periods.searchsorted(origin, side="right")  # periods up to the origin
         train = panel[panel["ds"] <= origin]
-        test = panel[(panel["ds"] > origin) & (panel["ds"] <= origin + h * step)]
+        test = panel[panel["ds"].isin(periods[at:at + h])]
         for m in models:
-            fc = forecast(train, m, h, level, season_length, calendar_weekly, seed)
+            fc = forecast(train, m, h, level, season_length, calendar_features, seed)
             fc["unique_id"] = fc["unique_id"].astype(str)
             part = test.merge(fc, on=["unique_id", "ds"], how="left")
             part["model"], part["origin"] = m, origin
-            part["step"] = ((part["ds"] - origin) // step).astype(int)
+            part["step"] = periods.searchsorted(part["ds"]) - at + 1
             parts.append(part)
     cols = ["model", "origin", "step", "unique_id", "ds", "y", "yhat", "lo", "hi", *keys]
     return pd.concat(parts, ignore_index=True)[cols]
 
 
-def scale_mae(panel: pd.DataFrame, origin, season_length: int = 52,
+def scale_mae(panel: pd.DataFrame, origin, season_length: int | None = None,
               power: int = 1) -> pd.Series:
     """MASE denominators: each series' in-sample mean absolute seasonal-naive error up to
     ``origin`` (naive when the history is shorter than two seasons); with ``power=2``
     the mean squared error (RMSSE's denominator)."""
+    season_length = season_length or grain_of(panel).season
     wide = _wide(panel[panel["ds"] <= pd.Timestamp(origin)])
     W = wide.to_numpy(float)
     m = season_length if W.shape[1] > 2 * season_length else 1
@@ -430,7 +566,7 @@ def scale_mae(panel: pd.DataFrame, origin, season_length: int = 52,
 
 
 def accuracy(bt: pd.DataFrame, panel: pd.DataFrame | None = None, by=("model",),
-             season_length: int = 52) -> pd.DataFrame:
+             season_length: int | None = None) -> pd.DataFrame:
     """WAPE, bias, 80% interval coverage and (with ``panel``) MASE and RMSSE, grouped by
     ``by``.
 
@@ -438,8 +574,13 @@ def accuracy(bt: pd.DataFrame, panel: pd.DataFrame | None = None, by=("model",),
     share of actuals inside [lo, hi]; MASE = mean over series and origins of
     MAE / in-sample seasonal-naive MAE; RMSSE = the same mean of sqrt(MSE / in-sample
     seasonal-naive MSE). On intermittent series MASE rewards forecasting zero (the
-    median of mostly-zero weeks); RMSSE, like a stock decision, rewards the mean.
+    median of mostly-zero periods); RMSSE, like a stock decision, rewards the mean.
     """
+    missing = bt[bt["yhat"].isna()]
+    if len(missing):
+        raise ValueError(f"{len(missing)} forecast(s) are missing (models "
+                         f"{sorted(missing['model'].unique())}); a missing forecast cannot be "
+                         "scored")
     d = bt.copy()
     d["err"] = d["yhat"] - d["y"]
     d["abs_err"] = d["err"].abs()
@@ -508,6 +649,7 @@ def series_errors(bt: pd.DataFrame) -> pd.DataFrame:
 class ProfileComparison:
     backtests: dict[str, pd.DataFrame]  # level -> backtest with both methods
     accuracy: pd.DataFrame  # level, method, origin, festival, wape, bias, coverage
+    grain: str = "week"  # the panels' period
 
 
 def _split(fc_parent: pd.DataFrame, shares: pd.DataFrame, parent: list[str],
@@ -521,24 +663,25 @@ def _split(fc_parent: pd.DataFrame, shares: pd.DataFrame, parent: list[str],
 
 def _shares(panel: pd.DataFrame, origin, parent: list[str], child: list[str],
             window: int) -> pd.DataFrame:
-    """Each child's share of its parent's units over the last ``window`` weeks."""
-    recent = panel[(panel["ds"] <= origin) & (panel["ds"] > origin - pd.Timedelta(weeks=window))]
+    """Each child's share of its parent's units over the last ``window`` periods."""
+    start = grain_of(panel).shift(origin, -window)
+    recent = panel[(panel["ds"] <= origin) & (panel["ds"] > start)]
     tot = recent.groupby([*parent, *child])["y"].sum().reset_index()
     tot["share"] = tot["y"] / tot.groupby(parent)["y"].transform("sum")
     return tot.drop(columns="y").fillna({"share": 0})
 
 
-SHARE_WINDOWS = (4, 8, 13, 26, 52)
-
-
 def tuned_share_window(panel: pd.DataFrame, origin, parent: list[str], child: list[str],
-                       h: int = 8, candidates=SHARE_WINDOWS) -> int:
-    """The share window (weeks) that best split the parents' actual units into children
-    over the last ``h`` weeks before ``origin``, with shares computed from the weeks
-    before those: a split tuned on the training period only (ties go to the longer
-    window)."""
+                       h: int = 8, candidates=None) -> int:
+    """The share window (periods) that best split the parents' actual units into
+    children over the last ``h`` periods before ``origin``, with shares computed from
+    the periods before those: a split tuned on the training period only (ties go to the
+    longer window). ``candidates``: by default the grain's (4 to 52 weeks, 1 to 12
+    months)."""
+    g = grain_of(panel)
+    candidates = candidates or g.share_windows
     o = pd.Timestamp(origin)
-    cut = o - pd.Timedelta(weeks=h)
+    cut = g.shift(o, -h)
     recent = panel[(panel["ds"] > cut) & (panel["ds"] <= o)]
     actual = recent.groupby([*parent, *child, "ds"])["y"].sum().rename("y").reset_index()
     actual["parent_y"] = actual.groupby([*parent, "ds"])["y"].transform("sum")
@@ -555,7 +698,8 @@ def tuned_share_window(panel: pd.DataFrame, origin, parent: list[str], child: li
 def compare_profile(orders, customers: pd.DataFrame, products: pd.DataFrame,
                     calendar: pd.DataFrame | None, origins=None, h: int = 8,
                     model: str = "gbm", share_window: int | None = None, level: float = 80,
-                    season_length: int = 52, seed: int = 0) -> ProfileComparison:
+                    season_length: int | None = None, seed: int = 0,
+                    grain: str | None = None) -> ProfileComparison:
     """Backtest profile-blind against profile-aware forecasts at three levels.
 
     ``customers`` gives each customer's segment (customer_id, segment), from a profile
@@ -563,25 +707,28 @@ def compare_profile(orders, customers: pd.DataFrame, products: pd.DataFrame,
     ``new``.
 
     Blind: forecast each category's total, split it into segments by the segments'
-    shares of the category over the last ``share_window`` weeks; by default the
-    window is tuned at each origin on the training weeks only
+    shares of the category over the last ``share_window`` periods; by default the
+    window is tuned at each origin on the training periods only
     (:func:`tuned_share_window`), the strongest split a planner without a profile
     model makes. Aware: forecast
     each segment x category series (the segment is a feature of the global model) and
     add them up to categories. Both go down to SKUs
     by each SKU's share within its category (blind) or within its segment x
     category (aware), each with its own tuned window, so both hierarchies add up.
+    ``grain``: the panels' period (see :func:`demand_panel`).
     """
     seg_keys = ["segment", S.CATEGORY]
-    cat = weekly_panel(orders, [S.CATEGORY], products=products)
-    sku = weekly_panel(orders, [S.CATEGORY, S.PRODUCT_ID], products=products)
-    seg = weekly_panel(orders, seg_keys, customers=customers, products=products)
-    seg_sku = weekly_panel(orders, [*seg_keys, S.PRODUCT_ID], customers=customers,
-                           products=products)
-    cal_w = weekly_calendar(calendar, cat["ds"].drop_duplicates()) if calendar is not None \
+    cat = demand_panel(orders, [S.CATEGORY], products=products, grain=grain)
+    grain = cat.attrs["grain"]  # the same for every panel, also when read from the data
+    sku = demand_panel(orders, [S.CATEGORY, S.PRODUCT_ID], products=products, grain=grain)
+    seg = demand_panel(orders, seg_keys, customers=customers, products=products, grain=grain)
+    seg_sku = demand_panel(orders, [*seg_keys, S.PRODUCT_ID], customers=customers,
+                           products=products, grain=grain)
+    cal = period_calendar(calendar, cat["ds"].drop_duplicates()) if calendar is not None \
         else None
     origins = origins or default_origins(cat, h)
-    kw = dict(h=h, level=level, season_length=season_length, calendar_weekly=cal_w, seed=seed)
+    kw = dict(h=h, level=level, season_length=season_length, calendar_features=cal,
+              seed=seed)
     bt_cat = backtest(cat, [model], origins, **kw)
     bt_seg = backtest(seg, [model], origins, **kw)
     cols = ["ds", "origin", "yhat", "lo", "hi"]
@@ -614,7 +761,7 @@ def compare_profile(orders, customers: pd.DataFrame, products: pd.DataFrame,
                          aware_sku.assign(method="profile-aware")]
     actuals = {"segment x category": (seg, seg_keys), S.CATEGORY: (cat, [S.CATEGORY]),
                "sku": (sku, [S.CATEGORY, S.PRODUCT_ID])}
-    festival = cal_w[["ds", "festival_week"]] if cal_w is not None else None
+    festival = cal[["ds", "festival_period"]] if cal is not None else None
     backtests, acc = {}, []
     for lvl, frames in parts.items():
         panel, keys = actuals[lvl]
@@ -622,24 +769,25 @@ def compare_profile(orders, customers: pd.DataFrame, products: pd.DataFrame,
                                                        on=[*keys, "ds"], how="left")
         d["y"] = d["y"].fillna(0.0)
         d["model"] = d["method"]
-        d["festival"] = (d.merge(festival, on="ds", how="left")["festival_week"]
+        d["festival"] = (d.merge(festival, on="ds", how="left")["festival_period"]
                          .fillna(False).to_numpy() if festival is not None else False)
         backtests[lvl] = d
         for by in (["method"], ["method", "origin"], ["method", "festival"],
                    ["method", "origin", "festival"]):
             acc.append(accuracy(d, by=by).assign(level=lvl))
-    return ProfileComparison(backtests, pd.concat(acc, ignore_index=True))
+    return ProfileComparison(backtests, pd.concat(acc, ignore_index=True), grain)
 
 
 def customer_base_forecast(profile, orders: pd.DataFrame, products: pd.DataFrame,
-                           h: int = 8) -> pd.DataFrame:
+                           h: int = 8, grain: str = "week") -> pd.DataFrame:
     """Category demand from the customer base: the bridge from profile to demand.
 
-    Each profiled customer's expected purchases in each of the ``h`` weeks after the
-    profile date (BG/NBD conditional expectation), times their segment's units per
-    purchase in each category (from the orders up to the profile date), summed by
-    category and week. Customers who have not bought yet are not in it, and the
-    calendar is not either: it is the demand of the customers already known.
+    Each profiled customer's expected purchases in each of the ``h`` periods (of
+    ``grain``) after the period of the profile date (BG/NBD conditional expectation),
+    times their segment's units per purchase in each category (from the orders up to
+    the profile date), summed by category and period. Customers who have not bought
+    yet are not in it, and the calendar is not either: it is the demand of the customers
+    already known.
     """
     from chainsight import clv
 
@@ -647,21 +795,24 @@ def customer_base_forecast(profile, orders: pd.DataFrame, products: pd.DataFrame
     known = orders[orders[S.TIMESTAMP] <= as_of]
     summary = clv.rfm_summary(known, calibration_end=as_of)
     c = profile.customers[[S.CUSTOMER_ID, "segment"]].merge(summary, on=S.CUSTOMER_ID)
+    g = GRAINS[grain]
+    start = g.shift(g.start(as_of), 1)
+    # BG/NBD counts time in weeks: the end of each period, in weeks from the first.
+    ends = [(g.shift(start, k) - start).days / 7 for k in range(h + 1)]
     cum = np.stack([profile.value_fit.expected_purchases(w, c["x"], c["t_x"],
-                                                          c["T"]) for w in range(h + 1)])
+                                                          c["T"]) for w in ends])
     tx = pd.DataFrame(np.diff(cum, axis=0).T, index=c["segment"].to_numpy()).groupby(
-        level=0).sum()  # segment x week: expected purchases
+        level=0).sum()  # segment x period: expected purchases
     past = known.merge(c[[S.CUSTOMER_ID, "segment"]], on=S.CUSTOMER_ID).merge(
         products[[S.PRODUCT_ID, S.CATEGORY]], on=S.PRODUCT_ID)
     units = past.groupby(["segment", S.CATEGORY])[S.QUANTITY].sum()
     purchases = past.assign(day=past[S.TIMESTAMP].dt.normalize()).drop_duplicates(
         [S.CUSTOMER_ID, "day"]).groupby("segment").size()
     per_purchase = units.div(purchases, level="segment").rename("units").reset_index()
-    start = as_of.normalize() - pd.Timedelta(days=as_of.dayofweek) + pd.Timedelta(weeks=1)
     rows = []
     for _, r in per_purchase.iterrows():
         for k in range(h):
-            rows.append((r[S.CATEGORY], start + pd.Timedelta(weeks=k),
+            rows.append((r[S.CATEGORY], g.shift(start, k),
                          tx.loc[r["segment"], k] * r["units"]))
     out = pd.DataFrame(rows, columns=[S.CATEGORY, "ds", "yhat"])
     return out.groupby([S.CATEGORY, "ds"], as_index=False)["yhat"].sum()
@@ -714,15 +865,17 @@ def profile_difference(cmp: ProfileComparison, level: str = "segment x category"
     :func:`profile_units`), with a paired bootstrap interval over the origin x week
     units. Returns a :class:`chainsight.compare.Paired`."""
     u = profile_units(cmp, level, festival, baseline)
-    metric = (f"WAPE at {level}" + {None: "", True: ", festival weeks",
-                                    False: ", other weeks"}[festival]
+    unit = cmp.grain
+    metric = (f"WAPE at {level}" + {None: "", True: f", festival {unit}s",
+                                    False: f", other {unit}s"}[festival]
               + (", against random groups" if baseline is not None else ""))
-    return wape_difference(u, metric, n_boot=n_boot, seed=seed)
+    return wape_difference(u, metric, f"origin x {unit}", n_boot=n_boot, seed=seed)
 
 
 def profile_differences(orders, segments: pd.DataFrame, products: pd.DataFrame,
                         calendar: pd.DataFrame | None, origins, h: int = 8, model: str = "gbm",
-                        seed: int = 0) -> tuple[dict, ProfileComparison]:
+                        seed: int = 0, grain: str | None = None
+                        ) -> tuple[dict, ProfileComparison]:
     """The six comparisons a notebook states for the profile's forecast.
 
     Profile-aware against profile-blind (the category forecast split by tuned shares)
@@ -733,12 +886,13 @@ def profile_differences(orders, segments: pd.DataFrame, products: pd.DataFrame,
     :class:`chainsight.compare.Paired` results by name, and the profile comparison.
     """
     cmp = compare_profile(orders, segments, products, calendar, origins=origins, h=h,
-                          model=model, seed=seed)
+                          model=model, seed=seed, grain=grain)
     placebo = compare_profile(orders, placebo_segments(segments, seed), products, calendar,
-                              origins=origins, h=h, model=model, seed=seed)
-    # Festival weeks are compared only where a calendar names them.
-    weeks = {None: "all weeks", True: "festival weeks"} if calendar is not None \
-        else {None: "all weeks"}
+                              origins=origins, h=h, model=model, seed=seed, grain=grain)
+    # Festival periods are compared only where a calendar names them.
+    unit = cmp.grain
+    weeks = {None: f"all {unit}s", True: f"festival {unit}s"} if calendar is not None \
+        else {None: f"all {unit}s"}
     diffs = {f"{lvl}, {weeks[fest]}": profile_difference(cmp, lvl, fest, seed=seed)
              for lvl in ("segment x category", "category") for fest in weeks}
     diffs.update({f"category against random groups, {weeks[fest]}":
@@ -747,12 +901,12 @@ def profile_differences(orders, segments: pd.DataFrame, products: pd.DataFrame,
     return diffs, cmp
 
 
-def wape_difference(units: pd.DataFrame, metric: str = "WAPE", n_boot: int = 2000,
-                    seed: int = 0):
+def wape_difference(units: pd.DataFrame, metric: str = "WAPE", unit: str = "origin x week",
+                    n_boot: int = 2000, seed: int = 0):
     """Paired WAPE difference over units with columns blind, aware (absolute errors) and
     actual, for example :func:`profile_units` of several runs concatenated."""
     from chainsight import compare
 
     return compare.paired(units["blind"].to_numpy(), units["aware"].to_numpy(),
-                          units["actual"].to_numpy(), metric=metric, unit="origin x week",
+                          units["actual"].to_numpy(), metric=metric, unit=unit,
                           n_boot=n_boot, seed=seed)

@@ -248,21 +248,22 @@ def abc_xyz(panel: pd.DataFrame, revenue: pd.Series, a_share: float = 0.8,
     return out.reset_index()
 
 
-def lead_time_demand_samples(weekly_forecast: np.ndarray, errors: np.ndarray,
+def lead_time_demand_samples(forecast: np.ndarray, errors: np.ndarray,
                              lead_time_days: float, n_samples: int = 2000,
-                             seed: int = 0) -> np.ndarray:
-    """Samples of demand over a lead time from a weekly forecast and that model's
-    backtest errors (actual - forecast, per week) for the series: each sample adds,
-    for every week of the lead time, the forecast and an error drawn from the
-    observed ones (part weeks pro rata). No normal distribution is assumed."""
+                             seed: int = 0, period_days: float = 7) -> np.ndarray:
+    """Samples of demand over a lead time from a forecast per period (``period_days``
+    long: 7 for weeks, about 30.4 for months) and that model's backtest errors
+    (actual - forecast, per period) for the series: each sample adds, for every period
+    of the lead time, the forecast and an error drawn from the observed ones (part
+    periods pro rata). No normal distribution is assumed."""
     errors = np.asarray(errors, dtype=float)
     errors = errors[np.isfinite(errors)]
     if errors.size == 0:
         raise ValueError("lead_time_demand_samples needs backtest errors for the series")
-    weeks = lead_time_days / 7
-    full = int(np.floor(weeks))
-    part = weeks - full
-    fc = np.resize(np.asarray(weekly_forecast, dtype=float), full + 1)
+    periods = lead_time_days / period_days
+    full = int(np.floor(periods))
+    part = periods - full
+    fc = np.resize(np.asarray(forecast, dtype=float), full + 1)
     rng = np.random.default_rng(seed)
     draws = rng.choice(errors, size=(n_samples, full + 1))
     weights = np.append(np.ones(full), part)
@@ -400,14 +401,16 @@ def _units(frame: pd.DataFrame, rows: str, cols: str, index, columns) -> pd.Data
 
 @dataclass(frozen=True)
 class LeadTimeDemand:
-    """Lead-time demand per SKU: ``samples`` (n_sku x m) from the weekly ETS forecast
-    and the SKU's own backtest errors (``errors``: actual - forecast per week)."""
+    """Lead-time demand per SKU: ``samples`` (n_sku x m) from the ETS forecast per
+    period and the SKU's own backtest errors (``errors``: actual - forecast per period
+    of ``grain``)."""
 
     skus: np.ndarray
     lead_time: np.ndarray  # days
-    weekly_rate: np.ndarray  # forecast units in the first week
+    weekly_rate: np.ndarray  # forecast units in the first period, per week
     samples: np.ndarray
     errors: dict
+    grain: str = "week"
 
     def reorder_points(self, target) -> np.ndarray:
         """The reorder point per SKU for a cycle-service target (one, or one per SKU)."""
@@ -417,12 +420,14 @@ class LeadTimeDemand:
 
 def lead_time_demand(orders: pd.DataFrame, products: pd.DataFrame, *,
                      default_lead_time: float = 14, n_origins: int = 4, n_samples: int = 1000,
-                     seed: int = 0) -> LeadTimeDemand:
+                     seed: int = 0, grain: str | None = None) -> LeadTimeDemand:
     """Lead-time demand samples per SKU of ``products`` from ``orders`` (the history
-    before the decision): weekly units per SKU, an ETS backtest from ``n_origins``
-    origins 4 weeks apart (4 weeks ahead), and :func:`lead_time_demand_samples` from
-    the forecast after the last week and the SKU's own errors. Lead times come from
-    the products' ``lead_time_days``, or are ``default_lead_time`` days."""
+    before the decision): units per SKU and period (``grain``; by default read from the
+    data, see :func:`chainsight.forecasting.demand_panel`), an ETS backtest from
+    ``n_origins`` origins 4 periods apart (4 periods ahead), and
+    :func:`lead_time_demand_samples` from the forecast after the last period and the
+    SKU's own errors. Lead times come from the products' ``lead_time_days``, or are
+    ``default_lead_time`` days."""
     from chainsight import forecasting
     from chainsight import schema as S
 
@@ -430,19 +435,21 @@ def lead_time_demand(orders: pd.DataFrame, products: pd.DataFrame, *,
     info = products.assign(**{S.PRODUCT_ID: skus}).set_index(S.PRODUCT_ID)
     lead = (info[S.LEAD_TIME_DAYS].fillna(default_lead_time).to_numpy(float)
             if S.LEAD_TIME_DAYS in info else np.full(len(skus), float(default_lead_time)))
-    weekly = forecasting.weekly_panel(orders, [S.PRODUCT_ID])
-    weekly = weekly[weekly[S.PRODUCT_ID].isin(skus)]
-    if weekly.empty:
+    panel = forecasting.demand_panel(orders, [S.PRODUCT_ID], grain=grain)
+    g = forecasting.grain(panel.attrs["grain"])
+    panel = panel[panel[S.PRODUCT_ID].astype(str).isin(skus)]
+    if panel.empty:
         raise ValueError("lead_time_demand: none of the products has orders in the history")
-    origins = forecasting.default_origins(weekly, h=4, n_origins=n_origins, step=4)
-    errors = forecasting.series_errors(forecasting.backtest(weekly, ["ets"], origins, h=4))
+    origins = forecasting.default_origins(panel, h=4, n_origins=n_origins, step=4)
+    errors = forecasting.series_errors(forecasting.backtest(panel, ["ets"], origins, h=4))
     err_by = errors.groupby("unique_id")["error"].apply(np.asarray).to_dict()
-    fc = forecasting.forecast(weekly, "ets", h=int(np.ceil(lead.max() / 7)) + 1)
+    fc = forecasting.forecast(panel, "ets", h=int(np.ceil(lead.max() / g.days)) + 1)
     fc_wide = fc.pivot(index="unique_id", columns="ds", values="yhat").reindex(skus).fillna(0)
     samples = np.vstack([
         lead_time_demand_samples(fc_wide.loc[k].to_numpy(), err_by.get(k, np.zeros(1)),
-                                 lead[i], n_samples, seed) for i, k in enumerate(skus)])
-    return LeadTimeDemand(skus, lead, fc_wide.iloc[:, 0].to_numpy(), samples, err_by)
+                                 lead[i], n_samples, seed, g.days) for i, k in enumerate(skus)])
+    return LeadTimeDemand(skus, lead, fc_wide.iloc[:, 0].to_numpy() * 7 / g.days, samples,
+                          err_by, g.name)
 
 
 # The policy families. Each is traced over its service target t: *uniform* gives every
@@ -854,9 +861,11 @@ def _festival_prebuild(train: pd.DataFrame, calendar: pd.DataFrame, days: pd.Dat
     festival and SKU. ``train``: orders before the window with their ``segment`` (one
     value for all: the pre-build without segments); ``actual``: units per SKU and day
     in the window (for the festival's actual units in the rows)."""
+    from chainsight import forecasting
     from chainsight import schema as S
 
     skus, lead, rate = ltd.skus, ltd.lead_time, ltd.weekly_rate
+    period_days = forecasting.grain(ltd.grain).days
     n, T, start = len(skus), len(days), days[0]
     boost, festival_day, rows = np.zeros((n, T)), np.zeros(T, dtype=bool), []
     windows = festival_windows(calendar)
@@ -880,10 +889,14 @@ def _festival_prebuild(train: pd.DataFrame, calendar: pd.DataFrame, days: pd.Dat
         festival_day[a:b + 1] = True
         weeks = w.days / 7
         for i in range(n):
-            scale = max(event_fc[i] / weeks / rate[i], 1.0) if rate[i] > 0 else 1.0
-            ev = lead_time_demand_samples([event_fc[i] / weeks],
+            # The festival's units per period of the errors' grain, and the errors scaled
+            # from the usual rate to it.
+            per_period = event_fc[i] / (w.days / period_days)
+            usual = rate[i] * period_days / 7
+            scale = max(per_period / usual, 1.0) if usual > 0 else 1.0
+            ev = lead_time_demand_samples([per_period],
                                           ltd.errors.get(skus[i], np.zeros(1)) * scale,
-                                          w.days, n_samples, seed)
+                                          w.days, n_samples, seed, period_days)
             pb = prebuild_quantity(ev, cost[i], price[i],
                                    holding_cost=cost[i] * holding_rate * sell_through_days / 365,
                                    markdown=markdown,

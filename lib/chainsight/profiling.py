@@ -185,6 +185,10 @@ def rfm_scores(features: pd.DataFrame) -> pd.DataFrame:
     Ties are broken by rank order, so each score has (nearly) equal counts.
     """
     f = features
+    if len(f) < 5:
+        raise ValueError(f"RFM scores rank customers into quintiles and need at least 5 "
+                         f"customers with orders; the data has {len(f)}: a customer profile "
+                         "cannot be built from it (notebooks 01 and 03 need one)")
     out = pd.DataFrame({S.CUSTOMER_ID: f[S.CUSTOMER_ID]})
     for col, name, ascending in (("recency_days", "r_score", False),
                                  ("frequency", "f_score", True),
@@ -589,6 +593,7 @@ class Profile:
     segmentation: Segmentation
     value_fit: clv.ValueFit  # BG/NBD, Gamma-Gamma, their checks and what was used
     as_of: pd.Timestamp
+    settings: dict = field(default_factory=dict)  # what build_profile was given besides as_of
 
     @property
     def bgnbd(self) -> clv.BGNBD:
@@ -644,7 +649,9 @@ def build_profile(ds, k_range=range(3, 9), method: str = "mixture", seed: int = 
     cust = feats.merge(rfm_scores(feats), on=S.CUSTOMER_ID).merge(value, on=S.CUSTOMER_ID)
     seg = segment_customers(cust, k_range=k_range, method=method, seed=seed)
     cust["segment"] = order_by_value(seg.labels, cust["clv"].to_numpy())
-    return Profile(cust, segment_cards(cust), seg, fit, as_of)
+    settings = dict(k_range=range(min(k_range), max(k_range) + 1), method=method, seed=seed,
+                    horizon_weeks=horizon_weeks, annual_discount_rate=annual_discount_rate)
+    return Profile(cust, segment_cards(cust), seg, fit, as_of, settings)
 
 
 # Blind rankings for targeting, most recent first: a tie on the validation year goes to
@@ -661,12 +668,14 @@ def _reached(frame: pd.DataFrame, column: str, n_top: int, value: str) -> pd.Ser
 
 
 def holdout_check(ds, holdout_start: str | pd.Timestamp, top_share: float = 0.2,
-                  n_boot: int = 2000, **profile_kwargs) -> dict:
+                  n_boot: int = 2000, profile: Profile | None = None,
+                  **profile_kwargs) -> dict:
     """Judge the profile on the period it did not see, against the strongest blind
     methods chosen on the training period.
 
-    The profile is built from orders before ``holdout_start``; the holdout runs from
-    then to the last order. The units are the customers who bought before it.
+    The profile is built from orders before ``holdout_start`` (or is ``profile``, when
+    given, which must be built before it); the holdout runs from then to the last order.
+    The units are the customers who bought before it.
 
     ``targeting``: a retention campaign reaches the top ``top_share`` of customers,
     ranked at random, by past spend or by the spend of the last 91, 182 or 365 days
@@ -693,7 +702,10 @@ def holdout_check(ds, holdout_start: str | pd.Timestamp, top_share: float = 0.2,
     if not orders[S.TIMESTAMP].min() < start <= end:
         raise ValueError(f"holdout_start {start.date()} is outside the data "
                          f"({orders[S.TIMESTAMP].min().date()} to {end.date()})")
-    prof = build_profile(ds, as_of=start - pd.Timedelta(seconds=1), **profile_kwargs)
+    if profile is not None and profile.as_of >= start:
+        raise ValueError(f"the profile is built from orders up to {profile.as_of}, which is "
+                         f"not before the holdout ({start.date()})")
+    prof = profile or build_profile(ds, as_of=start - pd.Timedelta(seconds=1), **profile_kwargs)
     summ = clv.rfm_summary(orders, calibration_end=start - pd.Timedelta(days=1),
                            holdout_end=end)
     horizon_days = (end.normalize() - start.normalize()).days + 1
@@ -798,3 +810,117 @@ def holdout_check(ds, holdout_start: str | pd.Timestamp, top_share: float = 0.2,
             "purchases_baseline": labels["own_history"], "purchases_choice": choice,
             "regression_baseline": labels["regression"], "regression_choice": regression_choice,
             "comparisons": comparisons, "profile": prof, "holdout_weeks": weeks}
+
+
+# ---------------------------------------------------------------------------
+# One profile per report run
+# ---------------------------------------------------------------------------
+PROFILE_WEEKS = 52  # without holdout_start, the run's profile learns before the last year
+
+
+def _fingerprint(ds) -> str:
+    """A digest of the data's tables: the same data (dataset, scenario, mapping) gives
+    the same digest."""
+    h = hashlib.sha256()
+    for name in sorted(ds.tables):
+        t = ds.tables[name]
+        if isinstance(t, pd.DataFrame):
+            h.update(name.encode())
+            h.update(pd.util.hash_pandas_object(t, index=False).to_numpy().tobytes())
+            h.update(",".join(map(str, t.columns)).encode())
+    return h.hexdigest()
+
+
+def _code_digest() -> str:
+    """A digest of the code that builds a profile, so that a cached profile from an
+    older version is not reused."""
+    here = Path(__file__).resolve().parent
+    return hashlib.sha256(b"".join((here / f).read_bytes() for f in
+                                   ("profiling.py", "clv.py", "schema.py"))).hexdigest()
+
+
+def run_profile(ds, holdout_start: str | pd.Timestamp | None = "", *, seed: int = 42,
+                k_range=range(3, 9), method: str = "mixture", horizon_weeks: float = 52,
+                annual_discount_rate: float = 0.10, cache: bool = True) -> Profile:
+    """The report run's one profile, which every notebook keys its segments on.
+
+    It learns from the orders before the run's holdout: ``holdout_start``, or when that
+    is empty the last :data:`PROFILE_WEEKS` weeks (see
+    :func:`chainsight.readiness.holdout_start`). The same data (dataset, scenario and
+    mapping), date, seed and settings give the same profile; with ``cache`` it is built
+    once and read back by every notebook of the run (``data/generated/profiles/``)."""
+    import os
+    import pickle
+
+    from chainsight import datasets, readiness
+
+    start = readiness.holdout_start(ds.tables["orders"], holdout_start or "",
+                                    weeks=PROFILE_WEEKS).start
+    as_of = start - pd.Timedelta(seconds=1)
+    settings = dict(k_range=range(min(k_range), max(k_range) + 1), method=method, seed=seed,
+                    horizon_weeks=horizon_weeks, annual_discount_rate=annual_discount_rate)
+    if not cache:
+        return build_profile(ds, as_of=as_of, **settings)
+    key = hashlib.sha256(repr((_fingerprint(ds), _code_digest(), str(as_of),
+                               sorted((k, repr(v)) for k, v in settings.items())))
+                         .encode()).hexdigest()[:24]
+    path = datasets.data_dir() / "generated" / "profiles" / f"{key}.pkl"
+    if path.exists():
+        with path.open("rb") as f:
+            return pickle.load(f)
+    profile = build_profile(ds, as_of=as_of, **settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_suffix(f".{os.getpid()}.part")  # notebooks may run side by side
+    with part.open("wb") as f:
+        pickle.dump(profile, f)
+    os.replace(part, path)
+    return profile
+
+
+def relabel(profile: Profile, run: Profile) -> tuple[Profile, pd.DataFrame]:
+    """``profile`` (built at another date) with its segments renumbered to the run's:
+    each of its segments takes the number of the run segment that shares the most of its
+    customers (a one-to-one assignment); a segment left over gets a number after the
+    run's. Returns the relabelled profile and the mapping (``segment`` here, ``run
+    segment``, ``shared``: the share of its customers in that run segment)."""
+    from scipy.optimize import linear_sum_assignment
+
+    both = profile.customers[[S.CUSTOMER_ID, "segment"]].merge(
+        run.customers[[S.CUSTOMER_ID, "segment"]], on=S.CUSTOMER_ID, suffixes=("", "_run"))
+    cross = pd.crosstab(both["segment"], both["segment_run"])
+    rows, cols = linear_sum_assignment(-cross.to_numpy())
+    new = {cross.index[r]: cross.columns[c] for r, c in zip(rows, cols, strict=True)}
+    extra = iter(range(int(run.segments["segment"].max()) + 1, 10_000))
+    for s in sorted(profile.segments["segment"]):
+        if s not in new:
+            new[s] = next(extra)
+    size = both.groupby("segment").size()
+    shared = {s: (cross.loc[s, new[s]] / size[s] if s in cross.index and new[s] in cross.columns
+                  else 0.0) for s in new}
+    mapping = pd.DataFrame({"segment": list(new), "run segment": list(new.values()),
+                            "shared": [shared[s] for s in new]}).sort_values("run segment")
+    customers = profile.customers.assign(segment=profile.customers["segment"].map(new))
+    cards = profile.segments.assign(segment=profile.segments["segment"].map(new)).sort_values(
+        "segment", ignore_index=True)
+    return (Profile(customers, cards, profile.segmentation, profile.value_fit,
+                    profile.as_of, profile.settings), mapping.reset_index(drop=True))
+
+
+def profile_at(ds, cut, run: Profile) -> tuple[Profile, str]:
+    """The profile a notebook uses for a decision made at ``cut``: the run's when it was
+    built by then; otherwise one built from the orders up to ``cut`` with the run's
+    settings, its segments renumbered to the run's (:func:`relabel`). Returns it and the
+    sentence that says which (and how well the segments match)."""
+    cut = pd.Timestamp(cut)
+    if run.as_of <= cut:
+        return run, (f"The run's profile (orders up to {run.as_of:%Y-%m-%d}) is used; it was "
+                     f"built before this decision's date ({cut:%Y-%m-%d}).")
+    early = build_profile(ds, as_of=cut, **run.settings)
+    mapped, table = relabel(early, run)
+    kept = (table["shared"] * early.customers["segment"].value_counts().reindex(
+        table["segment"]).fillna(0).to_numpy()).sum() / len(early.customers)
+    return mapped, (f"This decision is made at {cut:%Y-%m-%d}, before the run's profile date "
+                    f"({run.as_of:%Y-%m-%d}), so it uses a profile built from the orders up to "
+                    f"then, with each segment numbered as the run's segment that holds most of "
+                    f"its customers ({kept:.0%} of its customers are in the run segment of the "
+                    "same number).")

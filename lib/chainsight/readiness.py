@@ -37,7 +37,7 @@ NEEDS: tuple[Need, ...] = (
     Need("02", "profile comparison", (("products", S.CATEGORY),),
          "forecasts the top products without a profile comparison"),
     Need("02", "festival calendar", (("calendar", S.EVENT),),
-         "the models use the week of the year only"),
+         "the models use the time of year only (the week or month)"),
     Need("02", "negative control", (EFFECTS,)),
     Need("03", "pre-build", (("calendar", S.EVENT),)),
     Need("03", "negative control", (EFFECTS,)),

@@ -112,7 +112,7 @@ def forecast_control_units(customers: int, seed: int, effects: dict | None = Non
     from chainsight import datasets, forecasting
 
     ds = datasets.load("synthetic", size=customers, seed=seed, effects=effects)
-    cat = forecasting.weekly_panel(ds.orders, [S.CATEGORY], products=ds.tables["products"])
+    cat = forecasting.demand_panel(ds.orders, [S.CATEGORY], products=ds.tables["products"])
     origins = forecasting.default_origins(cat, h=8, n_origins=n_origins, step=step)
     if true_personas:
         truth = datasets.load_truth(customers, seed, effects).customers
@@ -141,7 +141,7 @@ def forecast_differences(size: str | int, seed: int, effects: dict | None = None
     from chainsight import datasets, forecasting
 
     ds = datasets.load("synthetic", size=size, seed=seed, effects=effects)
-    cat = forecasting.weekly_panel(ds.orders, [S.CATEGORY], products=ds.tables["products"])
+    cat = forecasting.demand_panel(ds.orders, [S.CATEGORY], products=ds.tables["products"])
     origins = forecasting.default_origins(cat, h=h, n_origins=n_origins, step=step)
     segments = profiling.build_profile(ds, as_of=origins[0], seed=seed).segments_for(
         ds.tables["customers"])

@@ -85,7 +85,7 @@ def skip(section: str, reason: str) -> str:
     return line
 
 
-def takeaways(by_section) -> list[str]:
+def takeaways(by_section) -> None:
     """Print the key takeaways, each under the section whose figures it states.
 
     Parameters
@@ -116,7 +116,6 @@ def takeaways(by_section) -> list[str]:
     record(TAKEAWAYS_KEY, out)
     printed = [s for lines in out.values() for s in lines]
     print("\n".join("- " + s for s in printed))
-    return printed
 
 
 def record_ledger(ledger) -> None:
