@@ -89,7 +89,11 @@ def test_notebook_00_on_quick(quick_run):
 def test_notebook_01_on_quick(quick_run):
     out, metrics = quick_run
     m = metrics["01_customer_profiles"]["metrics"]
-    assert m["customers_profiled"] == 3000 and 3 <= m["segments"] <= 8
+    # The run's profile learns from the orders before the holdout.
+    ds = datasets.load("synthetic", size="small", seed=42)
+    as_of = pd.Timestamp(m["run_profile"]["as_of"]) + pd.Timedelta(days=1)
+    bought = ds.orders.loc[ds.orders[S.TIMESTAMP] < as_of, S.CUSTOMER_ID].nunique()
+    assert m["customers_profiled"] == bought and 3 <= m["segments"] <= 8
     # The blind baselines are the ones chosen on the training period, and every
     # comparison is stated with its interval and verdict, whichever way it goes.
     assert m["targeting_baseline"] in profiling.TARGETING_BLIND.values()
@@ -315,7 +319,7 @@ def test_one_profile_per_run(run, request):
     _, metrics = request.getfixturevalue(run)
     profiles = {k: v["metrics"]["run_profile"] for k, v in metrics.items()
                 if "run_profile" in v["metrics"]}
-    assert "01_customer_profiles" in profiles and len(profiles) >= 3, set(profiles)
+    assert "01_customer_profiles" in profiles and len(profiles) >= 2, set(profiles)
     first = profiles["01_customer_profiles"]
     assert all(p == first for p in profiles.values()), profiles
 
