@@ -87,7 +87,7 @@ def test_takeaways_refuse_a_section_that_was_skipped(capsys, monkeypatch):
     report.skip("pre-build", "Skipped: the online_retail data has no calendar.")
     assert "Skipped (pre-build): the online_retail data has no calendar." in capsys.readouterr().out
     report.takeaways({"policies": ["a", "b"], "pre-build": None, "tiers": []})
-    assert capsys.readouterr().out == "- a\n- b\n"
+    assert capsys.readouterr().out.endswith("\n- a\n- b\n")
     with pytest.raises(ValueError, match="pre-build.*skipped"):
         report.takeaways({"pre-build": "The pre-build recovers festival sales."})
     with pytest.raises(ValueError, match="section name and a reason"):
