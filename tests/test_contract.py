@@ -124,10 +124,10 @@ def test_online_retail_every_line_accounted_for():
     # The usual RFM cleaning (no cancellations, a customer id, quantity and price > 0)
     # keeps 397,884 lines; this loader also removes the lines a cancellation cancels
     # and exact duplicates among them.
-    assert ledger[datasets.CANCELLED] == 2_895
+    assert ledger[datasets.CANCELLED] == 2_930
     assert ledger["rows kept"] + ledger["exact duplicate of an earlier line"] \
         + ledger[datasets.CANCELLED] == 397_884
-    assert ledger["rows kept"] == 389_843
+    assert ledger["rows kept"] == 389_810
     assert ds.orders[S.CUSTOMER_ID].nunique() == 4_327
     # The two huge orders that were cancelled the same day are gone.
     assert not ds.orders[S.ORDER_ID].isin(["581483", "541431"]).any()
@@ -635,6 +635,30 @@ def test_cancellations_remove_the_lines_they_cancel(tmp_path):
     only = datasets.load_mapped(_mapping(tmp_path, csv,
                                          in_orders="drop: [cancellation_only]\n"))
     assert list(only.orders[S.ORDER_ID]) == ["o1", "o2", "o3"]
+
+
+def test_a_repeated_cancellation_line_cancels_once_and_the_same_minute_counts(tmp_path):
+    """A cancellation in the minute of its purchase cancels it; with the duplicate rule,
+    an exact copy of a cancellation line cancels nothing more, and a cancelled purchase
+    that was repeated leaves no copy."""
+    csv = ("Customer,Order date,SKU,Qty,Price,Order no\n"
+           "A,2024-01-05 10:00,P1,5,1.0,1001\n"
+           "A,2024-01-06 10:00,P1,5,1.0,1002\n"
+           "A,2024-01-07 10:00,P1,-5,1.0,C2001\n"
+           "A,2024-01-07 10:00,P1,-5,1.0,C2001\n"     # the same line twice
+           "B,2024-01-08 12:30,P2,3,2.0,1003\n"
+           "B,2024-01-08 12:30,P2,3,2.0,1003\n"       # a repeated purchase ...
+           "B,2024-01-08 12:30,P2,-3,2.0,C2002\n")    # ... cancelled in the same minute
+    rules = "drop: [cancellation, duplicate]\n"
+    ds = datasets.load_mapped(_mapping(tmp_path, csv, in_orders=rules))
+    assert list(ds.orders[S.ORDER_ID]) == ["1001"]
+    ledger = ds.ledger.to_frame().set_index("reason")["rows"]
+    # 1002, and 1003 with its copy; the three C lines; the copy of C2001 went as a C line
+    assert ledger[datasets.CANCELLED] == 3 and ledger[datasets.CANCELLATION] == 3
+    assert ledger["exact duplicate of an earlier line"] == 0
+    # Without the duplicate rule every line is a line of its own: two cancellations.
+    each = datasets.load_mapped(_mapping(tmp_path, csv, in_orders="drop: [cancellation]\n"))
+    assert list(each.orders[S.ORDER_ID]) == ["1003"]
 
 
 def test_cancellations_are_matched_with_epoch_times(tmp_path):

@@ -93,11 +93,17 @@ def _starts_with_c(f: pd.DataFrame) -> pd.Series:
 
 
 def _cancelled(date_format: str | None = None, timestamp_unit: str | None = None,
-               timezone: str | None = None):
+               timezone: str | None = None, skip_duplicates: bool = False):
     """A rule: the lines that a later cancellation line cancels (same customer, product
-    and quantity, an earlier date; each cancellation cancels at most one line, the latest
-    before it). The usual cleaning of Online Retail: dropping only the cancellation lines
-    would keep the orders they cancel."""
+    and quantity, dated at or before it, the same minute included; each cancellation
+    cancels at most one line, the latest before it). The usual cleaning of Online Retail:
+    dropping only the cancellation lines would keep the orders they cancel.
+
+    With ``skip_duplicates`` (the rule ``duplicate`` is also applied), an exact copy of an
+    earlier line is not matched on its own: a repeated cancellation line cancels one
+    purchase, not two, and a cancelled purchase goes with its copies (counted here, as
+    cancelled lines; the duplicate rule would no longer see them once the original is
+    gone)."""
     def rule(f: pd.DataFrame) -> pd.Series:
         mask = np.zeros(len(f), dtype=bool)
         if S.ORDER_ID not in f.columns:
@@ -109,6 +115,14 @@ def _cancelled(date_format: str | None = None, timestamp_unit: str | None = None
         keys = list(zip(f[S.CUSTOMER_ID].astype(str), f[S.PRODUCT_ID].astype(str),
                         np.abs(qty), strict=True))
         valid = ~pd.isna(when) & f[S.CUSTOMER_ID].notna().to_numpy()
+        copies: dict[int, np.ndarray] = {}
+        if skip_duplicates:
+            repeated = f.duplicated(keep=False).to_numpy()
+            valid &= ~f.duplicated(keep="first").to_numpy()
+            if repeated.any():
+                same = f[repeated].groupby(list(f.columns), dropna=False, sort=False).ngroup()
+                for rows in pd.Series(np.flatnonzero(repeated)).groupby(same.to_numpy()):
+                    copies[int(rows[1].iloc[0])] = rows[1].to_numpy()
         lines: dict[tuple, list[int]] = {}
         for i in np.flatnonzero(~is_c & (qty > 0) & valid):
             lines.setdefault(keys[i], []).append(i)
@@ -117,8 +131,9 @@ def _cancelled(date_format: str | None = None, timestamp_unit: str | None = None
         for c in sorted(np.flatnonzero(is_c & (qty < 0) & valid), key=lambda i: (when[i], i)):
             candidates = lines.get(keys[c], [])
             for j in range(len(candidates) - 1, -1, -1):  # the latest earlier line left
-                if when[candidates[j]] < when[c]:
-                    mask[candidates.pop(j)] = True
+                if when[candidates[j]] <= when[c]:
+                    i = candidates.pop(j)
+                    mask[copies.get(i, i)] = True  # with its exact copies, if any
                     break
         return pd.Series(mask, index=f.index)
     return rule
@@ -177,7 +192,8 @@ def _rules(names: list[str], where: str, columns: dict | None = None,
     out = []
     for name in names:
         if name == "cancellation":
-            out += [(CANCELLED, _cancelled(**(dates or {}))), (CANCELLATION, _starts_with_c)]
+            match = _cancelled(**(dates or {}), skip_duplicates="duplicate" in names)
+            out += [(CANCELLED, match), (CANCELLATION, _starts_with_c)]
         elif name != FUTURE[0]:
             out += DROP_RULES[name]
     return out
