@@ -390,6 +390,12 @@ def test_what_is_not_a_partial_period():
     quarters = pd.date_range("2020-01-01", periods=8, freq="QS")
     with pytest.raises(ValueError, match="coarser than a month"):
         forecasting.demand_panel(_lines(quarters))
+    # Time-zone-aware times count in their own zone: 07:00 in Shanghai on Monday 1 January
+    # is Sunday 31 December in UTC, and the day and week are the local ones.
+    local = pd.date_range("2024-01-01 07:00", periods=21, freq="D", tz="Asia/Shanghai")
+    daily = forecasting.demand_panel(_lines(local), grain="day")
+    assert daily["ds"].iloc[0] == pd.Timestamp("2024-01-01") and len(daily) == 21
+    assert forecasting.demand_panel(_lines(local), grain="week")["y"].tolist() == [7.0] * 3
 
 
 def test_forecasts_are_never_missing_or_scored_as_perfect():
@@ -397,6 +403,10 @@ def test_forecasts_are_never_missing_or_scored_as_perfect():
                                                                    freq="W-SUN"), "y": 10.0})
     with pytest.raises(ValueError, match="dated on the first day of each period"):
         forecasting.forecast(sundays, "naive", 3)
+    with pytest.raises(ValueError, match="'ets' needs at least 7 periods per series; series "
+                       "'a' has 6"):
+        forecasting.forecast(sundays.head(6).assign(ds=lambda f: f["ds"] + pd.Timedelta(
+            days=1)), "ets", 3)
     panel = _panel({"a": np.full(40, 5.0)})
     bt = forecasting.backtest(panel, ["naive"], forecasting.default_origins(panel, 4, 2, 4), 4)
     with pytest.raises(ValueError, match="2 forecast\\(s\\) are missing"):

@@ -485,6 +485,9 @@ def _gbm(train: pd.DataFrame, h: int, level: float, season: int, cal_w: pd.DataF
     return res.sort_values(["unique_id", "ds"], ignore_index=True)
 
 
+ETS_MIN_PERIODS = 7  # statsforecast's AutoETS refuses shorter series ("tiny datasets")
+
+
 def forecast(train: pd.DataFrame, model: str, h: int = 8, level: float = 80,
              season_length: int | None = None,
              calendar_features: pd.DataFrame | None = None, seed: int = 0) -> pd.DataFrame:
@@ -499,6 +502,12 @@ def forecast(train: pd.DataFrame, model: str, h: int = 8, level: float = 80,
         return _simple(train, h, 1, level)
     if model == "seasonal_naive":
         return _simple(train, h, season_length, level)
+    if model == "ets":
+        length = train.groupby("unique_id", observed=True).size()
+        if length.min() < ETS_MIN_PERIODS:
+            raise ValueError(
+                f"model 'ets' needs at least {ETS_MIN_PERIODS} periods per series; series "
+                f"{length.idxmin()!r} has {length.min()} (use 'naive' or a longer history)")
     if model == "ets" or model in INTERMITTENT:
         return _statsforecast(train, h, model, level)
     keys = [k for k in KEYS if k in train.columns]

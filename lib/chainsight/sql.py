@@ -36,9 +36,14 @@ def source(frame_or_path, name: str = "orders") -> tuple[str, list[str], dict]:
     """Something to query: a DataFrame, or a Parquet file path (or glob) read out of
     core. Returns the table name to select from, its column names, and the tables to
     pass to :func:`query` (the path itself for a file: it becomes a view there, and
-    never part of the SQL text)."""
+    never part of the SQL text). Time-zone-aware columns of a frame are read as the
+    wall clock of their own zone, so a day or week is the data's own."""
     if isinstance(frame_or_path, pd.DataFrame):
-        return name, list(frame_or_path.columns), {name: frame_or_path}
+        frame = frame_or_path
+        zoned = [c for c in frame.columns if isinstance(frame[c].dtype, pd.DatetimeTZDtype)]
+        if zoned:  # the wall clock of their own zone, not DuckDB's session zone
+            frame = frame.assign(**{c: frame[c].dt.tz_localize(None) for c in zoned})
+        return name, list(frame.columns), {name: frame}
     path = str(Path(frame_or_path))
     con = duckdb.connect()
     try:
