@@ -71,6 +71,19 @@ def test_selecting_notebooks_and_clean_success(fixture_notebooks, tmp_path):
         report.find_notebooks(nbs, ("07",))
 
 
+def test_a_folder_that_is_not_a_report_is_never_emptied(fixture_notebooks, tmp_path, capsys):
+    nbs, params = fixture_notebooks
+    mine = tmp_path / "my_data"
+    mine.mkdir()
+    (mine / "orders.csv").write_text("the user's own file")
+    (mine / "00_fine.html").write_text("an old page")
+    code = cli.main(["report", "--params", str(params), "--out", str(mine),
+                     "--notebooks", "0", "--notebooks-dir", str(nbs)])
+    assert code == 2
+    assert "holds files that are not a report (orders.csv)" in capsys.readouterr().err
+    assert sorted(p.name for p in mine.iterdir()) == ["00_fine.html", "orders.csv"]
+
+
 def test_bad_parameter_set_is_a_clear_error(tmp_path, capsys):
     assert cli.main(["report", "--params", str(tmp_path / "missing.yaml")]) == 2
     assert "parameter set not found" in capsys.readouterr().err

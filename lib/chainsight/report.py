@@ -17,7 +17,6 @@ import json
 import math
 import os
 import platform
-import shutil
 import time
 import traceback
 from collections.abc import Callable
@@ -278,18 +277,42 @@ def _thread_cap(jobs: int):
                 os.environ[var] = value
 
 
+def _report_file(path: Path) -> bool:
+    """A file a report run writes: NN_name.ipynb / .html, index.html, metrics.json."""
+    if path.name in ("index.html", "metrics.json"):
+        return path.is_file()
+    return path.is_file() and path.suffix in (".ipynb", ".html") and path.name[:2].isdigit() \
+        and path.name[2:3] == "_"
+
+
+def clear_report_dir(out_dir: Path) -> None:
+    """Make ``out_dir`` an empty folder for one run. Only an earlier run's files are
+    removed; a folder that holds anything else (your data, say) is refused, never
+    emptied."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out {out_dir} is a file, not a folder")
+    if out_dir.exists():
+        other = sorted(p.name for p in out_dir.iterdir() if not _report_file(p))
+        if other:
+            shown = ", ".join(other[:5]) + (f" and {len(other) - 5} more" if len(other) > 5
+                                            else "")
+            raise ValueError(f"--out {out_dir} holds files that are not a report ({shown}); "
+                             "choose a new folder or an earlier report's folder")
+        for path in out_dir.iterdir():
+            path.unlink()
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
 def run_reports(params: ParamSet, notebooks_dir: Path, out_dir: Path,
                 select: tuple[str, ...] | None = None, jobs: int = 1,
                 progress: Callable[[str], None] = print) -> list[NotebookResult]:
     """Run the selected notebooks into ``out_dir`` and write its index.
 
-    ``out_dir`` holds exactly one run: it is emptied first, so nothing from an
-    earlier run is left looking current.
+    ``out_dir`` holds exactly one run: an earlier run's pages are removed first, so
+    nothing from it is left looking current (:func:`clear_report_dir`).
     """
     paths = find_notebooks(notebooks_dir, select or params.notebooks)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    out_dir.mkdir(parents=True)
+    clear_report_dir(out_dir)
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     total = len(paths)
     results: list[NotebookResult] = []
