@@ -97,6 +97,13 @@ def test_lead_time_demand_from_errors():
     assert np.allclose(half, 50)
     with pytest.raises(ValueError, match="backtest errors"):
         inventory.lead_time_demand_samples([1.0], [], 7)
+    # A lead time shorter than a period: 20 units a day (Poisson), forecast by week, a
+    # 3-day lead time. Its 95% quantile covers 95% of 3-day demand, not the 86% that
+    # scaling the weekly error by 3/7 would give.
+    rng = np.random.default_rng(1)
+    errors = rng.poisson(140, 5000) - 140.0
+    q95 = np.quantile(inventory.lead_time_demand_samples([140.0], errors, 3, 20000), 0.95)
+    assert stats.poisson.cdf(q95, 60) == pytest.approx(0.95, abs=0.015)
 
 
 def test_service_tiers_from_the_mapping():

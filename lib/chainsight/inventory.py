@@ -254,8 +254,11 @@ def lead_time_demand_samples(forecast: np.ndarray, errors: np.ndarray,
     """Samples of demand over a lead time from a forecast per period (``period_days``
     long: 7 for weeks, about 30.4 for months) and that model's backtest errors
     (actual - forecast, per period) for the series: each sample adds, for every period
-    of the lead time, the forecast and an error drawn from the observed ones (part
-    periods pro rata). No normal distribution is assumed."""
+    of the lead time, the forecast and an error drawn from the observed ones. A part
+    period takes its share of the forecast and the error times the square root of that
+    share: demand in disjoint stretches of time adds its variance, so a 3-day lead time
+    on weekly data keeps 3/7 of the week's variance, not (3/7)². No normal
+    distribution is assumed."""
     errors = np.asarray(errors, dtype=float)
     errors = errors[np.isfinite(errors)]
     if errors.size == 0:
@@ -267,7 +270,7 @@ def lead_time_demand_samples(forecast: np.ndarray, errors: np.ndarray,
     rng = np.random.default_rng(seed)
     draws = rng.choice(errors, size=(n_samples, full + 1))
     weights = np.append(np.ones(full), part)
-    return np.clip(((fc + draws) * weights).sum(axis=1), 0, None)
+    return np.clip((fc * weights + draws * np.sqrt(weights)).sum(axis=1), 0, None)
 
 
 def service_tiers(segment_targets: dict, segments, default: float = 0.90) -> pd.DataFrame:
