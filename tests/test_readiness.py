@@ -20,6 +20,12 @@ def test_the_holdout_is_derived_or_given(orders):
     derived = readiness.holdout_start(orders, "", weeks=26, monday=True)
     assert derived.start == pd.Timestamp("2024-07-01") and derived.start.dayofweek == 0
     assert "derived: the last 26 weeks" in derived.sentence
+    # Data ending on a Wednesday: the Monday after the cut leaves 25.6 weeks, and says so.
+    wednesday = readiness.holdout_start(orders[orders[S.TIMESTAMP] <= "2024-12-25"], "",
+                                        weeks=26, monday=True)
+    assert wednesday.start == pd.Timestamp("2024-07-01")
+    assert "the last 26 weeks of the data, moved on 5 day(s) to a Monday): 78 weeks " \
+           "before it to learn from, 25.3 weeks after it" in wednesday.sentence
     given = readiness.holdout_start(orders, "2024-03-01T00:00+08:00", weeks=26)
     assert given.start == pd.Timestamp("2024-03-01") and "(given)" in given.sentence
     short = readiness.holdout_start(orders.iloc[:140], "", weeks=52)

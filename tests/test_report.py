@@ -145,6 +145,14 @@ def test_the_index_marks_notebooks_that_skipped_sections():
         "ok, 2 sections skipped", "ok, 1 section skipped", "ok", "failed"]
     index = report.render_index(report.ParamSet("p", {}), [ok, plain], "now")
     assert "ok, 2 sections skipped" in index
+    # Key metrics in words: 4 significant digits, no JSON, HTML escaped.
+    noted = report.NotebookResult("07_x", "ok", 1.0, {}, {
+        "wape": {"aware": 0.5918139132768975, "<b>": 31299.9887},
+        "cost": 12345678.9, "sites": ["Beijing", "Wuhan"]})
+    index = report.render_index(report.ParamSet("p", {}), [noted], "now")
+    assert "aware: 0.5918; &lt;b&gt;: 31,300" in index and "0.59181" not in index
+    assert "12,345,679" in index and "Beijing, Wuhan" in index and "{" not in index.split(
+        "<h3>Key metrics</h3>")[1]
 
 
 def test_a_skipped_section_loses_its_method_prose_in_the_report():

@@ -58,10 +58,15 @@ def test_calendar_has_real_festival_dates(small):
 
 def test_festival_uplift_is_visible_in_orders(small):
     daily = overview.daily_orders(small.orders)
-    up = overview.festival_uplift(daily, small.calendar).set_index("event")["uplift"]
+    table = overview.festival_uplift(daily, small.calendar).set_index("event")
+    up = table["uplift"]
     assert up["Double 11"] > 1.5
     assert up["618"] > 1.3
     assert up["Spring Festival holiday"] < 0.8
+    base = table.loc["(ordinary day)", "orders_per_day"]
+    assert table["extra_orders"].to_numpy() == pytest.approx(
+        ((table["orders_per_day"] - base) * table["days"]).to_numpy())
+    assert table.loc["(ordinary day)", "extra_orders"] == pytest.approx(0, abs=1e-6)
 
 
 def test_personas_differ_in_category_mix_and_ship_mode(small):

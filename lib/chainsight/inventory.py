@@ -838,7 +838,8 @@ def effects_control(effects: dict, *, size, seed: int, holdout_start, segment_ta
 
 
 def control_table(results: dict, names=("total_cost", "lost_margin",
-                                        "total_cost_equal_holding")) -> pd.DataFrame:
+                                        "total_cost_equal_holding", "segment_prebuild")
+                  ) -> pd.DataFrame:
     """The paired comparisons ``names`` of several :func:`policy_comparison` results
     (scenario name -> result) as one frame: scenario, comparison, blind, aware,
     difference, interval and verdict."""

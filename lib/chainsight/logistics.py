@@ -1041,11 +1041,21 @@ def same_network_sentence(sites: pd.DataFrame, a: str, b: str) -> str:
             f"{only_a}; only in '{b}': {only_b}.")
 
 
-def sentence_format(p) -> str:
-    """The format of a logistics comparison: shares as percentages, others with two
-    decimals (for :func:`chainsight.compare.lines`)."""
-    share = any(w in p.metric for w in ("next day", "within the window"))
-    return "{:.1%}" if share else "{:,.2f}"
+def sentence_format(currency: str = ""):
+    """The format of each logistics comparison, for :func:`chainsight.compare.lines`:
+    shares as percentages, costs with two decimals and ``currency``, delivery days and
+    road km with their unit."""
+    money = "{:,.2f}" + (" " + currency.replace("{", "{{").replace("}", "}}")
+                         if currency else "")
+
+    def fmt(p) -> str:
+        if any(w in p.metric for w in ("next day", "within the window")):
+            return "{:.1%}"
+        if "cost" in p.metric:
+            return money
+        return "{:,.2f} days" if "days" in p.metric else "{:,.1f} km" if "km" in p.metric \
+            else "{:,.2f}"
+    return fmt
 
 
 def holdout_sentence(h: dict, start) -> str:

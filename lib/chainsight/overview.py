@@ -46,7 +46,9 @@ def festival_uplift(daily: pd.DataFrame, calendar: pd.DataFrame) -> pd.DataFrame
     """Orders per day in each festival or promotion against ordinary days.
 
     Ordinary days are days with no event. The uplift is the ratio of the means;
-    days without any order count as zero.
+    days without any order count as zero. ``extra_orders`` is the orders above an
+    ordinary day summed over the event's days: a short event can have the highest
+    uplift and still add fewer orders than a long one. Sorted by uplift.
     """
     d = calendar[[S.DATE, S.EVENT, "peak"]].merge(daily, on=S.DATE, how="left").fillna(
         {"orders": 0, "revenue": 0})
@@ -54,7 +56,8 @@ def festival_uplift(daily: pd.DataFrame, calendar: pd.DataFrame) -> pd.DataFrame
     return query(f"""
         WITH base AS (SELECT avg(orders) AS o FROM d WHERE {S.EVENT} = '')
         SELECT {S.EVENT} AS event, count(*) AS days, avg(orders) AS orders_per_day,
-               avg(orders) / (SELECT o FROM base) AS uplift
+               avg(orders) / (SELECT o FROM base) AS uplift,
+               sum(orders) - count(*) * (SELECT o FROM base) AS extra_orders
         FROM d GROUP BY 1 ORDER BY uplift DESC""", d=d).replace({"event": {"": "(ordinary day)"}})
 
 

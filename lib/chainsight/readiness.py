@@ -167,10 +167,11 @@ def holdout_start(orders: pd.DataFrame, given: str | None, weeks: int,
     else:
         holdout_days = weeks * 7 if span_weeks >= 2 * weeks else round(span_weeks * 7 / 3)
         start = last - pd.Timedelta(days=holdout_days)
-        if monday:
-            start += pd.Timedelta(days=(7 - start.weekday()) % 7)
+        shift = (7 - start.weekday()) % 7 if monday else 0
+        start += pd.Timedelta(days=shift)
         how = (f"derived: the last {weeks} weeks of the data" if span_weeks >= 2 * weeks else
                "derived: the last third of the data")
+        how += f", moved on {shift} day(s) to a Monday" if shift else ""
     before, after = (start - first).days / 7, (last - start).days / 7
     if before < MIN_TRAIN_WEEKS or after < MIN_HOLDOUT_WEEKS:
         raise S.DataContractError(
@@ -178,5 +179,7 @@ def holdout_start(orders: pd.DataFrame, given: str | None, weeks: int,
             f"lines before it and {after:.1f} after it (the data runs from {first:%Y-%m-%d} to "
             f"{last:%Y-%m-%d}); the comparison needs at least {MIN_TRAIN_WEEKS} before and "
             f"{MIN_HOLDOUT_WEEKS} after. Set holdout_start inside the data, or leave it empty")
-    return Holdout(start, f"Holdout from {start:%Y-%m-%d} ({how}): {before:.0f} weeks "
-                          f"before it to learn from, {after:.0f} weeks after it to judge on.")
+    def n(w: float) -> str:
+        return f"{w:.0f}" if abs(w - round(w)) < 0.05 else f"{w:.1f}"
+    return Holdout(start, f"Holdout from {start:%Y-%m-%d} ({how}): {n(before)} weeks "
+                          f"before it to learn from, {n(after)} weeks after it to judge on.")

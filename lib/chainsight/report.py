@@ -360,11 +360,7 @@ pre{white-space:pre-wrap;background:#fff4f4;padding:.5em}
 
 
 def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
-    if isinstance(v, int) and not isinstance(v, bool):
-        return f"{v:,}"
-    return html.escape(str(v))
+    return html.escape(_readable(v))
 
 
 def _table(rows: list[dict], columns: list[str]) -> str:
@@ -430,8 +426,24 @@ def render_index(params: ParamSet, results: list[NotebookResult], started: str) 
             f"<p>{html.escape(params.description)}</p>{overview}{''.join(cards)}</body></html>")
 
 
-def _short(v):
-    if isinstance(v, dict | list):
-        s = json.dumps(v)
-        return s if len(s) <= 200 else s[:197] + "..."
-    return v
+def _readable(v) -> str:
+    """A recorded value in words for the index: numbers at 4 significant digits,
+    mappings as ``key: value`` pairs, lists comma-separated."""
+    if isinstance(v, bool) or v is None:
+        return str(v)
+    if isinstance(v, float):
+        return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, dict):
+        return "; ".join(f"{k}: ({_readable(x)})" if isinstance(x, dict) else
+                         f"{k}: {_readable(x)}" for k, x in v.items())
+    if isinstance(v, list):
+        return ", ".join(_readable(x) for x in v)
+    return str(v)
+
+
+def _short(v) -> str:
+    """:func:`_readable`, cut at 200 characters (metrics.json holds every value)."""
+    s = _readable(v)
+    return s if len(s) <= 200 else s[:197] + "..."
