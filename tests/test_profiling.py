@@ -224,6 +224,15 @@ def test_one_run_profile_built_once_and_mapped_for_an_earlier_cut(data_dir, monk
     assert not built and again.as_of == run.as_of
     assert (again.customers["segment"].to_numpy() == run.customers["segment"].to_numpy()).all()
     monkeypatch.undo()
+    # A damaged cache file is rebuilt, not a crash; so is one from other library versions.
+    cached = next((data_dir / "generated" / "profiles").glob("*.pkl"))
+    cached.write_bytes(cached.read_bytes()[:1000])
+    rebuilt = profiling.run_profile(ds, "", seed=42)
+    assert (rebuilt.customers["segment"].to_numpy() == run.customers["segment"].to_numpy()).all()
+    digest = profiling._code_digest()
+    monkeypatch.setattr("importlib.metadata.version", lambda lib: "0.0")
+    assert profiling._code_digest() != digest
+    monkeypatch.undo()
     # A decision after the profile date uses it; one before gets its own, renumbered.
     same, line = profiling.profile_at(ds, run.as_of + pd.Timedelta(days=30), run)
     assert same is run and line.startswith("The run's profile")
@@ -236,6 +245,25 @@ def test_one_run_profile_built_once_and_mapped_for_an_earlier_cut(data_dir, monk
     for seg, g in both.groupby("segment_x"):
         if seg in set(run.customers["segment"]):  # matched: its customers are mostly there
             assert (g["segment_y"] == seg).mean() > 0.5, seg
+
+
+def test_relabel_merges_segments_that_land_on_one_run_segment(small_profile):
+    """An earlier cut with more segments than the run: the extra one takes the number of
+    the run segment that holds most of its customers, and the two are merged."""
+    _, prof = small_profile
+    c = prof.customers
+    top = c["segment"].max()
+    split = c["segment"].where(~((c["segment"] == top) & (np.arange(len(c)) % 3 == 0)),
+                               top + 1)
+    early = profiling.Profile(c.assign(segment=split),
+                              profiling.segment_cards(c.assign(segment=split)),
+                              prof.segmentation, prof.value_fit, prof.as_of, prof.settings)
+    back, table = profiling.relabel(early, prof)
+    assert (back.customers["segment"] == c["segment"]).all()
+    assert table.loc[table["segment"] == top + 1, "run segment"].item() == top
+    assert list(back.segments["segment"]) == sorted(prof.segments["segment"])
+    assert back.segments.set_index("segment")["customers"].to_dict() == \
+        prof.segments.set_index("segment")["customers"].to_dict()
 
 
 def test_relabel_follows_the_customers_not_the_numbers(small_profile):

@@ -820,17 +820,21 @@ def _paired_comparisons(per_sku: dict, blind: str, aware: str, has_prebuild: boo
 
 
 def effects_control(effects: dict, *, size, seed: int, holdout_start, segment_targets: dict,
-                    n_products: int = 300, **kwargs) -> dict:
+                    n_products: int = 300, profile_settings: dict | None = None,
+                    **kwargs) -> dict:
     """:func:`policy_comparison` on the synthetic retailer with the given effect
     strengths (e.g. all at 0: the negative control), set up as notebook 03 does: the
-    profile as of the day before ``holdout_start``, the ``n_products`` products with
-    the most revenue before it, the calendar's festivals. ``kwargs`` go to
-    :func:`policy_comparison`."""
+    run's profile for a decision the day before ``holdout_start``
+    (:func:`chainsight.profiling.decision_profile` with ``profile_settings``: the run's
+    ``holdout_start`` and :attr:`~chainsight.profiling.Profile.settings`; default: the
+    run defaults), the ``n_products`` products with the most revenue before it, the
+    calendar's festivals. ``kwargs`` go to :func:`policy_comparison`."""
     from chainsight import datasets, profiling
 
     ds = datasets.load("synthetic", size=size, seed=seed, effects=effects)
     start = pd.Timestamp(holdout_start)
-    profile = profiling.build_profile(ds, as_of=start - pd.Timedelta(seconds=1), seed=seed)
+    profile, _ = profiling.decision_profile(ds, start - pd.Timedelta(seconds=1),
+                                            **(profile_settings or {"seed": seed}))
     segments = profile.segments_for(ds.tables.get("customers"))
     products = top_products(ds.orders, ds.tables["products"], start, n_products)
     return policy_comparison(ds.orders, products, segments, start, segment_targets,

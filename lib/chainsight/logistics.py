@@ -651,16 +651,20 @@ def holdout_shift(o: pd.DataFrame, start, city_changes: int = 0) -> dict:
 
 
 def network_control(effects: dict, *, size: str | int = "small", seed: int = 42,
-                    holdout_start="2025-01-01", **kwargs) -> dict:
+                    holdout_start="2025-01-01", profile_settings: dict | None = None,
+                    **kwargs) -> dict:
     """The network comparison again on the synthetic retailer with the given effect
-    strengths (the negative control: every effect at 0). Builds the profile as the
-    notebook does (orders before ``holdout_start``) and returns
+    strengths (the negative control: every effect at 0). Takes the profile as the
+    notebook does (:func:`chainsight.profiling.decision_profile` for a decision before
+    ``holdout_start``, with ``profile_settings``: the run's ``holdout_start`` and
+    profile settings; default: the run defaults) and returns
     :func:`network_comparison`'s result; ``kwargs`` go to it."""
     from chainsight import datasets, profiling
 
     ds = datasets.load("synthetic", size=size, seed=seed, effects=effects)
     start = pd.Timestamp(holdout_start)
-    prof = profiling.build_profile(ds, as_of=start - pd.Timedelta(seconds=1), seed=seed)
+    prof, _ = profiling.decision_profile(ds, start - pd.Timedelta(seconds=1),
+                                         **(profile_settings or {"seed": seed}))
     segments = prof.segments_for(ds.tables["customers"])
     return network_comparison(ds.orders, ds.tables["customers"], segments, ds.tables["sites"],
                               start, seed=seed, **kwargs)

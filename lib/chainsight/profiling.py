@@ -9,6 +9,7 @@ features; customer value comes from :mod:`chainsight.clv`.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -834,9 +835,14 @@ def _fingerprint(ds) -> str:
 def _code_digest() -> str:
     """A digest of the code that builds a profile, so that a cached profile from an
     older version is not reused."""
+    from importlib.metadata import version
+
     here = Path(__file__).resolve().parent
-    return hashlib.sha256(b"".join((here / f).read_bytes() for f in
-                                   ("profiling.py", "clv.py", "schema.py"))).hexdigest()
+    code = b"".join((here / f).read_bytes() for f in
+                    ("profiling.py", "clv.py", "schema.py", "sql.py", "readiness.py"))
+    libraries = repr([(lib, version(lib)) for lib in
+                      ("numpy", "pandas", "scipy", "scikit-learn", "duckdb")]).encode()
+    return hashlib.sha256(code + libraries).hexdigest()
 
 
 def run_profile(ds, holdout_start: str | pd.Timestamp | None = "", *, seed: int = 42,
@@ -858,7 +864,8 @@ def run_profile(ds, holdout_start: str | pd.Timestamp | None = "", *, seed: int 
                                     weeks=PROFILE_WEEKS).start
     as_of = start - pd.Timedelta(seconds=1)
     settings = dict(k_range=range(min(k_range), max(k_range) + 1), method=method, seed=seed,
-                    horizon_weeks=horizon_weeks, annual_discount_rate=annual_discount_rate)
+                    horizon_weeks=float(horizon_weeks),
+                    annual_discount_rate=float(annual_discount_rate))
     if not cache:
         return build_profile(ds, as_of=as_of, **settings)
     key = hashlib.sha256(repr((_fingerprint(ds), _code_digest(), str(as_of),
@@ -866,8 +873,17 @@ def run_profile(ds, holdout_start: str | pd.Timestamp | None = "", *, seed: int 
                          .encode()).hexdigest()[:24]
     path = datasets.data_dir() / "generated" / "profiles" / f"{key}.pkl"
     if path.exists():
-        with path.open("rb") as f:
-            return pickle.load(f)
+        try:
+            with path.open("rb") as f:
+                cached = pickle.load(f)
+            if isinstance(cached, Profile):
+                return cached
+        except Exception:  # noqa: BLE001 - a damaged cache file is rebuilt, whatever the damage
+            pass
+        print(f"The cached profile {path.name} could not be read; it is rebuilt.")
+    for stale in path.parent.glob(f"{key}.*.part"):  # left by an interrupted run
+        if time.time() - stale.stat().st_mtime > 3600:
+            stale.unlink(missing_ok=True)
     profile = build_profile(ds, as_of=as_of, **settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_suffix(f".{os.getpid()}.part")  # notebooks may run side by side
@@ -879,31 +895,29 @@ def run_profile(ds, holdout_start: str | pd.Timestamp | None = "", *, seed: int 
 
 def relabel(profile: Profile, run: Profile) -> tuple[Profile, pd.DataFrame]:
     """``profile`` (built at another date) with its segments renumbered to the run's:
-    each of its segments takes the number of the run segment that shares the most of its
-    customers (a one-to-one assignment); a segment left over gets a number after the
-    run's. Returns the relabelled profile and the mapping (``segment`` here, ``run
-    segment``, ``shared``: the share of its customers in that run segment)."""
-    from scipy.optimize import linear_sum_assignment
-
+    each of its segments takes the number of the run segment that holds the most of its
+    customers, so a number means the same customers' type as in the run. Two segments
+    that land on one run segment are merged (their cards are recomputed); a run segment
+    that no segment lands on has no counterpart at this date. Returns the relabelled
+    profile and the mapping (``segment`` here, ``run segment``, ``shared``: the share of
+    its customers in that run segment, and ``customers``)."""
     both = profile.customers[[S.CUSTOMER_ID, "segment"]].merge(
         run.customers[[S.CUSTOMER_ID, "segment"]], on=S.CUSTOMER_ID, suffixes=("", "_run"))
+    if both.empty:
+        raise ValueError("relabel: the two profiles share no customer")
     cross = pd.crosstab(both["segment"], both["segment_run"])
-    rows, cols = linear_sum_assignment(-cross.to_numpy())
-    new = {cross.index[r]: cross.columns[c] for r, c in zip(rows, cols, strict=True)}
-    extra = iter(range(int(run.segments["segment"].max()) + 1, 10_000))
-    for s in sorted(profile.segments["segment"]):
-        if s not in new:
-            new[s] = next(extra)
-    size = both.groupby("segment").size()
-    shared = {s: (cross.loc[s, new[s]] / size[s] if s in cross.index and new[s] in cross.columns
-                  else 0.0) for s in new}
-    mapping = pd.DataFrame({"segment": list(new), "run segment": list(new.values()),
-                            "shared": [shared[s] for s in new]}).sort_values("run segment")
+    new = {s: cross.columns[int(np.argmax(cross.loc[s].to_numpy()))] for s in cross.index}
+    missing = sorted(set(profile.segments["segment"]) - set(new))
+    if missing:  # every customer of an earlier cut is in the run's profile
+        raise ValueError(f"relabel: segment(s) {missing} share no customer with the run")
+    mapping = pd.DataFrame({
+        "segment": list(new), "run segment": list(new.values()),
+        "shared": [cross.loc[s, new[s]] / cross.loc[s].sum() for s in new],
+        "customers": [int(cross.loc[s].sum()) for s in new]}).sort_values(
+        ["run segment", "segment"], ignore_index=True)
     customers = profile.customers.assign(segment=profile.customers["segment"].map(new))
-    cards = profile.segments.assign(segment=profile.segments["segment"].map(new)).sort_values(
-        "segment", ignore_index=True)
-    return (Profile(customers, cards, profile.segmentation, profile.value_fit,
-                    profile.as_of, profile.settings), mapping.reset_index(drop=True))
+    return (Profile(customers, segment_cards(customers), profile.segmentation,
+                    profile.value_fit, profile.as_of, profile.settings), mapping)
 
 
 def profile_at(ds, cut, run: Profile) -> tuple[Profile, str]:
@@ -917,10 +931,28 @@ def profile_at(ds, cut, run: Profile) -> tuple[Profile, str]:
                      f"built before this decision's date ({cut:%Y-%m-%d}).")
     early = build_profile(ds, as_of=cut, **run.settings)
     mapped, table = relabel(early, run)
-    kept = (table["shared"] * early.customers["segment"].value_counts().reindex(
-        table["segment"]).fillna(0).to_numpy()).sum() / len(early.customers)
-    return mapped, (f"This decision is made at {cut:%Y-%m-%d}, before the run's profile date "
-                    f"({run.as_of:%Y-%m-%d}), so it uses a profile built from the orders up to "
-                    f"then, with each segment numbered as the run's segment that holds most of "
-                    f"its customers ({kept:.0%} of its customers are in the run segment of the "
-                    "same number).")
+    kept = (table["shared"] * table["customers"]).sum() / table["customers"].sum()
+    line = (f"This decision is made at {cut:%Y-%m-%d}, before the run's profile date "
+            f"({run.as_of:%Y-%m-%d}), so it uses a profile built from the orders up to then: "
+            f"{len(table)} segments, each numbered as the run's segment that holds most of its "
+            f"customers ({kept:.0%} of its customers are in the run segment of the same "
+            "number).")
+    merged = table.groupby("run segment")["segment"].size()
+    for run_seg in merged[merged > 1].index:
+        line += (f" {merged[run_seg]} of its segments fall mostly in run segment {run_seg} and "
+                 "are merged into it.")
+    absent = sorted(set(run.segments["segment"]) - set(table["run segment"]))
+    if absent:
+        line += (f" Run segment(s) {', '.join(map(str, absent))} have no counterpart at this "
+                 "date.")
+    return mapped, line
+
+
+def decision_profile(ds, cut, holdout_start: str | pd.Timestamp | None = "",
+                     **settings) -> tuple[Profile, str]:
+    """The profile for a decision at ``cut`` on ``ds``, set up as a report run sets it up:
+    :func:`run_profile` (``holdout_start`` and ``settings``, those of
+    :attr:`Profile.settings`), then :func:`profile_at`. The negative controls use it on
+    the data with the effects switched off, so that only the effects differ from the
+    main comparison."""
+    return profile_at(ds, cut, run_profile(ds, holdout_start, **settings))

@@ -134,16 +134,20 @@ def forecast_control_units(customers: int, seed: int, effects: dict | None = Non
 
 
 def forecast_differences(size: str | int, seed: int, effects: dict | None = None, h: int = 8,
-                         n_origins: int = 4, step: int = 13, model: str = "gbm") -> dict:
+                         n_origins: int = 4, step: int = 13, model: str = "gbm",
+                         profile_settings: dict | None = None) -> dict:
     """Notebook 02's six comparisons (:func:`chainsight.forecasting.profile_differences`)
-    on a synthetic scenario, the profile built before the first origin: what a notebook
+    on a synthetic scenario, with the run's profile at the first origin
+    (:func:`chainsight.profiling.decision_profile` with ``profile_settings``: the run's
+    ``holdout_start`` and profile settings; default: the run defaults): what a notebook
     shows as its negative control with the exploited effects switched off."""
     from chainsight import datasets, forecasting
 
     ds = datasets.load("synthetic", size=size, seed=seed, effects=effects)
     cat = forecasting.demand_panel(ds.orders, [S.CATEGORY], products=ds.tables["products"])
     origins = forecasting.default_origins(cat, h=h, n_origins=n_origins, step=step)
-    segments = profiling.build_profile(ds, as_of=origins[0], seed=seed).segments_for(
-        ds.tables["customers"])
+    profile, _ = profiling.decision_profile(ds, origins[0],
+                                            **(profile_settings or {"seed": seed}))
+    segments = profile.segments_for(ds.tables["customers"])
     return forecasting.profile_differences(ds.orders, segments, ds.tables["products"],
                                            ds.tables["calendar"], origins, h, model, seed)[0]
