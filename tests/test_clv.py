@@ -190,7 +190,9 @@ def test_choose_own_history_never_sees_the_holdout(small):
 def test_fit_checks_pass_on_cdnow_and_catch_a_base_without_dropout(cdnow):
     _, s = cdnow
     fit = clv.fit_value_models(s)
-    assert fit.checks == {"BG/NBD": [], "Gamma-Gamma": []} and fit.lines() == []
+    assert fit.checks == {"BG/NBD": [], "Gamma-Gamma": []}
+    assert fit.lines() == ["Fit checks: no parameter at a bound, most starts converged, and the "
+                           "BG/NBD finds dropout; CLV uses both models."]
     assert (fit.purchases, fit.spend) == ("bgnbd", "gamma_gamma")
     # Customers who never drop out: each buys at a steady rate of their own until the end.
     rng = np.random.default_rng(3)
@@ -214,6 +216,22 @@ def test_fit_checks_pass_on_cdnow_and_catch_a_base_without_dropout(cdnow):
     got = v["expected_purchases"].to_numpy()
     assert ((got - own) * (got - mean) <= 1e-9).all()
     assert np.corrcoef(got, rate)[0, 1] > 0.8
+
+
+def test_a_base_that_barely_leaves_and_spends_alike_is_said(cdnow):
+    """P(alive) near 1 for most repeat customers is flagged even when a/(a+b) is not tiny;
+    a Gamma-Gamma that finds no spread in mean spend is a note, not a failure."""
+    _, s = cdnow
+    report = clv.FitReport(True, 4, 4, -1.0, 0.0, "", pd.DataFrame())
+    barely = clv.BGNBD(1.8, 59.1, 0.05, 17.0, -1.0, report)  # a/(a+b) = 0.003
+    found = clv.check_bgnbd(barely, s)
+    assert len(found) == 1 and "P(alive) is above 0.95 for" in found[0]
+    alike = clv.GammaGamma(6.0, 128.0, 35_430.0, -1.0, report)
+    assert clv.check_gamma_gamma(alike) == []
+    assert clv.gamma_gamma_notes(alike) == [
+        "customers' mean spend per purchase is almost alike (q = 128: a spread of 9% of the "
+        "mean), so each customer's CLV uses about the average spend, whatever they spent before"]
+    assert clv.gamma_gamma_notes(clv.fit_value_models(s).gamma_gamma) == []
 
 
 def test_gamma_gamma_with_q_at_most_one_is_replaced():

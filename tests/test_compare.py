@@ -204,6 +204,19 @@ def test_sentence_other_format_and_positive_sign():
         "(90% interval +40 to +460 over 20 scenario units): worse.")
 
 
+def test_a_verdict_never_rests_on_a_bound_that_reads_as_zero():
+    r = _fixed(metric="Lost margin", unit="SKU", blind=100.0, aware=197.0, difference=97.0,
+               lo=0.436, hi=194.2, verdict="worse")
+    assert "(95% interval +0.4 USD to +194.2 USD over 64 SKU units): worse." in r.sentence(
+        "{:,.0f} USD")
+    fill = _fixed(metric="Fill rate", blind=0.97, aware=0.955, difference=-0.015, lo=-0.03,
+                  hi=-0.0004, verdict="worse")
+    assert "(95% interval -3.00 to -0.04 over" in fill.sentence()
+    # Without a verdict the bounds keep their format: a zero is then honest.
+    same = _fixed(difference=0.001, lo=-0.0004, hi=0.005, verdict="no measurable difference")
+    assert "(95% interval -0.0 to +0.5 over" in same.sentence()
+
+
 def test_sentence_follows_the_computed_result():
     blind, aware = _improvement()
     r = _pair(blind, aware)

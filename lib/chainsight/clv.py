@@ -318,6 +318,10 @@ def conditional_expected_spend(m: GammaGamma, x, zbar) -> np.ndarray:
 # ---------------------------------------------------------------------------
 _BOUND = 14.5  # |log parameter| beyond this sits at the search bounds (exp(+-15))
 NO_DROPOUT = 1e-3  # a/(a+b) below this: under 10% of customers leave within 100 purchases
+# P(alive) above FLAT_ALIVE for FLAT_SHARE of the repeat customers: it tells little (CDNOW
+# and the synthetic retailer have 2% and 0.2% of them there).
+FLAT_ALIVE, FLAT_SHARE = 0.95, 0.9
+ALIKE_SPEND_CV = 0.10  # Gamma-Gamma's spread of mean spend below this: customers spend alike
 
 
 def _at_bound(params: dict) -> list[str]:
@@ -345,11 +349,25 @@ def check_bgnbd(bg: BGNBD, summary: pd.DataFrame) -> list[str]:
     repeat = summary[summary[X] > 0]
     alive = p_alive(bg, repeat[X], repeat[TX], repeat[T_])
     leave = bg.a / (bg.a + bg.b)
-    if len(alive) and (alive.min() > 0.99 or leave < NO_DROPOUT):
+    if len(alive) and ((alive > FLAT_ALIVE).mean() >= FLAT_SHARE or leave < NO_DROPOUT):
         found.append(f"the fit finds almost no dropout: the chance of leaving after a purchase, "
-                     f"a/(a+b), is {leave:.2g}, and P(alive) is above 0.99 for "
-                     f"{(alive > 0.99).mean():.0%} of repeat customers, so it tells little")
+                     f"a/(a+b), is {leave:.2g}, and P(alive) is above {FLAT_ALIVE:.2f} for "
+                     f"{(alive > FLAT_ALIVE).mean():.0%} of repeat customers, so it tells little")
     return found
+
+
+def gamma_gamma_notes(gg: GammaGamma | None) -> list[str]:
+    """What a sound Gamma-Gamma fit says that changes how CLV reads: customers' mean
+    spend per purchase almost alike (its coefficient of variation, 1/sqrt(q - 2), below
+    :data:`ALIKE_SPEND_CV`), so every customer's CLV uses about the average spend."""
+    if gg is None or gg.q <= 2:
+        return []
+    cv = 1 / np.sqrt(gg.q - 2)
+    if cv >= ALIKE_SPEND_CV:
+        return []
+    return [f"customers' mean spend per purchase is almost alike (q = {gg.q:.3g}: a spread of "
+            f"{cv:.0%} of the mean), so each customer's CLV uses about the average spend, "
+            "whatever they spent before"]
 
 
 def check_gamma_gamma(gg: GammaGamma) -> list[str]:
@@ -408,12 +426,18 @@ class ValueFit:
     prior: tuple[float, float]  # the gamma prior of :func:`shrunk_rates`
 
     def lines(self) -> list[str]:
-        """What the notebook prints: each problem, and what was used instead."""
+        """What the notebook prints: each problem and what was used instead (or that the
+        checks passed), then what a sound fit says that changes how CLV reads."""
         out = [f"Fit check ({model}): {problem}." for model, found in self.checks.items()
                for problem in found]
         if out:
             out.append(f"Used instead: purchases from {PURCHASES[self.purchases]}; spend "
                        f"from {SPEND[self.spend]}.")
+        else:
+            out.append("Fit checks: no parameter at a bound, most starts converged, and the "
+                       "BG/NBD finds dropout; CLV uses both models.")
+        if self.spend == "gamma_gamma":
+            out += [f"Fit note (Gamma-Gamma): {n}." for n in gamma_gamma_notes(self.gamma_gamma)]
         return out
 
     def expected_purchases(self, weeks, x, t_x, T) -> np.ndarray:

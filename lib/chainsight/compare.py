@@ -13,6 +13,7 @@ lays several comparisons out for display, and :func:`over_seeds` with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -103,7 +104,21 @@ class Paired:
 
     def formatted(self, fmt: str = "{:.1%}") -> dict:
         """The two sides in ``fmt``, and the difference and its interval signed (in
-        percentage points for a percent format, flagged by ``points``)."""
+        percentage points for a percent format, flagged by ``points``). When a verdict
+        rests on an interval that excludes zero, its bounds get more decimals (up to three
+        more) rather than read as zero."""
+        out = self._formatted(fmt)
+        for _ in range(3):
+            if self.verdict == "no measurable difference" or not any(
+                    _reads_as_zero(out[k]) for k in ("lo", "hi")):
+                break
+            finer = re.sub(r"\.(\d+)([f%])", lambda m: f".{int(m[1]) + 1}{m[2]}", fmt, count=1)
+            if finer == fmt:
+                break
+            fmt, out = finer, self._formatted(finer)
+        return out
+
+    def _formatted(self, fmt: str) -> dict:
         if fmt.format(0.5).endswith("%"):
             # Differences of fractions read as percentage points, not as percent.
             points_fmt = fmt.replace("%}", "f}")
@@ -135,6 +150,12 @@ class Paired:
             "verdict": str(self.verdict),
             "n_boot": int(self.n_boot),
         }
+
+
+def _reads_as_zero(text: str) -> bool:
+    """Whether a formatted number shows as zero, e.g. '+0', '-0.0' or '0 USD'."""
+    number = re.search(r"[-+]?[\d,]*\.?\d+", text)
+    return number is not None and float(number[0].replace(",", "")) == 0
 
 
 def _signed(text: str, x: float) -> str:

@@ -760,7 +760,7 @@ def holdout_check(ds, holdout_start: str | pd.Timestamp, top_share: float = 0.2,
               "own_history": f"{clv.OWN_HISTORY_METHODS[choice.method]}, scaled on training",
               "regression": "history regression: "
                             + clv.REGRESSIONS[regression_choice["model"].iloc[0]],
-              "aware": "BG/NBD per customer"}
+              "aware": f"{clv.PURCHASES_SHORT[prof.value_fit.purchases]} per customer"}
     blinds = {"own history": "own_history", "history regression": "regression"}
     seg_codes, seg_values = pd.factorize(c["segment"], sort=True)
     n_seg = len(seg_values)
