@@ -37,25 +37,77 @@ def test_or_library_capacitated_warehouse_optimum(name):
     assert (load <= inst["capacity"] * r.open + 1e-6).all()
 
 
-@pytest.mark.parametrize("path", CVRP, ids=lambda p: p.stem)
-def test_cvrplib_within_two_percent(path):
+def _routed(path, iterations):
     inst = datasets.read_cvrp(path)
     routes, best = datasets.read_cvrp_solution(path.with_suffix(".sol"))
     dist = L.tsplib_distances(inst["coords"])
     assert L.route_cost(routes, dist) == best  # the reader and the distances agree
-    r = L.solve_cvrp(dist, inst["demand"], inst["capacity"], inst["vehicles"], inst["depot"])
-    assert r.cost <= best * 1.02
+    r = L.solve_cvrp(dist, inst["demand"], inst["capacity"], inst["vehicles"], inst["depot"],
+                     iterations=iterations)
     visited = sorted(n for route in r.routes for n in route)
     assert visited == [i for i in range(len(dist)) if i != inst["depot"]]
     assert all(inst["demand"][route].sum() <= inst["capacity"] for route in r.routes)
+    assert len(r.routes) <= inst["vehicles"]
+    assert r.cost == L.route_cost(r.routes, dist)
+    return r.cost, best
+
+
+@pytest.mark.parametrize("path", CVRP, ids=lambda p: p.stem)
+def test_cvrplib_a_at_its_published_optimum(path):
+    cost, best = _routed(path, 3000)
+    assert cost == best
+
+
+@pytest.mark.parametrize("name", ["B-n78-k10", "P-n76-k5", "P-n101-k4"])
+def test_cvrplib_b_and_p_within_one_percent(name):
+    cost, best = _routed(REF / "cvrplib_BP" / f"{name}.vrp", 10_000)
+    assert cost <= best * 1.01
 
 
 def test_cvrp_same_routes_on_every_run():
     inst = datasets.read_cvrp(CVRP[0])
     dist = L.tsplib_distances(inst["coords"])
     runs = [L.solve_cvrp(dist, inst["demand"], inst["capacity"], inst["vehicles"],
-                         solution_limit=500).routes for _ in range(2)]
+                         iterations=500).routes for _ in range(2)]
     assert runs[0] == runs[1]
+
+
+def test_routes_that_cannot_be_found_say_why():
+    dist = np.array([[0, 3, 4, 5], [3, 0, 2, 6], [4, 2, 0, 3], [5, 6, 3, 0]])
+    with pytest.raises(ValueError, match=r"total demand 18 exceeds the fleet's capacity \(2 "
+                                         r"vehicles x 7 = 14\); at least 3 vehicles"):
+        L.solve_cvrp(dist, [0, 6, 6, 6], 7, 2)
+    # 3 x 4 units fit 2 x 7 in total, but no vehicle carries two of them.
+    with pytest.raises(ValueError, match="the loads do not pack into them; try 3 vehicles"):
+        L.solve_cvrp(dist, [0, 4, 4, 4], 7, 2, iterations=200)
+    assert len(L.solve_cvrp(dist, [0, 4, 4, 4], 7, 3, iterations=200).routes) == 3
+
+
+def test_p_median_local_search_bound_and_time_limit_are_honest():
+    dist, p = datasets.read_pmed(REF / "orlib_pmed" / "pmed6.txt")
+    best = PMED["pmed6"]
+    fast = L.pmedian(dist, p, exact=False)
+    assert fast.cost >= best >= fast.cost * (1 - fast.gap) - 1e-9
+    assert fast.status.startswith(f"within {fast.gap:.2%}") and fast.gap > 0
+    short = L.pmedian(dist, p, time_limit=0.2)
+    assert short.cost >= best >= short.cost * (1 - short.gap) - 1e-9
+    assert short.status == "optimal" or "time limit" in short.status
+    # Vertex substitution ends where no single swap helps: brute force on a small graph.
+    small = datasets.random_pmed(12, 30, seed=1)
+    is_open, cost = L.swap_search(small, 3, [0, 1, 2])
+    from itertools import combinations
+    costs = {s: small[:, list(s)].min(axis=1).sum() for s in combinations(range(12), 3)}
+    assert cost == costs[tuple(np.flatnonzero(is_open))] >= min(costs.values())
+    exact = L.pmedian(small, 3)
+    assert exact.status == "optimal" and exact.cost == min(costs.values())
+
+
+def test_random_pmed_is_an_or_library_shaped_graph():
+    d = datasets.random_pmed(300, 1800, seed=4)
+    assert d.shape == (300, 300) and np.isfinite(d).all() and (np.diag(d) == 0).all()
+    assert (d == d.T).all() and (d == np.round(d)).all() and d[d > 0].min() >= 1
+    assert (datasets.random_pmed(300, 1800, seed=4) == d).all()
+    assert len(datasets.PMED_SIZES) == 40
 
 
 def test_p_median_repeated_edge_last_cost_wins(tmp_path):

@@ -708,6 +708,44 @@ def read_pmed(path) -> tuple[np.ndarray, int]:
     return shortest_path(np.where(np.isfinite(W), W, 0), method="D", directed=False), p
 
 
+# OR-Library's pmed instances: (n, edges, p) of pmed1-40 (Beasley 1985).
+PMED_SIZES: tuple[tuple[int, int, int], ...] = tuple(
+    (n, e, p) for n, e, ps in (
+        (100, 200, (5, 10, 10, 20, 33)), (200, 800, (5, 10, 20, 40, 67)),
+        (300, 1800, (5, 10, 30, 60, 100)), (400, 3200, (5, 10, 40, 80, 133)),
+        (500, 5000, (5, 10, 50, 100, 167)), (600, 7200, (5, 10, 60, 120, 200)),
+        (700, 9800, (5, 10, 70, 140)), (800, 12800, (5, 10, 80)), (900, 16200, (5, 10, 90)))
+    for p in ps)
+
+
+def random_pmed(n: int, edges: int, seed: int = 0) -> np.ndarray:
+    """A p-median instance made the way OR-Library's pmed instances were (Beasley 1985):
+    a connected random graph of ``n`` nodes and ``edges`` edges (a random spanning tree,
+    then edges between random pairs) with integer costs uniform on 1-100, and the
+    all-pairs shortest-path distances; every node is a customer and a candidate site.
+    It is not the published instance of that size (its generator is not public), so it
+    has no published optimum."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import shortest_path
+
+    if not n - 1 <= edges <= n * (n - 1) // 2:
+        raise ValueError(f"random_pmed: {edges} edges cannot connect {n} nodes simply")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(n)
+    cost: dict[tuple[int, int], int] = {}
+    for k in range(1, n):  # each node joins one placed before it
+        a, b = int(order[k]), int(order[rng.integers(k)])
+        cost[min(a, b), max(a, b)] = int(rng.integers(1, 101))
+    while len(cost) < edges:
+        a, b = (int(v) for v in rng.integers(n, size=2))
+        if a != b:
+            cost.setdefault((min(a, b), max(a, b)), int(rng.integers(1, 101)))
+    i, j = np.array(list(cost)).T
+    w = np.array(list(cost.values()), dtype=float)
+    graph = csr_matrix((np.r_[w, w], (np.r_[i, j], np.r_[j, i])), shape=(n, n))
+    return shortest_path(graph, method="D", directed=False)
+
+
 def read_cap(path) -> dict:
     """An OR-Library capacitated warehouse instance: ``capacity`` and ``fixed`` per
     warehouse, ``demand`` per customer and ``cost`` (customers x warehouses) of
