@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from chainsight import compare, datasets
 from chainsight import logistics as L
+from chainsight import schema as S
 
 REF = Path(__file__).resolve().parents[1] / "data" / "reference"
 PMED = datasets.read_optima(REF / "orlib_pmed" / "pmedopt.txt")
@@ -328,3 +330,13 @@ def test_city_points_spread_evenly_and_stay_put():
     assert a.equals(b) and a["lon"].nunique() == 500
     d = L.great_circle_km(120.0, 30.0, a["lon"], a["lat"])
     assert d.max() <= 10.05 and np.median(d) == pytest.approx(10 / np.sqrt(2), rel=0.1)
+
+
+def test_demand_by_country_from_the_customers_or_the_orders():
+    orders = pd.DataFrame({S.CUSTOMER_ID: ["a", "a", "b"], S.ORDER_ID: ["1", "2", "3"],
+                           S.QUANTITY: [1.0, 2.0, 1.0], S.UNIT_PRICE: [10.0, 10.0, 5.0],
+                           S.COUNTRY: ["US", "US", "CA"]})
+    from_orders = L.demand_by_country(orders, pd.DataFrame({S.CUSTOMER_ID: ["a", "b"]}))
+    assert from_orders["revenue"].to_dict() == {"US": 30.0, "CA": 5.0}
+    customers = pd.DataFrame({S.CUSTOMER_ID: ["a", "b"], S.COUNTRY: ["UK", "UK"]})
+    assert L.demand_by_country(orders, customers)["customers"].to_dict() == {"UK": 2}

@@ -1351,13 +1351,17 @@ def holdout_sentence(h: dict, start) -> str:
             "days and next-day delivery of every express order.")
 
 
-def demand_by_country(orders: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
+def demand_by_country(orders: pd.DataFrame, customers: pd.DataFrame | None) -> pd.DataFrame:
     """Customers, orders, revenue and revenue share per country (for data whose
-    geography stops at the country), largest first."""
-    S.require_columns(customers, "customers", [S.CUSTOMER_ID, S.COUNTRY])
-    out = (orders.drop(columns=S.COUNTRY, errors="ignore")
-           .merge(customers[[S.CUSTOMER_ID, S.COUNTRY]], on=S.CUSTOMER_ID)
-           .assign(revenue=lambda d: d[S.QUANTITY] * d[S.UNIT_PRICE])
+    geography stops at the country), largest first: the customers' country, or the
+    orders' own when the customers carry none."""
+    if customers is not None and S.COUNTRY in customers and customers[S.COUNTRY].notna().any():
+        lines = orders.drop(columns=S.COUNTRY, errors="ignore").merge(
+            customers[[S.CUSTOMER_ID, S.COUNTRY]], on=S.CUSTOMER_ID)
+    else:
+        S.require_columns(orders, "orders", [S.COUNTRY])
+        lines = orders
+    out = (lines.assign(revenue=lambda d: d[S.QUANTITY] * d[S.UNIT_PRICE])
            .groupby(S.COUNTRY).agg(customers=(S.CUSTOMER_ID, "nunique"),
                                    orders=(S.ORDER_ID, "nunique"), revenue=("revenue", "sum"))
            .sort_values("revenue", ascending=False))

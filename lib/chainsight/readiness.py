@@ -43,7 +43,7 @@ NEEDS: tuple[Need, ...] = (
     Need("03", "negative control", (EFFECTS,)),
     *(Need("04", section, (("customers", S.CITY), ("customers", S.LON), ("customers", S.LAT),
                            ("sites", None), ("orders", S.SHIP_MODE)),
-           "demand by country, when customers carry a country")
+           "demand by country, when the customers or the orders carry a country")
       for section in ("warehouse network", "holdout", "delivery tiers", "last mile")),
     Need("04", "negative control", (EFFECTS,)),
 )
