@@ -852,8 +852,10 @@ def control_table(results: dict, names=("total_cost", "lost_margin",
         for name in names:
             if name in r["paired"]:
                 p = r["paired"][name]
+                equal = name == "total_cost_equal_holding"  # the blind side's other target
                 rows.append({"scenario": scenario, "comparison": p.metric,
-                             "blind target": r["tuning"]["targets"][r["blind"]],
+                             "blind target": r["tuning"]["equal_cost_target"] if equal
+                             else r["tuning"]["targets"][r["blind"]],
                              "aware target": r["tuning"]["targets"][r["aware"]],
                              **{k: getattr(p, k) for k in ("blind", "aware", "difference",
                                                             "lo", "hi", "verdict")}})

@@ -429,17 +429,19 @@ def render_index(params: ParamSet, results: list[NotebookResult], started: str) 
 def _readable(v) -> str:
     """A recorded value in words for the index: numbers at 4 significant digits,
     mappings as ``key: value`` pairs, lists comma-separated."""
-    if isinstance(v, bool) or v is None:
-        return str(v)
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if v is None:
+        return "none"
     if isinstance(v, float):
         return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
     if isinstance(v, int):
         return f"{v:,}"
     if isinstance(v, dict):
         return "; ".join(f"{k}: ({_readable(x)})" if isinstance(x, dict) else
-                         f"{k}: {_readable(x)}" for k, x in v.items())
+                         f"{k}: {_readable(x)}" for k, x in v.items()) or "none"
     if isinstance(v, list):
-        return ", ".join(_readable(x) for x in v)
+        return ", ".join(_readable(x) for x in v) or "none"
     return str(v)
 
 
