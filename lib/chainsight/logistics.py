@@ -299,29 +299,27 @@ def _reduce(C, p: int, lam, upper: float):
     return closed, opened
 
 
-def _radius_milp(C, p: int, candidates, forced, incumbent, time_limit: float):
+def _radius_milp(C, p: int, candidates, forced, time_limit: float):
     """The radius formulation of the p-median (Elloumi 2010) over ``candidates``, with
-    ``forced`` open and ``incumbent`` as the starting solution, solved by HiGHS. Each
-    customer's distinct distances D1 < D2 < ... get a variable z_k (its distance exceeds
-    D_k): z_1 + (sites at D_1) >= 1, z_k + (sites at D_k) >= z_{k-1}; the cost is
-    D_1 + sum of (D_{k+1} - D_k) z_k. Distances beyond a forced site's are dropped.
-    Returns the open sites, the cost, the proven bound and HiGHS's status."""
-    import highspy
+    ``forced`` open, solved by HiGHS (through scipy). Each customer's distinct distances
+    D1 < D2 < ... get a variable z_k (its distance exceeds D_k): z_1 + (sites at D_1) >= 1,
+    z_k + (sites at D_k) >= z_{k-1}; the cost is D_1 + sum of (D_{k+1} - D_k) z_k.
+    Distances beyond a forced site's are dropped. Returns the open sites (None if none
+    was found in time), the cost, the proven bound and whether it is optimal."""
     from scipy import sparse
+    from scipy.optimize import Bounds, LinearConstraint, milp
 
     Cc = C[:, candidates]
     n, m = Cc.shape
     force = np.isin(candidates, forced)
     cap = Cc[:, force].min(axis=1) if force.any() else np.full(n, np.inf)
-    start = np.isin(candidates, incumbent)
-    rows, cols, vals, lower, cost, z_start = [], [], [], [], [], []
+    rows, cols, vals, lower, cost = [], [], [], [], []
     offset, nz, r = 0.0, 0, 0
     for c in range(n):
         keep = np.flatnonzero(Cc[c] <= cap[c])
         levels, level_of = np.unique(Cc[c, keep], return_inverse=True)
         offset += levels[0]
         cost.append(np.diff(levels))
-        z_start.append((levels[:-1] < Cc[c, start].min()).astype(float))
         for k in range(len(levels) - 1):
             sites = keep[level_of == k]
             rows += [r] * (len(sites) + 1 + (k > 0))
@@ -330,38 +328,23 @@ def _radius_milp(C, p: int, candidates, forced, incumbent, time_limit: float):
             lower.append(1.0 if k == 0 else 0.0)
             r += 1
         nz += len(levels) - 1
-    rows_a, cols_a = np.asarray(rows, dtype=int), np.asarray(cols, dtype=int)
-    A = sparse.csc_matrix((np.r_[vals, np.ones(m)], (np.r_[rows_a, np.full(m, r)],
-                                                     np.r_[cols_a, np.arange(m)])),
+    A = sparse.csr_matrix((np.r_[vals, np.ones(m)], (np.r_[rows, np.full(m, r)],
+                                                     np.r_[cols, np.arange(m)])),
                           shape=(r + 1, m + nz))
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = m + nz, r + 1
-    lp.col_cost_ = np.concatenate([np.zeros(m), *cost]) if nz else np.zeros(m)
-    lp.col_lower_ = np.concatenate([force.astype(float), np.zeros(nz)])
-    lp.col_upper_ = np.ones(m + nz)
-    lp.row_lower_ = np.array([*lower, p], dtype=float)
-    lp.row_upper_ = np.array([highspy.kHighsInf] * r + [p], dtype=float)
-    lp.offset_ = offset
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_ = A.indptr, A.indices, A.data
-    lp.integrality_ = ([highspy.HighsVarType.kInteger] * m
-                       + [highspy.HighsVarType.kContinuous] * nz)
-    h = highspy.Highs()
-    for option, value in (("output_flag", False), ("time_limit", float(max(time_limit, 0.1))),
-                          ("mip_rel_gap", 0.0), ("threads", 1), ("random_seed", 0)):
-        h.setOptionValue(option, value)
-    h.passModel(lp)
-    sol = highspy.HighsSolution()
-    sol.col_value = list(np.concatenate([start.astype(float), *z_start]))
-    sol.value_valid = True
-    h.setSolution(sol)
-    h.run()
-    info = h.getInfo()
-    y = np.asarray(h.getSolution().col_value[:m]) > 0.5
+    objective = np.concatenate([np.zeros(m), *cost]) if nz else np.zeros(m)
+    integrality = np.r_[np.ones(m), np.zeros(nz)]
+    lo = np.r_[force.astype(float), np.zeros(nz)]
+    with _quiet_stdout():
+        res = milp(objective, integrality=integrality, bounds=Bounds(lo, np.ones(m + nz)),
+                   constraints=LinearConstraint(A, np.r_[lower, p], np.r_[[np.inf] * r, p]),
+                   options={"time_limit": max(time_limit, 0.1), "mip_rel_gap": 0.0})
+    bound = getattr(res, "mip_dual_bound", None)
+    bound = -np.inf if bound is None or not np.isfinite(bound) else bound + offset
+    if res.x is None:
+        return None, np.inf, bound, False
     is_open = np.zeros(C.shape[1], bool)
-    is_open[np.asarray(candidates)[y]] = True
-    return (is_open, float(info.objective_function_value), float(info.mip_dual_bound),
-            h.modelStatusToString(h.getModelStatus()))
+    is_open[np.asarray(candidates)[res.x[:m] > 0.5]] = True
+    return is_open, float(res.fun) + offset, bound, res.status == 0
 
 
 def pmedian(assign_cost, p: int, time_limit: float = 60.0, exact: bool = True) -> Location:
@@ -370,8 +353,9 @@ def pmedian(assign_cost, p: int, time_limit: float = 60.0, exact: bool = True) -
 
     A greedy start improved by vertex substitution (:func:`swap_search`) gives a
     solution; a Lagrangian bound (:func:`lagrangian_bound`) gives a lower bound and
-    closes (or opens) every site that no cheaper solution could use; the radius
-    formulation on the sites left is then solved exactly by HiGHS from that solution.
+    closes (or opens) every site that no cheaper solution could use, so the solution in
+    hand cuts the exact problem down; the radius formulation on the sites left is then
+    solved by HiGHS.
     With ``exact=False`` the MILP is skipped: the answer comes in well under a second
     and its ``gap`` says how far from the optimum it can be. A time-limited run returns
     its best solution with the proven gap (``status`` says so). Integer costs (as in
@@ -399,13 +383,13 @@ def pmedian(assign_cost, p: int, time_limit: float = 60.0, exact: bool = True) -
             # MILP's start and cutoff.
             closed, opened = _reduce(C, p, lam, best - (1 - 1e-6 if integral else 1e-9))
             cand = np.flatnonzero(~closed | is_open)
-            o, c, b, status = _radius_milp(C, p, cand, np.flatnonzero(opened & is_open),
-                                           np.flatnonzero(is_open),
+            o, c, b, proven = _radius_milp(C, p, cand, np.flatnonzero(opened & is_open),
                                            time_limit - (time.perf_counter() - t0))
-            c = float(C[:, o].min(axis=1).sum())  # the cost itself, not HiGHS's sum
-            if c < best - 1e-9:
-                is_open, best = o, c
-            b = min(b, best)  # outside the candidates no solution beats the one in hand
+            if o is not None:
+                c = float(C[:, o].min(axis=1).sum())  # the cost itself, not HiGHS's sum
+                if c < best - 1e-9:
+                    is_open, best = o, c
+            b = best if proven else min(b, best)  # outside the candidates none beats it
             bound = max(bound, np.ceil(b - 1e-6) if integral else b)
     gap = max(0.0, (best - bound) / best) if best > 0 else 0.0
     status = "optimal" if gap <= 1e-9 else f"within {gap:.2%} of the optimum (time limit)" \
