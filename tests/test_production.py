@@ -1,0 +1,49 @@
+"""Capacity planning and lead times: the published aggregate plan and the queue formula
+against its simulation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from chainsight import production as P
+
+
+@pytest.mark.parametrize("integer,key", [(False, "lp"), (True, "integer")])
+def test_red_tomato_aggregate_plan_at_the_books_optimum(integer, key):
+    """Chopra & Meindl, Supply Chain Management, ch. 8: 422,275 as an LP, 422,660 with
+    whole workers and units."""
+    plan = P.aggregate_plan(P.RED_TOMATO_DEMAND, integer=integer)
+    assert plan.status == "optimal"
+    assert plan.cost == pytest.approx(P.RED_TOMATO_OPTIMUM[key], abs=0.5)
+    t = plan.table
+    # The plan keeps its own books: stock flows, workforce flows, capacity, the end state.
+    opening = np.r_[1000, (t["inventory"] - t["backlog"]).to_numpy()[:-1]]
+    flow = opening + t["made"] + t["subcontracted"] - t["demand"]
+    assert np.allclose(flow, t["inventory"] - t["backlog"], atol=1e-6)
+    assert np.allclose(np.diff(np.r_[80, t["workers"]]), t["hired"] - t["laid_off"], atol=1e-6)
+    assert (4 * t["made"] <= 160 * t["workers"] + t["overtime_hours"] + 1e-6).all()
+    assert t["inventory"].iloc[-1] >= 500 - 1e-6 and t["backlog"].iloc[-1] <= 1e-6
+    if integer:
+        assert np.allclose(t[["workers", "made"]], t[["workers", "made"]].round())
+
+
+@pytest.mark.parametrize("rho", [0.5, 0.8, 0.9])
+def test_queue_formula_within_two_percent_of_the_simulation(rho):
+    formula = P.queue_wait(rho, service_mean=1.0, service_cv=0.7)
+    simulated = np.mean([P.simulate_queue(rho, 1.0, 0.7, 2_000_000, seed=s)
+                         for s in range(3)])
+    assert simulated == pytest.approx(formula, rel=0.02)
+    # Deterministic service halves the M/M/1 wait (Pollaczek-Khinchine).
+    assert P.queue_wait(rho, 1.0, 0.0) == pytest.approx(P.queue_wait(rho, 1.0, 1.0) / 2)
+
+
+def test_bad_plan_and_queue_inputs_are_sentences():
+    with pytest.raises(ValueError, match=r"not negative: \['holding'\]"):
+        P.PlanCosts(holding=-2)
+    with pytest.raises(ValueError, match="one finite, non-negative number per period"):
+        P.aggregate_plan([100, -5])
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        P.queue_wait(1.0, 1.0, 0.5)
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        P.simulate_queue(1.2, 1.0, 0.5)
