@@ -47,3 +47,28 @@ def test_bad_plan_and_queue_inputs_are_sentences():
         P.queue_wait(1.0, 1.0, 0.5)
     with pytest.raises(ValueError, match="strictly between 0 and 1"):
         P.simulate_queue(1.2, 1.0, 0.5)
+
+
+@pytest.mark.parametrize("ramp", [1, 0])
+def test_the_customisation_trend_finds_the_injected_rise_and_only_it(ramp):
+    """Grouped by the generator's personas (the truth, never read by a notebook): the
+    family homemakers' share rises from 25% to 65% when the ramp is on, and no group
+    rises or falls when it is off."""
+    from chainsight import datasets
+
+    effects = None if ramp else {"customisation_ramp": 0}
+    ds = datasets.load("synthetic", size="small", seed=42, effects=effects)
+    truth = datasets.load_truth("small", 42, effects).customers
+    personas = truth[["customer_id", "persona"]].rename(columns={"persona": "segment"})
+    trend = P.customisation_trend(ds.orders, ds.tables["products"], personas).set_index(
+        "segment")
+    home = trend.loc["family_homemaker"]
+    if ramp:
+        assert home["verdict"] == "rising" and home["lo"] > 0
+        assert home["share_first_week"] == pytest.approx(0.25, abs=0.08)
+        assert home["share_last_week"] == pytest.approx(0.65, abs=0.08)
+    rising = list(trend.index[trend["verdict"] == "rising"])
+    assert rising == (["family_homemaker"] if ramp else []), trend
+    assert not (trend["verdict"] == "falling").any(), trend
+    whole = P.customisation_trend(ds.orders, ds.tables["products"])
+    assert list(whole["segment"]) == ["all"] and whole["lines"].item() == trend["lines"].sum()

@@ -173,3 +173,83 @@ def simulate_queue(utilisation: float, service_mean: float, service_cv: float,
     walk = np.concatenate([[0.0], np.cumsum(service[:-1] - gaps[1:])])
     wait = walk - np.minimum.accumulate(np.minimum(walk, 0.0))
     return float(wait[int(warmup * n_jobs):].mean())
+
+
+# ---------------------------------------------------------------------------
+# Who wants customisation, and how fast that grows
+# ---------------------------------------------------------------------------
+def _logistic_trend(t, n, k, iterations: int = 50) -> tuple[float, float]:
+    """Intercept and slope of a binomial logistic regression of ``k`` customised out of
+    ``n`` lines on time ``t`` (Newton's method on the weekly counts)."""
+    from scipy.special import expit
+
+    X = np.column_stack([np.ones_like(t), t])
+    beta = np.array([np.log((k.sum() + 0.5) / (n.sum() - k.sum() + 0.5)), 0.0])
+    for _ in range(iterations):
+        p = expit(X @ beta)
+        w = n * p * (1 - p)
+        hess = X.T @ (X * w[:, None]) + 1e-9 * np.eye(2)
+        step = np.linalg.solve(hess, X.T @ (k - n * p))
+        beta = beta + step
+        if np.abs(step).max() < 1e-10:
+            break
+    return float(beta[0]), float(beta[1])
+
+
+MIN_LINES = 10  # customised (and plain) lines a group needs for a trend
+
+
+def customisation_trend(orders: pd.DataFrame, products: pd.DataFrame,
+                        groups: pd.DataFrame | None = None, until=None, n_boot: int = 1000,
+                        seed: int = 0) -> pd.DataFrame:
+    """The share of customisable order lines that were customised, and its trend, per
+    group (``groups``: customer_id and ``segment``; without it, the whole base).
+
+    The trend is a logistic regression of a line being customised on time (in years),
+    fitted on weekly counts; its 95% interval comes from resampling the weeks. Returns
+    per group: lines, customised lines, the share, the fitted share at the first and
+    the last week, the slope (log-odds per year) with its interval, and a verdict
+    (``rising``, ``falling`` or ``no measurable trend``). Lines up to ``until``."""
+    from chainsight import schema as S
+
+    S.require_columns(orders, "orders", [S.CUSTOMER_ID, S.TIMESTAMP, S.PRODUCT_ID,
+                                         S.CUSTOMISED])
+    S.require_columns(products, "products", [S.PRODUCT_ID, S.CUSTOMISABLE])
+    able = products.loc[products[S.CUSTOMISABLE].astype(bool), S.PRODUCT_ID]
+    lines = orders[orders[S.PRODUCT_ID].isin(able)]
+    if until is not None:
+        lines = lines[lines[S.TIMESTAMP] < pd.Timestamp(until)]
+    if lines.empty:
+        raise ValueError("customisation_trend: no order lines of customisable products")
+    if groups is None:
+        lines = lines.assign(segment="all")
+    else:
+        lines = lines.merge(groups[[S.CUSTOMER_ID, "segment"]], on=S.CUSTOMER_ID, how="left")
+        lines["segment"] = lines["segment"].astype(object).fillna("new")
+    from scipy.special import expit
+
+    week = lines[S.TIMESTAMP].dt.to_period("W-SUN").dt.start_time
+    start = week.min()
+    weekly = (lines.assign(week=week, customised=lines[S.CUSTOMISED].astype(bool))
+              .groupby(["segment", "week"])["customised"].agg(["size", "sum"]).reset_index())
+    rng = np.random.default_rng(seed)
+    rows = []
+    for seg, g in weekly.groupby("segment", sort=True):
+        t = ((g["week"] - start).dt.days / 365.25).to_numpy()
+        n, k = g["size"].to_numpy(float), g["sum"].to_numpy(float)
+        row = {"segment": seg, "lines": int(n.sum()), "customised": int(k.sum()),
+               "share": k.sum() / n.sum(), "share_first_week": np.nan,
+               "share_last_week": np.nan, "slope_per_year": np.nan, "lo": np.nan,
+               "hi": np.nan, "verdict": f"too few lines to tell (fewer than {MIN_LINES} "
+                                        "customised or plain, or 8 weeks)"}
+        if min(k.sum(), n.sum() - k.sum()) >= MIN_LINES and len(g) >= 8:
+            a, b = _logistic_trend(t, n, k)
+            picks = rng.integers(len(g), size=(n_boot, len(g)))
+            lo, hi = np.quantile([_logistic_trend(t[i], n[i], k[i])[1] for i in picks],
+                                 [0.025, 0.975])
+            row.update(share_first_week=expit(a + b * t.min()),
+                       share_last_week=expit(a + b * t.max()), slope_per_year=b, lo=lo, hi=hi,
+                       verdict="rising" if lo > 0 else "falling" if hi < 0
+                       else "no measurable trend")
+        rows.append(row)
+    return pd.DataFrame(rows)
