@@ -72,3 +72,33 @@ def test_the_customisation_trend_finds_the_injected_rise_and_only_it(ramp):
     assert not (trend["verdict"] == "falling").any(), trend
     whole = P.customisation_trend(ds.orders, ds.tables["products"])
     assert list(whole["segment"]) == ["all"] and whole["lines"].item() == trend["lines"].sum()
+
+
+def test_customised_units_forecast_by_hand():
+    """Two segments of 100 customisable units a week: A's customised share climbs from
+    10% to 90% over two years, B's stays at 20%. Each side picks its share method on the
+    13 weeks before the holdout; the table adds up to the data."""
+    import pandas as pd
+
+    from chainsight import schema as S
+
+    weeks = pd.date_range("2023-01-02", periods=104, freq="7D")
+    rows = []
+    for i, w in enumerate(weeks):
+        for seg, share in (("A", 0.1 + 0.8 * i / 103), ("B", 0.2)):
+            k = int(round(100 * share))
+            rows += [(f"{seg}{j}", w + pd.Timedelta(hours=10), "sofa", 1.0, j < k)
+                     for j in range(100)]
+    orders = pd.DataFrame(rows, columns=[S.CUSTOMER_ID, S.TIMESTAMP, S.PRODUCT_ID,
+                                         S.QUANTITY, S.CUSTOMISED])
+    products = pd.DataFrame({S.PRODUCT_ID: ["sofa"], S.CUSTOMISABLE: [True]})
+    segments = pd.DataFrame({S.CUSTOMER_ID: [f"{s}{j}" for s in "AB" for j in range(100)],
+                             "segment": ["A"] * 100 + ["B"] * 100})
+    r = P.customised_forecast_comparison(orders, products, segments, weeks[78], n_boot=200)
+    t = r["weekly"]
+    assert len(t) == 26 and t["actual"].sum() == orders.loc[
+        orders[S.TIMESTAMP] >= weeks[78], S.CUSTOMISED].sum()
+    assert r["aware_methods"]["A"] == "trend" and r["aware_methods"]["B"] in P.SHARE_WINDOWS
+    assert r["wape"].aware < r["wape"].blind and r["wape"].verdict == "better"
+    with pytest.raises(ValueError, match="leaves 10 weeks before it"):
+        P.customised_forecast_comparison(orders, products, segments, weeks[10])

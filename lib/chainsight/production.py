@@ -225,7 +225,7 @@ def customisation_trend(orders: pd.DataFrame, products: pd.DataFrame,
         lines = lines.assign(segment="all")
     else:
         lines = lines.merge(groups[[S.CUSTOMER_ID, "segment"]], on=S.CUSTOMER_ID, how="left")
-        lines["segment"] = lines["segment"].astype(object).fillna("new")
+        lines["segment"] = lines["segment"].astype(object).where(lines["segment"].notna(), "new")
     from scipy.special import expit
 
     week = lines[S.TIMESTAMP].dt.to_period("W-SUN").dt.start_time
@@ -253,3 +253,122 @@ def customisation_trend(orders: pd.DataFrame, products: pd.DataFrame,
                        else "no measurable trend")
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+SHARE_WINDOWS = (13, 26, 52)  # weeks of recent share a forecast may average
+VALIDATION_WEEKS = 13
+
+
+def _weekly_counts(lines: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Customisable units and customised units per group and week (every week present)."""
+    from chainsight import schema as S
+
+    week = lines[S.TIMESTAMP].dt.to_period("W-SUN").dt.start_time
+    q = lines[S.QUANTITY].astype(float)
+    frame = pd.DataFrame({key: lines[key].to_numpy(), "week": week.to_numpy(),
+                          "units": q.to_numpy(),
+                          "custom": (q * lines[S.CUSTOMISED].astype(bool)).to_numpy()})
+    out = frame.groupby([key, "week"])[["units", "custom"]].sum()
+    weeks = pd.date_range(frame["week"].min(), frame["week"].max(), freq="7D")
+    full = pd.MultiIndex.from_product([sorted(frame[key].unique(), key=str), weeks],
+                                      names=[key, "week"])
+    return out.reindex(full, fill_value=0.0).reset_index()
+
+
+def _share_forecast(g: pd.DataFrame, cut: pd.Timestamp, future: pd.DatetimeIndex,
+                    method) -> np.ndarray:
+    """Customised share for the weeks ``future`` of one group, learned before ``cut``:
+    the share of the last ``method`` weeks, or (``"trend"``) the logistic trend."""
+    from scipy.special import expit
+
+    past = g[g["week"] < cut]
+    if method == "trend":
+        t = ((past["week"] - past["week"].min()).dt.days / 365.25).to_numpy()
+        n, k = past["units"].to_numpy(), past["custom"].to_numpy()
+        if min(k.sum(), n.sum() - k.sum()) < MIN_LINES:
+            method = SHARE_WINDOWS[-1]
+        else:
+            a, b = _logistic_trend(t, n, k)
+            tf = ((future - past["week"].min()).days / 365.25).to_numpy()
+            return expit(a + b * tf)
+    recent = past.tail(int(method))
+    share = recent["custom"].sum() / recent["units"].sum() if recent["units"].sum() else 0.0
+    return np.full(len(future), share)
+
+
+def _customised_units(weekly: pd.DataFrame, key: str, cut, future, level_weeks: int,
+                      choose: bool) -> tuple[pd.DataFrame, dict]:
+    """Customised units per week of ``future`` for each group of ``weekly``: the group's
+    recent customisable units per week times its share forecast. With ``choose``, each
+    group's share method is the one of least absolute error on the weeks just before
+    ``cut`` (learned before them); the methods chosen are returned."""
+    out, chosen = [], {}
+    for name, g in weekly.groupby(key, sort=True):
+        past = g[g["week"] < cut]
+        level = past["units"].tail(level_weeks).mean() if len(past) else 0.0
+        method = "trend"
+        if choose:
+            vcut = cut - pd.Timedelta(weeks=VALIDATION_WEEKS)
+            check = past[past["week"] >= vcut]
+            if len(check) and len(past[past["week"] < vcut]):
+                errors = {}
+                for m in (*SHARE_WINDOWS, "trend"):
+                    share = _share_forecast(past, vcut, pd.DatetimeIndex(check["week"]), m)
+                    errors[m] = np.abs(share * check["units"].to_numpy()
+                                       - check["custom"].to_numpy()).sum()
+                method = min(errors, key=errors.get)
+        chosen[name] = method
+        share = _share_forecast(g, cut, future, method)
+        out.append(pd.DataFrame({key: name, "week": future, "forecast": level * share}))
+    return pd.concat(out, ignore_index=True), chosen
+
+
+def customised_forecast_comparison(orders: pd.DataFrame, products: pd.DataFrame,
+                                   segments: pd.DataFrame, start, level_weeks: int = 13,
+                                   n_boot: int = 2000, seed: int = 0) -> dict:
+    """Customised units per week after ``start``, forecast profile-blind (one share for
+    the whole base) and profile-aware (a share per segment, added up), judged on the
+    weeks after ``start``.
+
+    Both sides forecast each group's customisable units per week as its mean of the
+    last ``level_weeks`` weeks, times a customised share. The share is the group's share
+    of the last 13, 26 or 52 weeks or its logistic trend (:func:`customisation_trend`),
+    whichever had the least error on the 13 weeks before ``start`` (learned before
+    them): the strongest blind forecast is tuned exactly as the aware one. Returns the
+    weekly table (actual, blind, aware), the methods chosen, and the paired WAPE
+    difference over the holdout weeks (:class:`chainsight.compare.Paired`)."""
+    from chainsight import compare
+    from chainsight import schema as S
+
+    start = pd.Timestamp(start)
+    able = products.loc[products[S.CUSTOMISABLE].astype(bool), S.PRODUCT_ID]
+    lines = orders[orders[S.PRODUCT_ID].isin(able)].merge(
+        segments[[S.CUSTOMER_ID, "segment"]], on=S.CUSTOMER_ID, how="left")
+    lines["segment"] = lines["segment"].astype(object).where(lines["segment"].notna(), "new")
+    lines["all"] = "all"
+    if lines.empty or not lines[S.CUSTOMISED].astype(bool).any():
+        raise ValueError("customised_forecast_comparison: no customised order lines")
+    by_seg = _weekly_counts(lines, "segment")
+    whole = _weekly_counts(lines, "all")
+    future = pd.DatetimeIndex(sorted(whole.loc[whole["week"] >= start, "week"].unique()))
+    if len(future) < 4 or (whole["week"] < start).sum() < 2 * VALIDATION_WEEKS:
+        raise ValueError(f"customised_forecast_comparison: {start.date()} leaves "
+                         f"{(whole['week'] < start).sum()} weeks before it (at least "
+                         f"{2 * VALIDATION_WEEKS}) and {len(future)} after it (at least 4)")
+    blind, blind_method = _customised_units(whole, "all", start, future, level_weeks, True)
+    aware, aware_method = _customised_units(by_seg, "segment", start, future, level_weeks,
+                                            True)
+    actual = whole[whole["week"] >= start].set_index("week")["custom"].reindex(future)
+    table = pd.DataFrame({"week": future, "actual": actual.to_numpy(),
+                          "blind": blind.groupby("week")["forecast"].sum().reindex(future)
+                          .to_numpy(),
+                          "aware": aware.groupby("week")["forecast"].sum().reindex(future)
+                          .to_numpy()})
+    paired = compare.paired(np.abs(table["blind"] - table["actual"]).to_numpy(),
+                            np.abs(table["aware"] - table["actual"]).to_numpy(),
+                            table["actual"].to_numpy(), metric="WAPE of customised units "
+                            "per week", unit="week", n_boot=n_boot, seed=seed)
+    return {"weekly": table, "blind_method": blind_method["all"],
+            "aware_methods": aware_method, "wape": paired,
+            "bias": {side: float(table[side].sum() / table["actual"].sum() - 1)
+                     for side in ("blind", "aware")}}
