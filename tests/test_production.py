@@ -4,6 +4,7 @@ against its simulation."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from chainsight import production as P
@@ -78,8 +79,6 @@ def test_customised_units_forecast_by_hand():
     """Two segments of 100 customisable units a week: A's customised share climbs from
     10% to 90% over two years, B's stays at 20%. Each side picks its share method on the
     13 weeks before the holdout; the table adds up to the data."""
-    import pandas as pd
-
     from chainsight import schema as S
 
     weeks = pd.date_range("2023-01-02", periods=104, freq="7D")
@@ -102,3 +101,20 @@ def test_customised_units_forecast_by_hand():
     assert r["wape"].aware < r["wape"].blind and r["wape"].verdict == "better"
     with pytest.raises(ValueError, match="leaves 10 weeks before it"):
         P.customised_forecast_comparison(orders, products, segments, weeks[10])
+
+
+def test_a_capacity_plan_replayed_by_hand():
+    """Two workers give 80 units a period in regular time (160 h / 4 h per unit) and up to
+    5 more in overtime (10 h each / 4 h): demand 60 leaves 20 units (80 h) idle; 90 uses
+    the 5 units of overtime and owes 5; 100 owes 20."""
+    costs = P.PlanCosts()
+    table = pd.DataFrame({"workers": [2.0] * 3, "overtime_hours": [20.0] * 3,
+                          "subcontracted": [0.0] * 3})
+    r = P.replay_capacity(P.Plan(table, 0.0, "optimal"), [60, 90, 100], costs)
+    assert list(r["made"]) == [60, 85, 85]
+    assert list(r["idle_hours"]) == [80, 0, 0] and list(r["overtime_hours"]) == [0, 20, 20]
+    assert list(r["backlog"]) == [0, 5, 20]
+    wages = 2 * 160 * 4
+    assert r["cost"].iloc[1] == wages + 20 * 6 + 85 * 10 + 5 * 5
+    with pytest.raises(ValueError, match="3 periods of demand needed"):
+        P.replay_capacity(P.Plan(table, 0.0, "optimal"), [1, 2], costs)

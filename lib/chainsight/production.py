@@ -372,3 +372,36 @@ def customised_forecast_comparison(orders: pd.DataFrame, products: pd.DataFrame,
             "aware_methods": aware_method, "wape": paired,
             "bias": {side: float(table[side].sum() / table["actual"].sum() - 1)
                      for side in ("blind", "aware")}}
+
+
+def replay_capacity(plan: Plan, actual, costs: PlanCosts = PlanCosts(),
+                    opening_backlog: float = 0.0) -> pd.DataFrame:
+    """A capacity plan against the demand that came, period by period.
+
+    The plan fixes the workforce and the subcontracted units of each period; its
+    overtime is a ceiling, used only as far as demand and backlog need it. Each period
+    makes what is owed (backlog and demand) up to that capacity; the rest waits, at the
+    backlog cost. Returns per period: demand, made, subcontracted, overtime hours used,
+    idle regular hours, backlog at the end, and the cost (wages for the workforce,
+    overtime, material, subcontracting, backlog)."""
+    t = plan.table
+    d = np.asarray(actual, dtype=float)
+    if len(d) != len(t) or not np.isfinite(d).all() or (d < 0).any():
+        raise ValueError(f"replay_capacity: {len(t)} periods of demand needed, finite and "
+                         "not negative")
+    c = costs
+    owed, rows = float(opening_backlog), []
+    for i in range(len(t)):
+        w, sub = float(t["workers"].iloc[i]), float(t["subcontracted"].iloc[i])
+        regular = w * c.hours_per_worker / c.hours_per_unit
+        extra = min(float(t["overtime_hours"].iloc[i]), c.overtime_per_worker * w)
+        need = max(owed + d[i] - sub, 0.0)
+        made = min(need, regular + extra / c.hours_per_unit)
+        ot = max(made - regular, 0.0) * c.hours_per_unit
+        idle = max(regular - made, 0.0) * c.hours_per_unit
+        owed = max(owed + d[i] - sub - made, 0.0)
+        cost = (w * c.hours_per_worker * c.regular_wage + ot * c.overtime_wage
+                + made * c.material + sub * c.subcontract + owed * c.backlog)
+        rows.append({"period": i + 1, "demand": d[i], "made": made, "subcontracted": sub,
+                     "overtime_hours": ot, "idle_hours": idle, "backlog": owed, "cost": cost})
+    return pd.DataFrame(rows)
