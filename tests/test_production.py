@@ -106,15 +106,34 @@ def test_customised_units_forecast_by_hand():
 def test_a_capacity_plan_replayed_by_hand():
     """Two workers give 80 units a period in regular time (160 h / 4 h per unit) and up to
     5 more in overtime (10 h each / 4 h): demand 60 leaves 20 units (80 h) idle; 90 uses
-    the 5 units of overtime and owes 5; 100 owes 20."""
+    the 5 units of overtime and owes 5; 100 owes 20, bought outside at the end."""
     costs = P.PlanCosts()
     table = pd.DataFrame({"workers": [2.0] * 3, "overtime_hours": [20.0] * 3,
                           "subcontracted": [0.0] * 3})
     r = P.replay_capacity(P.Plan(table, 0.0, "optimal"), [60, 90, 100], costs)
     assert list(r["made"]) == [60, 85, 85]
     assert list(r["idle_hours"]) == [80, 0, 0] and list(r["overtime_hours"]) == [0, 20, 20]
-    assert list(r["backlog"]) == [0, 5, 20]
+    assert list(r["backlog"]) == [0, 5, 0]  # the last 20 owed are bought outside
     wages = 2 * 160 * 4
     assert r["cost"].iloc[1] == wages + 20 * 6 + 85 * 10 + 5 * 5
+    assert r["cost"].iloc[2] == wages + 20 * 6 + 85 * 10 + 20 * 5 + 20 * 30
+    assert r["subcontracted"].iloc[2] == 20
     with pytest.raises(ValueError, match="3 periods of demand needed"):
         P.replay_capacity(P.Plan(table, 0.0, "optimal"), [1, 2], costs)
+
+
+def test_capacity_planned_on_the_better_forecast_costs_less_when_replayed():
+    weeks = pd.date_range("2025-01-06", periods=12, freq="7D")
+    actual = np.r_[np.full(6, 40.0), np.full(6, 80.0)]  # customised units double
+    forecast = pd.DataFrame({"week": weeks, "actual": actual, "aware": actual,
+                             "blind": np.full(12, 40.0)})
+    costs = P.PlanCosts(hours_per_unit=8, hours_per_worker=40, overtime_per_worker=8,
+                        backlog=40, subcontract=600, material=100, regular_wage=30,
+                        overtime_wage=45, hiring=500, layoff=800)
+    r = P.capacity_comparison(forecast, costs, workers=8, n_boot=200)
+    late, cost = r["totals"].loc["late_unit_weeks"], r["totals"].loc["cost"]
+    assert late["aware"] == pytest.approx(0, abs=1e-6) and late["blind"] == 600
+    assert cost["aware"] < cost["blind"] and r["cost"].aware < r["cost"].blind
+    # The blind plan's 240 units still owed after the last week are bought outside.
+    assert r["replay"]["blind"]["subcontracted"].iloc[-1] == pytest.approx(240)
+    assert len(r["replay"]["aware"]) == 12

@@ -59,7 +59,8 @@ _VARS = ("workers", "hired", "laid_off", "overtime_hours", "inventory", "backlog
 
 def aggregate_plan(demand, costs: PlanCosts = PlanCosts(), workers: float = 80,
                    inventory: float = 1000, final_inventory: float = 500,
-                   integer: bool = False, time_limit: float = 10.0) -> Plan:
+                   integer: bool = False, make_to_order: bool = False,
+                   time_limit: float = 10.0) -> Plan:
     """The least-cost aggregate plan for ``demand`` per period (Chopra & Meindl, ch. 8).
 
     Per period t, with workforce W, hired H, laid off L, overtime hours O, inventory I,
@@ -73,8 +74,9 @@ def aggregate_plan(demand, costs: PlanCosts = PlanCosts(), workers: float = 80,
 
     Cost: wages (regular for every worker on the payroll, overtime per hour), hiring,
     layoffs, material for units made, subcontracting, holding and backlog. ``integer``
-    asks for whole workers and units (a MILP). An infeasible plan (a limit that demand
-    cannot meet) gets an error naming the limit.
+    asks for whole workers and units (a MILP). ``make_to_order`` keeps no stock (work
+    made to an order cannot be made ahead of it): capacity, overtime, subcontracting and
+    backlog then meet demand.
     """
     from scipy import sparse
     from scipy.optimize import Bounds, LinearConstraint, milp
@@ -84,6 +86,9 @@ def aggregate_plan(demand, costs: PlanCosts = PlanCosts(), workers: float = 80,
         raise ValueError("demand must be one finite, non-negative number per period")
     if min(workers, inventory, final_inventory) < 0:
         raise ValueError("workers, inventory and final_inventory must not be negative")
+    if make_to_order and (inventory or final_inventory):
+        raise ValueError("a make-to-order plan keeps no stock: inventory and "
+                         "final_inventory must be 0")
     T, k = len(d), len(_VARS)
     c = costs
 
@@ -122,6 +127,8 @@ def aggregate_plan(demand, costs: PlanCosts = PlanCosts(), workers: float = 80,
     upper = np.full(T * k, np.inf)
     lower[v("inventory", T - 1)] = final_inventory
     upper[v("backlog", T - 1)] = 0.0
+    if make_to_order:
+        upper[[v("inventory", t) for t in range(T)]] = 0.0
     A = sparse.csr_matrix((vals, (rows, cols)), shape=(len(lo), T * k))
     res = milp(obj, constraints=LinearConstraint(A, lo, hi), bounds=Bounds(lower, upper),
                integrality=np.full(T * k, 1 if integer else 0),
@@ -381,9 +388,11 @@ def replay_capacity(plan: Plan, actual, costs: PlanCosts = PlanCosts(),
     The plan fixes the workforce and the subcontracted units of each period; its
     overtime is a ceiling, used only as far as demand and backlog need it. Each period
     makes what is owed (backlog and demand) up to that capacity; the rest waits, at the
-    backlog cost. Returns per period: demand, made, subcontracted, overtime hours used,
-    idle regular hours, backlog at the end, and the cost (wages for the workforce,
-    overtime, material, subcontracting, backlog)."""
+    backlog cost, and what is still owed after the last period is bought outside then
+    (at the subcontracting cost), as the plan itself must leave no backlog. Returns per
+    period: demand, made, subcontracted, overtime hours used, idle regular hours,
+    backlog at the end, and the cost (wages for the workforce, overtime, material,
+    subcontracting, backlog)."""
     t = plan.table
     d = np.asarray(actual, dtype=float)
     if len(d) != len(t) or not np.isfinite(d).all() or (d < 0).any():
@@ -402,6 +411,38 @@ def replay_capacity(plan: Plan, actual, costs: PlanCosts = PlanCosts(),
         owed = max(owed + d[i] - sub - made, 0.0)
         cost = (w * c.hours_per_worker * c.regular_wage + ot * c.overtime_wage
                 + made * c.material + sub * c.subcontract + owed * c.backlog)
+        if i == len(t) - 1:  # the plan ends with nothing owed: the rest is bought outside
+            cost += owed * c.subcontract
+            sub, owed = sub + owed, 0.0
         rows.append({"period": i + 1, "demand": d[i], "made": made, "subcontracted": sub,
                      "overtime_hours": ot, "idle_hours": idle, "backlog": owed, "cost": cost})
     return pd.DataFrame(rows)
+
+
+def capacity_comparison(forecast: pd.DataFrame, costs: PlanCosts, workers: float,
+                        n_boot: int = 2000, seed: int = 0) -> dict:
+    """Capacity for customised work planned from each side's forecast and replayed on the
+    units that came.
+
+    ``forecast``: per week, ``actual`` and the ``blind`` and ``aware`` forecasts of
+    customised units (:func:`customised_forecast_comparison`'s weekly table). Each side
+    plans the weeks with :func:`aggregate_plan` against its own forecast, from the same
+    ``workers``, made to order (no stock), then :func:`replay_capacity` runs the plan
+    against the actual units. Returns each side's replay, the totals (cost, late
+    unit-weeks, idle hours) and the paired difference of the cost per week
+    (:class:`chainsight.compare.Paired`)."""
+    from chainsight import compare
+
+    out = {}
+    for side in ("blind", "aware"):
+        plan = aggregate_plan(forecast[side].to_numpy(), costs, workers=workers,
+                              inventory=0.0, final_inventory=0.0, make_to_order=True)
+        out[side] = replay_capacity(plan, forecast["actual"].to_numpy(), costs)
+    totals = pd.DataFrame({side: {"cost": r["cost"].sum(),
+                                  "late_unit_weeks": r["backlog"].sum(),
+                                  "idle_hours": r["idle_hours"].sum()}
+                           for side, r in out.items()})
+    paired = compare.paired(out["blind"]["cost"].to_numpy(), out["aware"]["cost"].to_numpy(),
+                            metric="cost of customised work per week", unit="week",
+                            n_boot=n_boot, seed=seed)
+    return {"replay": out, "totals": totals, "cost": paired}
