@@ -138,7 +138,7 @@ def test_notebook_03_on_quick(quick_run):
     assert total.unit == "SKU" and total.verdict in compare.VERDICTS
     assert m["negative_control"]["total_cost"]["verdict"] != "better"
     html = (out / "03_inventory.html").read_text()
-    assert html_text(total.sentence("{:,.0f}")) in html
+    assert html_text(total.sentence("{:,.0f} CNY")) in html
     assert "walk away after a stockout" not in html
     for heading in ("ABC", "Lead-time demand", "Service targets from the profile",
                     "The policies on the holdout", "Festival pre-build", "Inventory health",
