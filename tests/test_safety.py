@@ -71,6 +71,10 @@ def test_styled_tables_escape_html():
     labelled = frame.set_index("name").T.style.format("{:.2f}").to_html()  # labels, headers
     assert "<script>" not in labelled and "<img src=x" not in labelled
     assert "&lt;img src=x onerror=alert(1)&gt;" in labelled
+    # A label formatted again (dates shown without their time) is escaped too.
+    relabelled = frame.set_index("name").style.format_index(
+        lambda v: f"[{v}]" if isinstance(v, str) else v, axis=0).to_html()
+    assert "<script>" not in relabelled and "[&lt;script&gt;alert(1)" in relabelled
 
 
 # A whole report on data whose text carries HTML, script and SQL strings: the small

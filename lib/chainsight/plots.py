@@ -24,24 +24,29 @@ def _escape_styler_formats() -> None:
     """Make pandas Stylers escape HTML in values, index labels and column headers unless
     told otherwise. pandas applies its ``styler.format.escape`` option only to a Styler's
     default value format: a call such as ``.format({"share": "{:.1%}"})`` formats every
-    column again without escaping, and the labels are never escaped."""
+    column again without escaping, and the labels are never escaped (nor is a label
+    formatted again with ``.format_index``)."""
     from pandas.io.formats.style import Styler
 
     if getattr(Styler.format, "escapes_html", False):
         return
-    original, original_init = Styler.format, Styler.__init__
+    original, original_index = Styler.format, Styler.format_index
+    original_init = Styler.__init__
 
     def format(self, *args, escape="html", **kwargs):  # noqa: A001 (pandas' own name)
         return original(self, *args, escape=escape, **kwargs)
 
+    def format_index(self, *args, escape="html", **kwargs):
+        return original_index(self, *args, escape=escape, **kwargs)
+
     def __init__(self, *args, **kwargs):
         original_init(self, *args, **kwargs)
-        self.format_index(escape="html", axis=0)
-        self.format_index(escape="html", axis=1)
+        self.format_index(axis=0)
+        self.format_index(axis=1)
 
     format.escapes_html = True
-    format.__doc__ = original.__doc__
-    Styler.format = format
+    format.__doc__, format_index.__doc__ = original.__doc__, original_index.__doc__
+    Styler.format, Styler.format_index = format, format_index
     Styler.__init__ = __init__
 
 
