@@ -356,10 +356,11 @@ def pmedian(assign_cost, p: int, time_limit: float = 60.0, exact: bool = True) -
     closes (or opens) every site that no cheaper solution could use, so the solution in
     hand cuts the exact problem down; the radius formulation on the sites left is then
     solved by HiGHS.
-    With ``exact=False`` the MILP is skipped: the answer comes in well under a second
-    and its ``gap`` says how far from the optimum it can be. A time-limited run returns
-    its best solution with the proven gap (``status`` says so). Integer costs (as in
-    OR-Library) let a bound within 1 of the solution prove it optimal."""
+    With ``exact=False`` the MILP is skipped: the answer comes in seconds (under 5 s for
+    900 sites here) and its ``gap`` says how far from the optimum it can be. A
+    time-limited run returns its best solution with the proven gap (``status`` says so).
+    Integer costs (as in OR-Library) let a bound within 1 of the solution prove it
+    optimal."""
     t0 = time.perf_counter()
     C = np.asarray(assign_cost, dtype=float)
     n, m = C.shape
