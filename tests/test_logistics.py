@@ -104,6 +104,32 @@ def test_p_median_local_search_bound_and_time_limit_are_honest():
     assert exact.status == "optimal" and exact.cost == min(costs.values())
 
 
+def test_lagrangian_branch_and_bound_alone_proves_the_optimum():
+    """The tree search by itself, with no MILP behind it and no local search inside, on
+    brute-forced graphs and on pmed6 (published optimum), from a poor start."""
+    from itertools import combinations
+
+    def cut(c):
+        return c - (1 - 1e-6)
+
+    for seed, (n, p) in enumerate([(14, 3), (16, 4), (15, 1)]):
+        C = datasets.random_pmed(n, 2 * n, seed=seed)
+        best = min(C[:, list(s)].min(axis=1).sum() for s in combinations(range(n), p))
+        start = np.arange(n) < p
+        _, lam, _ = L.lagrangian_bound(C, p, C[:, start].min(axis=1).sum(), iterations=50)
+        is_open, cost, bound = L._branch_and_bound(C, p, np.arange(n), lam, start,
+                                                   C[:, start].min(axis=1).sum(), cut, np.inf,
+                                                   polish=0)
+        assert cost == bound == best == C[:, is_open].min(axis=1).sum() and is_open.sum() == p
+    dist, p = datasets.read_pmed(REF / "orlib_pmed" / "pmed6.txt")
+    start = L._greedy_sites(dist, p)
+    is_open, cost = np.isin(np.arange(len(dist)), start), dist[:, start].min(axis=1).sum()
+    _, lam, _ = L.lagrangian_bound(dist, p, cost)
+    is_open, cost, bound = L._branch_and_bound(dist, p, np.arange(len(dist)), lam, is_open,
+                                               cost, cut, np.inf, polish=0)
+    assert cost == bound == PMED["pmed6"]
+
+
 def test_random_pmed_is_an_or_library_shaped_graph():
     d = datasets.random_pmed(300, 1800, seed=4)
     assert d.shape == (300, 300) and np.isfinite(d).all() and (np.diag(d) == 0).all()
