@@ -172,6 +172,30 @@ def test_validation_errors(blind, aware, weight, match):
         _pair(blind, aware, weight)
 
 
+def test_rounding_between_equal_sums_is_no_difference():
+    """Two ways of adding the same numbers differ in the last bits; that is no verdict."""
+    x = np.random.default_rng(2).gamma(2.0, 10.0, 40)
+    r = _pair(x, x * (1 + 1e-15), x)
+    assert (r.lo, r.hi) == (0.0, 0.0) and r.verdict == "no measurable difference"
+
+
+def test_block_bootstrap_keeps_runs_together_and_widens_for_carried_weeks():
+    # Per-unit differences in runs of four (a backlog carried over weeks): resampling
+    # runs of four keeps them together and gives a wider interval than one by one.
+    d = np.repeat([1.0, -1.0, 3.0], 4)
+    r = _pair(np.zeros(12), d, block=4, n_boot=500)
+    assert r.difference == pytest.approx(1.0)
+    one = _pair(np.zeros(12), d, n_boot=4000)
+    four = _pair(np.zeros(12), d, block=4, n_boot=4000)
+    assert four.hi - four.lo > one.hi - one.lo
+    # A series that drifts slowly: one by one the interval is too narrow.
+    walk = np.cumsum(np.random.default_rng(3).normal(0, 1, 200)) / 10 + 0.3
+    assert (_pair(np.zeros(200), walk, block=20).hi - _pair(np.zeros(200), walk, block=20).lo
+            > 1.5 * (_pair(np.zeros(200), walk).hi - _pair(np.zeros(200), walk).lo))
+    with pytest.raises(ValueError, match="block must be between 1 and the 12 units"):
+        _pair(np.zeros(12), d, block=13)
+
+
 def test_parameter_validation():
     with pytest.raises(ValueError, match="n_boot"):
         _pair([1, 2], [1, 2], n_boot=0)

@@ -185,7 +185,7 @@ def _verdict(lo: float, hi: float, lower_is_better: bool) -> str:
 
 
 def paired(blind, aware, weight=None, *, metric: str, unit: str, lower_is_better: bool = True,
-           n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> Paired:
+           n_boot: int = 2000, level: float = 0.95, seed: int = 0, block: int = 1) -> Paired:
     """Compare a profile-blind and a profile-aware result with a paired bootstrap.
 
     Parameters
@@ -210,13 +210,18 @@ def paired(blind, aware, weight=None, *, metric: str, unit: str, lower_is_better
         Coverage of the percentile interval.
     seed : int, default 0
         Seed of ``numpy.random.default_rng``; the result is deterministic for a seed.
+    block : int, default 1
+        Units in time order that carry over (weeks of a plan with a backlog) are
+        resampled in runs of ``block`` consecutive units (moving-block bootstrap), so
+        that the interval keeps their dependence; 1 resamples units one by one.
 
     Returns
     -------
     Paired
         Both statistics, ``difference = aware - blind``, its interval and the verdict:
         "no measurable difference" if the interval contains 0, else "better" or "worse"
-        by the sign of the difference and ``lower_is_better``.
+        by the sign of the difference and ``lower_is_better``. Per-unit differences
+        within rounding (1e-9 of the largest value) count as none.
 
     Raises
     ------
@@ -237,12 +242,16 @@ def paired(blind, aware, weight=None, *, metric: str, unit: str, lower_is_better
         raise ValueError(f"n_boot must be at least 1, got {n_boot}")
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1, got {level}")
-    n_boot = int(n_boot)
+    if not 1 <= int(block) <= n:
+        raise ValueError(f"block must be between 1 and the {n} units, got {block}")
+    n_boot, block = int(n_boot), int(block)
 
     # The statistic is linear in the per-unit values given the denominator, so the
     # difference of the two statistics is the statistic of the per-unit difference:
     # one gather per resample instead of two.
     d = a - b
+    scale = max(float(np.abs(a).max()), float(np.abs(b).max()))
+    d[np.abs(d) <= 1e-9 * scale] = 0.0  # rounding, not a difference
     w: np.ndarray | None = None
     if weight is None:
         blind_stat, aware_stat = float(b.mean()), float(a.mean())
@@ -263,7 +272,11 @@ def paired(blind, aware, weight=None, *, metric: str, unit: str, lower_is_better
     rows = max(1, _CHUNK_ELEMENTS // n)
     for start in range(0, n_boot, rows):  # chunks of resamples, not one resample at a time
         stop = min(n_boot, start + rows)
-        idx = rng.integers(0, n, size=(stop - start, n))
+        if block == 1:
+            idx = rng.integers(0, n, size=(stop - start, n))
+        else:
+            starts = rng.integers(0, n - block + 1, size=(stop - start, -(-n // block)))
+            idx = (starts[:, :, None] + np.arange(block)).reshape(stop - start, -1)[:, :n]
         if w is None:
             diffs[start:stop] = d[idx].mean(axis=1)
         else:

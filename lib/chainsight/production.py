@@ -264,6 +264,7 @@ def customisation_trend(orders: pd.DataFrame, products: pd.DataFrame,
 
 SHARE_WINDOWS = (13, 26, 52)  # weeks of recent share a forecast may average
 VALIDATION_WEEKS = 13
+WEEK_BLOCK = 4  # weeks resampled together: forecast errors and backlogs run on
 
 
 def _weekly_counts(lines: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -303,31 +304,36 @@ def _share_forecast(g: pd.DataFrame, cut: pd.Timestamp, future: pd.DatetimeIndex
     return np.full(len(future), share)
 
 
-def _customised_units(weekly: pd.DataFrame, key: str, cut, future, level_weeks: int,
-                      choose: bool) -> tuple[pd.DataFrame, dict]:
+def _customised_units(weekly: pd.DataFrame, key: str, cut, future, level_weeks: int
+                      ) -> tuple[pd.DataFrame, object]:
     """Customised units per week of ``future`` for each group of ``weekly``: the group's
-    recent customisable units per week times its share forecast. With ``choose``, each
-    group's share method is the one of least absolute error on the weeks just before
-    ``cut`` (learned before them); the methods chosen are returned."""
-    out, chosen = [], {}
-    for name, g in weekly.groupby(key, sort=True):
-        past = g[g["week"] < cut]
-        level = past["units"].tail(level_weeks).mean() if len(past) else 0.0
-        method = "trend"
-        if choose:
-            vcut = cut - pd.Timedelta(weeks=VALIDATION_WEEKS)
-            check = past[past["week"] >= vcut]
-            if len(check) and len(past[past["week"] < vcut]):
-                errors = {}
-                for m in (*SHARE_WINDOWS, "trend"):
-                    share = _share_forecast(past, vcut, pd.DatetimeIndex(check["week"]), m)
-                    errors[m] = np.abs(share * check["units"].to_numpy()
-                                       - check["custom"].to_numpy()).sum()
-                method = min(errors, key=errors.get)
-        chosen[name] = method
-        share = _share_forecast(g, cut, future, method)
-        out.append(pd.DataFrame({key: name, "week": future, "forecast": level * share}))
-    return pd.concat(out, ignore_index=True), chosen
+    mean customisable units of the last ``level_weeks`` weeks before ``cut`` times its
+    share forecast (:func:`_share_forecast`). One share method serves every group: the
+    one whose forecasts, added up over the groups, had the least absolute error on the
+    ``VALIDATION_WEEKS`` weeks just before ``cut`` (learned before them; one method for
+    all, so that a thin group cannot pick the method that was luckiest on a few lines).
+    Returns per group and week the share and the forecast, and the method."""
+    def forecast(data, cut, weeks, method):
+        out = []
+        for name, g in data.groupby(key, sort=True):
+            past = g[g["week"] < cut]
+            level = past["units"].tail(level_weeks).mean() if len(past) else 0.0
+            share = _share_forecast(g, cut, weeks, method)
+            out.append(pd.DataFrame({key: name, "week": weeks, "share": share,
+                                     "forecast": level * share}))
+        return pd.concat(out, ignore_index=True)
+
+    past = weekly[weekly["week"] < cut]
+    vcut = cut - pd.Timedelta(weeks=VALIDATION_WEEKS)
+    check = past[past["week"] >= vcut].groupby("week")["custom"].sum()
+    method = "trend"
+    if len(check) and (past["week"] < vcut).any():
+        errors = {m: float(np.abs(forecast(past, vcut, pd.DatetimeIndex(check.index), m)
+                                  .groupby("week")["forecast"].sum().to_numpy()
+                                  - check.to_numpy()).sum())
+                  for m in (*SHARE_WINDOWS, "trend")}
+        method = min(errors, key=errors.get)
+    return forecast(weekly, cut, future, method), method
 
 
 def customised_forecast_comparison(orders: pd.DataFrame, products: pd.DataFrame,
@@ -339,11 +345,12 @@ def customised_forecast_comparison(orders: pd.DataFrame, products: pd.DataFrame,
 
     Both sides forecast each group's customisable units per week as its mean of the
     last ``level_weeks`` weeks, times a customised share. The share is the group's share
-    of the last 13, 26 or 52 weeks or its logistic trend (:func:`customisation_trend`),
-    whichever had the least error on the 13 weeks before ``start`` (learned before
-    them): the strongest blind forecast is tuned exactly as the aware one. Returns the
-    weekly table (actual, blind, aware), the methods chosen, and the paired WAPE
-    difference over the holdout weeks (:class:`chainsight.compare.Paired`)."""
+    of the last 13, 26 or 52 weeks or its logistic trend (:func:`customisation_trend`):
+    one method for every group of a side, the one whose total had the least error on
+    the 13 weeks before ``start`` (learned before them). The strongest blind forecast is
+    tuned exactly as the aware one. Returns the weekly table (actual, blind, aware), the
+    method each side chose, and the paired WAPE difference over the holdout weeks
+    (:class:`chainsight.compare.Paired`; weeks resampled in runs of ``WEEK_BLOCK``)."""
     from chainsight import compare
     from chainsight import schema as S
 
@@ -362,9 +369,8 @@ def customised_forecast_comparison(orders: pd.DataFrame, products: pd.DataFrame,
         raise ValueError(f"customised_forecast_comparison: {start.date()} leaves "
                          f"{(whole['week'] < start).sum()} weeks before it (at least "
                          f"{2 * VALIDATION_WEEKS}) and {len(future)} after it (at least 4)")
-    blind, blind_method = _customised_units(whole, "all", start, future, level_weeks, True)
-    aware, aware_method = _customised_units(by_seg, "segment", start, future, level_weeks,
-                                            True)
+    blind, blind_method = _customised_units(whole, "all", start, future, level_weeks)
+    aware, aware_method = _customised_units(by_seg, "segment", start, future, level_weeks)
     actual = whole[whole["week"] >= start].set_index("week")["custom"].reindex(future)
     table = pd.DataFrame({"week": future, "actual": actual.to_numpy(),
                           "blind": blind.groupby("week")["forecast"].sum().reindex(future)
@@ -374,9 +380,10 @@ def customised_forecast_comparison(orders: pd.DataFrame, products: pd.DataFrame,
     paired = compare.paired(np.abs(table["blind"] - table["actual"]).to_numpy(),
                             np.abs(table["aware"] - table["actual"]).to_numpy(),
                             table["actual"].to_numpy(), metric="WAPE of customised units "
-                            "per week", unit="week", n_boot=n_boot, seed=seed)
-    return {"weekly": table, "blind_method": blind_method["all"],
-            "aware_methods": aware_method, "wape": paired,
+                            "per week", unit="week", n_boot=n_boot, seed=seed,
+                            block=min(WEEK_BLOCK, len(table)))
+    return {"weekly": table, "blind_method": blind_method, "aware_method": aware_method,
+            "wape": paired,
             "bias": {side: float(table[side].sum() / table["actual"].sum() - 1)
                      for side in ("blind", "aware")}}
 
@@ -430,7 +437,8 @@ def capacity_comparison(forecast: pd.DataFrame, costs: PlanCosts, workers: float
     ``workers``, made to order (no stock), then :func:`replay_capacity` runs the plan
     against the actual units. Returns each side's replay, the totals (cost, late
     unit-weeks, idle hours) and the paired difference of the cost per week
-    (:class:`chainsight.compare.Paired`)."""
+    (:class:`chainsight.compare.Paired`; weeks resampled in runs of ``WEEK_BLOCK``, as a
+    backlog carries over)."""
     from chainsight import compare
 
     out = {}
@@ -444,5 +452,325 @@ def capacity_comparison(forecast: pd.DataFrame, costs: PlanCosts, workers: float
                            for side, r in out.items()})
     paired = compare.paired(out["blind"]["cost"].to_numpy(), out["aware"]["cost"].to_numpy(),
                             metric="cost of customised work per week", unit="week",
-                            n_boot=n_boot, seed=seed)
+                            n_boot=n_boot, seed=seed, block=min(WEEK_BLOCK, len(forecast)))
     return {"replay": out, "totals": totals, "cost": paired}
+
+
+# ---------------------------------------------------------------------------
+# Make to stock, assemble to order or make to order, product by product
+# ---------------------------------------------------------------------------
+STRATEGIES = ("MTS", "ATO", "MTO")
+
+
+@dataclass(frozen=True)
+class StrategyCosts:
+    """What each way of making a customisable product costs and how long it takes.
+
+    MTS keeps finished stock and cannot customise: a customised request is a lost sale.
+    ATO keeps the base in stock (worth ``base_share`` of the finished unit) and finishes
+    each order in ``finish_days`` at ``finish_cost`` (share of the unit cost) more. MTO
+    keeps nothing and makes each order in ``make_days`` at ``mto_cost`` more. A plain
+    line waits for production only as long as its ship mode's buyer accepts
+    (``patience_days``); a customised line as long as ``custom_patience_days``. A line
+    kept waiting longer costs ``late_cost`` of its margin (the complaint, the
+    cancellation). Stock costs ``holding_rate`` + ``obsolescence_rate`` of its value a
+    year; it is replenished weekly up to a level covering the supplier's lead time at
+    safety factor ``z``."""
+
+    holding_rate: float = 0.25
+    obsolescence_rate: float = 0.10
+    base_share: float = 0.6
+    finish_cost: float = 0.05
+    mto_cost: float = 0.10
+    finish_days: float = 2.0
+    make_days: float = 14.0
+    late_cost: float = 0.5
+    custom_patience_days: float = 21.0
+    z: float = 1.645
+    patience_days: tuple = (("express", 1.0), ("standard", 3.0), ("economy", 7.0),
+                            ("pickup", 7.0))
+
+    def __post_init__(self):
+        values = {k: v for k, v in self.__dict__.items() if k != "patience_days"}
+        values.update({f"patience_days[{m}]": d for m, d in self.patience_days})
+        bad = [k for k, v in values.items() if not np.isfinite(v) or v < 0]
+        if bad:
+            raise ValueError(f"strategy costs must be finite and not negative: {bad}")
+        if self.late_cost > 1 or self.base_share > 1:
+            raise ValueError("late_cost and base_share are shares: at most 1")
+
+    def delay(self, strategy: str) -> float:
+        return {"MTS": 0.0, "ATO": self.finish_days, "MTO": self.make_days}[strategy]
+
+    def patience(self, mode) -> np.ndarray:
+        table = dict(self.patience_days)
+        return pd.Series(np.asarray(mode, dtype=object)).map(table).fillna(
+            table.get("standard", 0.0)).to_numpy(float)
+
+
+def _product_lines(orders: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
+    """Order lines of customisable products with their week, units, margin and mode."""
+    from chainsight import schema as S
+
+    S.require_columns(orders, "orders", [S.CUSTOMER_ID, S.TIMESTAMP, S.PRODUCT_ID,
+                                         S.QUANTITY, S.UNIT_PRICE, S.CUSTOMISED])
+    S.require_columns(products, "products", [S.PRODUCT_ID, S.CUSTOMISABLE, S.UNIT_COST])
+    able = products[products[S.CUSTOMISABLE].astype(bool)]
+    lines = orders[orders[S.PRODUCT_ID].isin(able[S.PRODUCT_ID])]
+    if lines.empty or not lines[S.CUSTOMISED].astype(bool).any():
+        raise ValueError("no customised order lines of customisable products: nothing to "
+                         "decide between making to stock and to order")
+    cost = lines[S.PRODUCT_ID].map(able.set_index(S.PRODUCT_ID)[S.UNIT_COST]).astype(float)
+    q = lines[S.QUANTITY].astype(float)
+    mode = lines[S.SHIP_MODE] if S.SHIP_MODE in lines else pd.Series("standard", lines.index)
+    return pd.DataFrame({S.CUSTOMER_ID: lines[S.CUSTOMER_ID].to_numpy(),
+                         S.PRODUCT_ID: lines[S.PRODUCT_ID].to_numpy(),
+                         S.TIMESTAMP: lines[S.TIMESTAMP].to_numpy(),
+                         "week": lines[S.TIMESTAMP].dt.to_period("W-SUN").dt.start_time
+                         .to_numpy(),
+                         S.QUANTITY: q.to_numpy(), "custom": lines[S.CUSTOMISED].astype(bool)
+                         .to_numpy(), "unit_cost": cost.to_numpy(),
+                         "margin": ((lines[S.UNIT_PRICE].astype(float) - cost) * q).to_numpy(),
+                         "mode": mode.to_numpy()})
+
+
+def strategy_costs(stats: pd.DataFrame, share: pd.Series, costs: StrategyCosts) -> pd.DataFrame:
+    """Expected cost per week of each strategy for each product, and the cheapest.
+
+    ``stats`` per product (index): ``units`` (per week), ``sd_plain`` and ``sd_all`` (of
+    weekly units), ``unit_cost``, ``unit_margin``, ``lead_weeks`` (supplier), and
+    ``late_ato`` / ``late_mto`` (share of plain units whose buyers would not wait for
+    the finishing / making); ``share``: the customised share expected. With
+    h = (holding_rate + obsolescence_rate) / 52, c the unit cost, m the unit margin, s
+    the share, u the units, q the late shares and stock(u, sd) = u/2 + z sd sqrt(L+1):
+
+    - MTS = h c stock((1-s)u, sd_plain) + s u m
+    - ATO = h base_share c stock(u, sd_all) + finish_cost c u + q_ATO (1-s) u late_cost m
+    - MTO = mto_cost c u + q_MTO (1-s) u late_cost m (+ s u late_cost m if the making
+      outlasts the customised buyers' patience)"""
+    c = costs
+    h = (c.holding_rate + c.obsolescence_rate) / 52
+    s, u = share.reindex(stats.index).fillna(0.0).clip(0, 1), stats["units"]
+    cover = c.z * np.sqrt(stats["lead_weeks"] + 1)
+    m, cost = stats["unit_margin"].clip(lower=0), stats["unit_cost"]
+    custom_late = float(c.make_days > c.custom_patience_days)
+    out = pd.DataFrame({
+        "MTS": h * cost * ((1 - s) * u / 2 + cover * stats["sd_plain"]) + s * u * m,
+        "ATO": h * c.base_share * cost * (u / 2 + cover * stats["sd_all"])
+        + c.finish_cost * cost * u + stats["late_ato"] * (1 - s) * u * c.late_cost * m
+        + float(c.finish_days > c.custom_patience_days) * s * u * c.late_cost * m,
+        "MTO": c.mto_cost * cost * u + stats["late_mto"] * (1 - s) * u * c.late_cost * m
+        + custom_late * s * u * c.late_cost * m})
+    out["choice"] = out[list(STRATEGIES)].idxmin(axis=1)
+    out["share"] = s
+    return out
+
+
+def replay_strategy(lines: pd.DataFrame, strategy: str, stats: pd.Series,
+                    costs: StrategyCosts, weeks) -> dict:
+    """One product's holdout order lines served by ``strategy``, week by week.
+
+    MTS and ATO keep stock (finished plain units; bases for every unit), reviewed weekly
+    up to u (L+1) + z sd sqrt(L+1) with the supplier's lead time L in weeks, starting in
+    the steady state; units a week's stock cannot serve are lost sales (their margin).
+    Customised lines are lost under MTS. A served line waits for production as the
+    strategy says and costs ``late_cost`` of its margin when its buyer would not wait
+    that long. Returns the totals: lines, lines on time, margin earned, holding, extra
+    production cost, lost margin, late cost, total cost and the units in stock at the
+    end."""
+    from chainsight import schema as S
+
+    c = costs
+    weeks = pd.DatetimeIndex(weeks)
+    delay = c.delay(strategy)
+    can = ~lines["custom"].to_numpy() if strategy == "MTS" else np.ones(len(lines), bool)
+    served = np.ones(len(lines))  # share of each line's units served
+    holding, stock_left = 0.0, 0.0
+    if strategy != "MTO":
+        stocked = lines[can]
+        demand = stocked.groupby("week")[S.QUANTITY].sum().reindex(weeks, fill_value=0.0)
+        mean = stats["units"] * (1 - stats["share"]) if strategy == "MTS" else stats["units"]
+        sd = stats["sd_plain"] if strategy == "MTS" else stats["sd_all"]
+        L = int(stats["lead_weeks"])
+        level = mean * (L + 1) + c.z * sd * np.sqrt(L + 1)
+        on_hand, pipeline = max(level - mean * L, 0.0), [mean] * L
+        value = stats["unit_cost"] * (1.0 if strategy == "MTS" else c.base_share)
+        fill = {}
+        for w, d in demand.items():
+            if pipeline:
+                on_hand += pipeline.pop(0)
+            fill[w] = min(on_hand, d) / d if d > 0 else 1.0
+            on_hand -= min(on_hand, d)
+            holding += on_hand * value * (c.holding_rate + c.obsolescence_rate) / 52
+            pipeline.append(max(level - on_hand - sum(pipeline), 0.0))
+        stock_left = on_hand
+        served[can] = stocked["week"].map(fill).to_numpy()
+    served[~can] = 0.0
+    margin = lines["margin"].to_numpy()
+    patience = np.where(lines["custom"], c.custom_patience_days, c.patience(lines["mode"]))
+    late = (delay > patience) & (served > 0)
+    extra = {"MTS": 0.0, "ATO": c.finish_cost, "MTO": c.mto_cost}[strategy]
+    produced = (served * lines[S.QUANTITY] * lines["unit_cost"]).sum() * extra
+    lost = ((1 - served) * margin).sum()
+    late_cost = (served * late * margin).sum() * c.late_cost
+    return {"lines": len(lines), "on_time": float((served * ~late).sum()),
+            "margin": float((served * margin).sum() - produced - late_cost),
+            "holding": float(holding), "production": float(produced),
+            "lost_margin": float(lost), "late_cost": float(late_cost),
+            "total_cost": float(holding + produced + lost + late_cost),
+            "stock_left": float(stock_left)}
+
+
+SHRINK = (0.0, 2.0, 5.0, 10.0, 20.0, 50.0, 200.0, np.inf)  # prior strengths, in units
+
+
+def _expected_shares(lines: pd.DataFrame, key: str, cut, future, strength: float
+                     ) -> pd.Series:
+    """Each product's customised share expected for the weeks ``future``, learned before
+    ``cut``: the product's own share of the year before ``cut`` (customised units c out of
+    u) pulled towards a prior by ``strength`` k units, (c + k prior) / (u + k). The prior
+    is the share each group of ``key`` is expected to have (:func:`_customised_units`),
+    weighted by the group mix that bought the product that year."""
+    from chainsight import schema as S
+
+    past = lines[lines["week"] < cut]
+    groups = _weekly_counts(past.rename(columns={"custom": S.CUSTOMISED}), key)
+    share = _customised_units(groups, key, cut, future, VALIDATION_WEEKS)[0].groupby(key)[
+        "share"].mean()
+    year = past[past["week"] >= cut - pd.Timedelta(weeks=52)]
+    if year.empty:
+        year = past
+    mix = pd.crosstab(year[S.PRODUCT_ID], year[key], values=year[S.QUANTITY],
+                      aggfunc="sum", normalize="index").fillna(0.0)
+    prior = (mix * share.reindex(mix.columns).fillna(0.0)).sum(axis=1)
+    u = year.groupby(S.PRODUCT_ID)[S.QUANTITY].sum().reindex(prior.index, fill_value=0.0)
+    c = (year[S.QUANTITY] * year["custom"]).groupby(year[S.PRODUCT_ID]).sum().reindex(
+        prior.index, fill_value=0.0)
+    if np.isinf(strength):
+        return prior
+    return ((c + strength * prior) / (u + strength)).where(u + strength > 0, prior)
+
+
+def _product_shares(lines: pd.DataFrame, key: str, start, future) -> tuple[pd.Series, float]:
+    """:func:`_expected_shares` with the prior strength of least absolute error on the
+    ``VALIDATION_WEEKS`` weeks before ``start`` (learned before them)."""
+    from chainsight import schema as S
+
+    vcut = start - pd.Timedelta(weeks=VALIDATION_WEEKS)
+    check = lines[(lines["week"] >= vcut) & (lines["week"] < start)]
+    weeks = pd.DatetimeIndex(sorted(check["week"].unique()))
+    units = check.groupby(S.PRODUCT_ID)[S.QUANTITY].sum()
+    custom = (check[S.QUANTITY] * check["custom"]).groupby(check[S.PRODUCT_ID]).sum()
+    errors = {}
+    for k in SHRINK:
+        shares = _expected_shares(lines, key, vcut, weeks, k).reindex(units.index).fillna(0.0)
+        errors[k] = float(np.abs(shares * units - custom).sum())
+    best = min(errors, key=errors.get)
+    return _expected_shares(lines, key, start, future, best), best
+
+
+def strategy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: pd.DataFrame,
+                        start, costs: StrategyCosts = StrategyCosts(), level_weeks: int = 13,
+                        n_boot: int = 2000, seed: int = 0) -> dict:
+    """MTS, ATO or MTO for each customisable product, chosen before ``start`` and judged
+    on the order lines after it.
+
+    Both sides cost the three strategies with :func:`strategy_costs` from the same
+    figures of the year before ``start`` (units per week of the last ``level_weeks``
+    weeks, weekly spread, unit cost and margin, supplier lead time, how long the buyers
+    of plain lines wait, by ship mode); they differ only in the customised share they
+    expect (:func:`_expected_shares`): the product's own share of the past year pulled
+    towards a prior, as strongly as forecast best on the 13 weeks before ``start``.
+    **Blind**: the prior is the whole base's share, by the method (recent 13, 26 or 52
+    weeks or the logistic trend) that forecast it best. **Aware**: the share each
+    segment is expected to have (tuned the same way), weighted by the segment mix that
+    bought the product. Both pool the thin products alike; only the prior differs.
+    A **category rule** (one strategy for all
+    products, from the category's averages) is shown beside them, and **hindsight**: the
+    choice with the holdout's own share, the most any share forecast could gain. Each choice is
+    replayed on the holdout lines (:func:`replay_strategy`); the differences are paired
+    over products. Returns the product table, the policies' totals and the paired
+    comparisons (total cost, lines on time), the category's share and the prior
+    strengths chosen."""
+    from chainsight import compare
+    from chainsight import schema as S
+
+    start = pd.Timestamp(start)
+    lines = _product_lines(orders, products)
+    lines = lines.merge(segments[[S.CUSTOMER_ID, "segment"]], on=S.CUSTOMER_ID, how="left")
+    lines["segment"] = lines["segment"].astype(object).where(lines["segment"].notna(), "new")
+    train, hold = lines[lines["week"] < start], lines[lines["week"] >= start]
+    if hold.empty or train["week"].nunique() < 2 * VALIDATION_WEEKS:
+        raise ValueError(f"strategy_comparison: {start.date()} leaves {train['week'].nunique()} "
+                         f"weeks of customisable lines before it (at least "
+                         f"{2 * VALIDATION_WEEKS}) and {hold['week'].nunique()} after it")
+    future = pd.DatetimeIndex(sorted(hold["week"].unique()))
+    year = train[train["week"] >= start - pd.Timedelta(weeks=52)]
+    weekly = _weekly_counts(train.rename(columns={"custom": S.CUSTOMISED}), S.PRODUCT_ID)
+    recent = weekly[weekly["week"] >= start - pd.Timedelta(weeks=52)]
+    plain = recent["units"] - recent["custom"]
+    lead = (products.set_index(S.PRODUCT_ID)[S.LEAD_TIME_DAYS] if S.LEAD_TIME_DAYS in products
+            else pd.Series(7.0, products[S.PRODUCT_ID]))
+    plain_year = year[~year["custom"]]
+    wait = plain_year.assign(p=costs.patience(plain_year["mode"]))
+
+    def late_share(delay):
+        q = wait[S.QUANTITY] * (wait["p"] < delay)
+        return q.groupby(wait[S.PRODUCT_ID]).sum() / wait.groupby(S.PRODUCT_ID)[S.QUANTITY].sum()
+
+    by = weekly.groupby(S.PRODUCT_ID)
+    stats = pd.DataFrame({
+        "units": by.apply(lambda g: g["units"].tail(level_weeks).mean(), include_groups=False),
+        "sd_all": recent.groupby(S.PRODUCT_ID)["units"].std(ddof=1),
+        "sd_plain": plain.groupby(recent[S.PRODUCT_ID]).std(ddof=1),
+        "unit_cost": year.groupby(S.PRODUCT_ID)["unit_cost"].mean(),
+        "unit_margin": year.groupby(S.PRODUCT_ID)["margin"].sum()
+        / year.groupby(S.PRODUCT_ID)[S.QUANTITY].sum(),
+        "late_ato": late_share(costs.finish_days), "late_mto": late_share(costs.make_days)})
+    stats["lead_weeks"] = np.maximum(np.ceil(lead.reindex(stats.index).fillna(7.0) / 7), 1)
+    stats = stats.dropna(subset=["unit_cost"]).fillna(0.0)
+    blind, blind_k = _product_shares(lines.assign(all="all"), "all", start, future)
+    aware, aware_k = _product_shares(lines, "segment", start, future)
+    blind, aware = blind.reindex(stats.index).fillna(0.0), aware.reindex(stats.index).fillna(0.0)
+    whole = _weekly_counts(train.assign(all="all").rename(columns={"custom": S.CUSTOMISED}),
+                           "all")
+    base_share = _customised_units(whole, "all", start, future, level_weeks)[0]["share"].mean()
+    avg = stats.mean().to_frame("category").T
+    category = strategy_costs(avg, pd.Series({"category": base_share}), costs)["choice"].iloc[0]
+    choices = pd.DataFrame({"category rule": category,
+                            "blind": strategy_costs(stats, blind, costs)["choice"],
+                            "aware": strategy_costs(stats, aware, costs)["choice"]})
+    actual = hold.groupby(S.PRODUCT_ID).apply(
+        lambda g: (g[S.QUANTITY] * g["custom"]).sum() / g[S.QUANTITY].sum(),
+        include_groups=False).reindex(stats.index).fillna(0.0)
+    choices["hindsight"] = strategy_costs(stats, actual, costs)["choice"]
+    shares = {"category rule": pd.Series(base_share, stats.index), "blind": blind,
+              "aware": aware, "hindsight": actual}
+    policies = {}
+    for side in choices:  # each side replays its choice with the share it expected
+        policies[side] = pd.DataFrame({
+            product: replay_strategy(hold[hold[S.PRODUCT_ID] == product],
+                                     choices.loc[product, side],
+                                     pd.concat([stats.loc[product], pd.Series(
+                                         {"share": shares[side][product]})]),
+                                     costs, future)
+            for product in stats.index}).T
+    table = stats[["units", "unit_cost", "unit_margin"]].assign(
+        blind_share=blind, aware_share=aware,
+        holdout_share=actual,
+        blind_choice=choices["blind"], aware_choice=choices["aware"],
+        blind_cost=policies["blind"]["total_cost"], aware_cost=policies["aware"]["total_cost"])
+    totals = pd.DataFrame({side: per.sum() for side, per in policies.items()}).T
+    totals["on_time_share"] = totals["on_time"] / totals["lines"]
+    b, a = policies["blind"], policies["aware"]
+    comparisons = {
+        "total_cost": compare.paired(b["total_cost"].astype(float), a["total_cost"].astype(float),
+                                     metric="total cost over the holdout", unit="product",
+                                     n_boot=n_boot, seed=seed),
+        "on_time": compare.paired(b["on_time"].astype(float), a["on_time"].astype(float),
+                                  b["lines"].astype(float), metric="share of lines on time",
+                                  unit="product", lower_is_better=False, n_boot=n_boot,
+                                  seed=seed)}
+    return {"products": table.reset_index(names=S.PRODUCT_ID), "totals": totals,
+            "comparisons": comparisons, "category_share": base_share,
+            "strength": {"blind": blind_k, "aware": aware_k}}
