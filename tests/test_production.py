@@ -138,3 +138,118 @@ def test_capacity_planned_on_the_better_forecast_costs_less_when_replayed():
     # The blind plan's 240 units still owed after the last week are bought outside.
     assert r["replay"]["blind"]["subcontracted"].iloc[-1] == pytest.approx(240)
     assert len(r["replay"]["aware"]) == 12
+
+
+def _lines(rows):
+    """Holdout lines of one product: (week, quantity, customised, ship mode); unit cost 100
+    and margin 50 a unit."""
+    from chainsight import schema as S
+
+    weeks = pd.date_range("2025-01-06", periods=3, freq="7D")
+    return pd.DataFrame([{S.PRODUCT_ID: "sofa", "week": weeks[w], S.QUANTITY: float(q),
+                          "custom": c, "unit_cost": 100.0, "margin": 50.0 * q, "mode": m}
+                         for w, q, c, m in rows]), weeks
+
+
+def test_strategy_replay_by_hand():
+    """Ten units a week expected, one week of supplier lead time, no spread: stock is
+    replenished up to 20 and starts the first week at 10 on hand with 10 arriving."""
+    lines, weeks = _lines([(0, 12, False, "express"), (1, 25, False, "standard"),
+                           (1, 1, True, "standard")])
+    costs = P.StrategyCosts(holding_rate=0.26, obsolescence_rate=0.0, z=0.0)
+    stats = pd.Series({"units": 10.0, "share": 0.0, "sd_plain": 0.0, "sd_all": 0.0,
+                       "lead_weeks": 1, "unit_cost": 100.0})
+    mts = P.replay_strategy(lines, "MTS", stats, costs, weeks)
+    # Week 1: 20 on hand, 12 sold, 8 left (held at 100 x 0.26 / 52 = 0.5 a unit); 12
+    # ordered. Week 2: 20 on hand, 25 wanted: 80% served, nothing left; the customised
+    # line is lost. Week 3: 20 arrive, nothing sold, 20 left.
+    assert mts["holding"] == pytest.approx(8 * 0.5 + 0 + 20 * 0.5)
+    assert mts["lost_margin"] == pytest.approx(0.2 * 25 * 50 + 50)
+    assert mts["stock_left"] == pytest.approx(20) and mts["late_cost"] == 0
+    assert mts["on_time"] == pytest.approx(1 + 0.8) and mts["lines"] == 3
+    # ATO: the bases of every unit (26 wanted in week 2) at 60% of the value; finishing
+    # takes 2 days, longer than express buyers wait (1 day): the first line is late.
+    ato = P.replay_strategy(lines, "ATO", stats, costs, weeks)
+    assert ato["holding"] == pytest.approx((8 + 0 + 20) * 0.5 * 0.6)
+    assert ato["lost_margin"] == pytest.approx(6 / 26 * (25 + 1) * 50)
+    assert ato["late_cost"] == pytest.approx(0.5 * 12 * 50)
+    assert ato["production"] == pytest.approx(0.05 * 100 * (12 + 20 / 26 * 26))
+    # MTO: nothing in stock, every unit made (10% more), both plain lines wait 14 days.
+    mto = P.replay_strategy(lines, "MTO", stats, costs, weeks)
+    assert (mto["holding"], mto["lost_margin"], mto["stock_left"]) == (0, 0, 0)
+    assert mto["late_cost"] == pytest.approx(0.5 * (12 + 25) * 50)
+    assert mto["production"] == pytest.approx(0.10 * 100 * 38)
+    assert mto["on_time"] == 1 and mto["total_cost"] == pytest.approx(
+        mto["late_cost"] + mto["production"])
+
+
+def test_strategy_costs_follow_the_formula():
+    stats = pd.DataFrame({"units": [10.0, 10.0], "sd_plain": [0.0, 0.0], "sd_all": [0.0, 0.0],
+                          "unit_cost": [100.0, 100.0], "unit_margin": [50.0, 50.0],
+                          "lead_weeks": [1.0, 1.0], "late_ato": [0.0, 0.0],
+                          "late_mto": [1.0, 1.0]}, index=["plain", "custom"])
+    costs = P.StrategyCosts(holding_rate=0.26, obsolescence_rate=0.0)
+    out = P.strategy_costs(stats, pd.Series({"plain": 0.0, "custom": 0.9}), costs)
+    h = 0.005
+    assert out.loc["plain", "MTS"] == pytest.approx(h * 100 * 5)
+    assert out.loc["custom", "MTS"] == pytest.approx(h * 100 * 0.5 + 0.9 * 10 * 50)
+    assert out.loc["custom", "ATO"] == pytest.approx(h * 0.6 * 100 * 5 + 0.05 * 100 * 10)
+    assert out.loc["custom", "MTO"] == pytest.approx(0.1 * 100 * 10 + 0.1 * 10 * 0.5 * 50)
+    assert list(out["choice"]) == ["MTS", "ATO"]
+    with pytest.raises(ValueError, match=r"not negative: \['late_cost'\]"):
+        P.StrategyCosts(late_cost=-1)
+    with pytest.raises(ValueError, match=r"patience_days\[express\]"):
+        P.StrategyCosts(patience_days=(("express", float("nan")),))
+
+
+def test_strategy_comparison_on_the_synthetic_retailer_and_bad_input():
+    from chainsight import datasets
+    from chainsight import schema as S
+
+    ds = datasets.load("synthetic", size="small", seed=42)
+    truth = datasets.load_truth("small", 42, None).customers
+    personas = truth[["customer_id", "persona"]].rename(columns={"persona": "segment"})
+    r = P.strategy_comparison(ds.orders, ds.tables["products"], personas, "2025-01-06",
+                              n_boot=200)
+    t = r["totals"]
+    assert list(t.index) == ["category rule", "blind", "aware", "hindsight"]
+    hold = ds.orders[(ds.orders[S.TIMESTAMP] >= "2025-01-06") & ds.orders[S.PRODUCT_ID].isin(
+        r["products"][S.PRODUCT_ID])]
+    assert (t["lines"] == len(hold)).all()  # every holdout line replayed by every policy
+    assert np.allclose(t["total_cost"], t[["holding", "production", "lost_margin",
+                                           "late_cost"]].sum(axis=1))
+    assert set(r["products"]["aware_choice"]) <= set(P.STRATEGIES)
+    plain = ds.orders.assign(**{S.CUSTOMISED: False})
+    with pytest.raises(ValueError, match="no customised order lines"):
+        P.strategy_comparison(plain, ds.tables["products"], personas, "2025-01-06")
+    with pytest.raises(ValueError, match="leaves .* weeks of customisable lines before it"):
+        P.strategy_comparison(ds.orders, ds.tables["products"], personas, "2023-02-01")
+
+
+def test_lead_time_per_segment_at_the_planned_utilisation():
+    plan = P.aggregate_plan([80, 80], P.PlanCosts(), workers=2, inventory=0,
+                            final_inventory=0, make_to_order=True)
+    rho = P.planned_utilisation(plan, P.PlanCosts())
+    assert rho == pytest.approx(1.0)  # 80 units x 4 h fill two workers' 320 h exactly
+    lt = P.segment_lead_times(0.8, 0.5, 1.0, pd.Series({1: 2.0, 2: 5.0}))
+    assert list(lt["lead_time_days"]) == pytest.approx([0.8 / 0.2 * 0.5 + 0.5 + 2,
+                                                        0.8 / 0.2 * 0.5 + 0.5 + 5])
+
+
+def test_an_infeasible_capacity_plan_names_the_limit_and_the_fix():
+    costs = P.PlanCosts(max_workers=2, max_subcontract=10)
+    # A worker makes at most (160 + 10) / 4 = 42.5 units a period; two make 85 and 10 more
+    # are bought: 3 periods give 285 at most, 380 are needed.
+    with pytest.raises(ValueError, match=r"at most 285 units .* but 380 are needed .* Raise "
+                                         r"max_subcontract by 31.7 units a period, or "
+                                         r"max_workers by 0.75"):
+        P.aggregate_plan([120, 130, 130], costs, workers=2, inventory=0, final_inventory=0)
+    fixed = P.PlanCosts(max_workers=2, max_subcontract=10 + 95 / 3)
+    plan = P.aggregate_plan([120, 130, 130], fixed, workers=2, inventory=0,
+                            final_inventory=0)
+    assert plan.table["subcontracted"].max() <= fixed.max_subcontract + 1e-9
+    assert plan.table["workers"].max() <= 2 + 1e-9
+    with pytest.raises(ValueError, match="3 workers at the start exceed max_workers = 2"):
+        P.aggregate_plan([60], costs, workers=3, inventory=0, final_inventory=0)
+    with pytest.raises(ValueError, match=r"not negative: \['backlog'\]"):
+        P.PlanCosts(backlog=-5)

@@ -33,9 +33,12 @@ class PlanCosts:
     subcontract: float = 30.0  # per unit bought outside
     hours_per_worker: float = 160.0  # regular hours per worker and period
     overtime_per_worker: float = 10.0  # overtime hours a worker may give a period
+    max_workers: float = np.inf  # the largest workforce (the workshop's places)
+    max_subcontract: float = np.inf  # units the subcontractor takes a period
 
     def __post_init__(self):
-        bad = [k for k, v in self.__dict__.items() if not np.isfinite(v) or v < 0]
+        bad = [k for k, v in self.__dict__.items()
+               if np.isnan(v) or v < 0 or (np.isinf(v) and not k.startswith("max_"))]
         if bad:
             raise ValueError(f"plan costs must be finite and not negative: {bad}")
         if self.hours_per_unit <= 0 or self.hours_per_worker <= 0:
@@ -91,6 +94,7 @@ def aggregate_plan(demand, costs: PlanCosts = PlanCosts(), workers: float = 80,
                          "final_inventory must be 0")
     T, k = len(d), len(_VARS)
     c = costs
+    _check_capacity(d, c, workers, inventory, final_inventory)
 
     def v(name, t):  # the column of variable ``name`` in period t
         return t * k + _VARS.index(name)
@@ -127,6 +131,8 @@ def aggregate_plan(demand, costs: PlanCosts = PlanCosts(), workers: float = 80,
     upper = np.full(T * k, np.inf)
     lower[v("inventory", T - 1)] = final_inventory
     upper[v("backlog", T - 1)] = 0.0
+    upper[[v("workers", t) for t in range(T)]] = c.max_workers
+    upper[[v("subcontracted", t) for t in range(T)]] = c.max_subcontract
     if make_to_order:
         upper[[v("inventory", t) for t in range(T)]] = 0.0
     A = sparse.csr_matrix((vals, (rows, cols)), shape=(len(lo), T * k))
@@ -141,6 +147,29 @@ def aggregate_plan(demand, costs: PlanCosts = PlanCosts(), workers: float = 80,
     table.insert(1, "demand", d)
     status = "optimal" if res.status == 0 else f"stopped: {res.message}"
     return Plan(table, float(res.fun), status)
+
+
+def _check_capacity(d: np.ndarray, c: PlanCosts, workers: float, inventory: float,
+                    final_inventory: float) -> None:
+    """Backlog may wait until the last period, so a plan exists exactly when the most
+    the periods can make and buy covers the demand and the final stock less the opening
+    stock. If not, say so, with the smallest change of each limit that is enough."""
+    if workers > c.max_workers:
+        raise ValueError(f"no feasible plan: {workers:g} workers at the start exceed "
+                         f"max_workers = {c.max_workers:g}")
+    T = len(d)
+    per_worker = (c.hours_per_worker + c.overtime_per_worker) / c.hours_per_unit
+    most = T * (c.max_workers * per_worker + c.max_subcontract)
+    need = d.sum() + final_inventory - inventory
+    if most < need - 1e-9:
+        short = need - most
+        raise ValueError(
+            f"no feasible plan: over {T} periods at most {most:,.0f} units can be made "
+            f"or bought (max_workers = {c.max_workers:g}, max_subcontract = "
+            f"{c.max_subcontract:g} a period), but {need:,.0f} are needed (demand + final "
+            f"inventory - opening inventory). Raise max_subcontract by "
+            f"{short / T:,.1f} units a period, or max_workers by "
+            f"{short / (T * per_worker):,.2f}.")
 
 
 # Chopra & Meindl, Supply Chain Management, chapter 8: Red Tomato Tools.
@@ -180,6 +209,26 @@ def simulate_queue(utilisation: float, service_mean: float, service_cv: float,
     walk = np.concatenate([[0.0], np.cumsum(service[:-1] - gaps[1:])])
     wait = walk - np.minimum.accumulate(np.minimum(walk, 0.0))
     return float(wait[int(warmup * n_jobs):].mean())
+
+
+def planned_utilisation(plan: Plan, costs: PlanCosts) -> float:
+    """The share of the plan's paid hours (regular hours of the workforce and the
+    overtime it plans) that its own units use, over all periods."""
+    t = plan.table
+    hours = (t["workers"] * costs.hours_per_worker + t["overtime_hours"]).sum()
+    return float(t["made"].sum() * costs.hours_per_unit / hours) if hours > 0 else 0.0
+
+
+def segment_lead_times(utilisation: float, service_days: float, service_cv: float,
+                       ship_days: pd.Series) -> pd.DataFrame:
+    """The lead time each segment can be promised for customised work: the mean wait of
+    the workshop as one queue at ``utilisation`` (:func:`queue_wait`, Poisson arrivals),
+    the job's own ``service_days`` and the segment's ``ship_days`` (index: segment)."""
+    wait = float(queue_wait(utilisation, service_days, service_cv))
+    ship = pd.Series(ship_days, dtype=float)
+    return pd.DataFrame({"segment": ship.index, "wait_days": wait,
+                         "service_days": float(service_days), "ship_days": ship.to_numpy(),
+                         "lead_time_days": wait + service_days + ship.to_numpy()})
 
 
 # ---------------------------------------------------------------------------
