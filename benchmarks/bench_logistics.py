@@ -3,8 +3,9 @@
 - p-median: OR-Library pmed1-10 (published optima) and instances of the sizes of
   pmed11-40 made the way OR-Library made them (``datasets.random_pmed``; their optima are
   not published, so the gap is the proven one). New: ``logistics.pmedian`` (local
-  search, Lagrangian bound and reduction, radius formulation in HiGHS). Previous: the
-  general MILP (``locate(..., method="milp")``). 60 s each.
+  search, Lagrangian bound and reduction, Lagrangian branch and bound, radius formulation
+  in HiGHS for the trees it does not close). Previous: the general MILP
+  (``locate(..., method="milp")``). 60 s each.
 - Capacitated warehouse cap41-74: time and gap to the published optimum.
 - CVRPLIB sets A, B and P (n <= 101): PyVRP (``solve_cvrp``, 30,000 iterations, about
   10 s) against the previous OR-Tools guided local search stopped at 10 s.

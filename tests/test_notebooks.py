@@ -54,10 +54,10 @@ def test_parameter_sets_only_use_declared_parameters():
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    """Notebooks 00-04 on the quick parameter set, through the users' command."""
+    """Notebooks 00-05 on the quick parameter set, through the users' command."""
     out = tmp_path_factory.mktemp("reports") / "quick"
     code = cli.main(["report", "--params", str(ROOT / "reports/params/quick.yaml"),
-                     "--notebooks", "00,01,02,03,04", "--out", str(out), "--jobs", "2"])
+                     "--notebooks", "00,01,02,03,04,05", "--out", str(out), "--jobs", "2"])
     metrics = json.loads((out / "metrics.json").read_text())["notebooks"]
     errors = {k: v["error"] for k, v in metrics.items() if v["error"]}
     assert code == 0, errors
@@ -183,6 +183,52 @@ def test_notebook_04_on_quick(quick_run):
         assert heading in html, heading
 
 
+def test_notebook_05_on_quick(quick_run):
+    out, metrics = quick_run
+    m = metrics["05_customised_production"]["metrics"]
+    checks = m["published_check"]
+    assert checks["Red Tomato Tools, LP"]["computed"] == pytest.approx(422_275, abs=0.5)
+    assert checks["Red Tomato Tools, whole units"]["computed"] == pytest.approx(422_660,
+                                                                                 abs=0.5)
+    assert all(abs(v["gap"]) < 0.02 for v in checks.values())
+    for key in ("share_comparison", "forecast_comparison", "capacity_comparison"):
+        assert m[key]["verdict"] in compare.VERDICTS and m[key]["unit"] == "week"
+    assert set(m["strategy_comparisons"]) == {"total cost", "lines on time"}
+    assert set(m["strategy_totals"]) == {"category rule", "blind", "aware", "hindsight"}
+    assert sum(m["strategy_choices"].values()) + m["strategy_left_out"]["products"] == len(
+        datasets.load("synthetic", size="small").tables["products"].query("customisable"))
+    assert m["planned_utilisation"] == pytest.approx(0.85, abs=0.02)
+    assert set(m["negative_control"]) == {"customised share", "customised units forecast",
+                                          "capacity cost", "strategy, total cost",
+                                          "strategy, lines on time"}
+    # With every effect off the segments' share must not beat the whole base's.
+    assert m["negative_control"]["customised share"]["verdict"] != "better"
+    assert set(m["takeaways"]) == {"customisation demand", "forecast",
+                                   "make to stock or to order", "capacity",
+                                   "lead time by segment", "negative control",
+                                   "published check"}
+    assert "skipped" not in m
+    html = (out / "05_customised_production.html").read_text()
+    for heading in ("Who asks for customisation", "How many customised units will come",
+                    "Make to stock, assemble to order or make to order",
+                    "Capacity for customised work", "Lead time by segment", "Negative control",
+                    "Checked on a published plan", "Key takeaways"):
+        assert heading in html, heading
+
+
+def test_notebook_05_on_online_retail(online_retail_run):
+    out, metrics = online_retail_run
+    m = metrics["05_customised_production"]["metrics"]
+    assert set(m["skipped"]) == {"customisation demand", "capacity for customised work",
+                                 "make to stock or to order", "lead time by segment",
+                                 "negative control"}
+    assert m["total_capacity"]["workers"] > 0 and m["total_capacity"]["cost"] > 0
+    assert set(m["takeaways"]) == {"capacity", "published check"}
+    html = (out / "05_customised_production.html").read_text()
+    assert "has no column 'customised' of table 'orders'" in html
+    assert "No customisation in this data, so one plan for all units" in html
+
+
 def test_effect_strengths_reach_the_notebooks(tmp_path):
     params = tmp_path / "off.yaml"
     params.write_text("name: off\nparameters: {dataset: synthetic, size: small, seed: 42, "
@@ -196,10 +242,10 @@ def test_effect_strengths_reach_the_notebooks(tmp_path):
 
 @pytest.fixture(scope="module")
 def online_retail_run(tmp_path_factory):
-    """Notebooks 00-04 on the real Online Retail data, through the users' command."""
+    """Notebooks 00-05 on the real Online Retail data, through the users' command."""
     out = tmp_path_factory.mktemp("reports") / "online_retail"
     code = cli.main(["report", "--params", str(ROOT / "reports/params/online_retail.yaml"),
-                     "--notebooks", "00,01,02,03,04", "--out", str(out), "--jobs", "2"])
+                     "--notebooks", "00,01,02,03,04,05", "--out", str(out), "--jobs", "2"])
     metrics = json.loads((out / "metrics.json").read_text())["notebooks"]
     errors = {k: v["error"] for k, v in metrics.items() if v["error"]}
     assert code == 0, errors
@@ -308,7 +354,7 @@ def test_the_notebooks_that_use_the_profile_declare_its_settings_alike():
         declared = pm.inspect_notebook(str(p))
         found[p.stem] = {k: declared[k]["default"] for k in PROFILE_PARAMETERS}
     assert set(found) == {"01_customer_profiles", "02_demand_forecasting", "03_inventory",
-                          "04_logistics"}
+                          "04_logistics", "05_customised_production"}
     assert len({tuple(v.items()) for v in found.values()}) == 1, found
 
 
@@ -383,6 +429,12 @@ SOLUTIONS = {
         "answer_1 = None": "answer_1 = (2 * 200 * 52 * ltd.weekly_rate[example]"
                            " / (holding_rate * unit_cost)) ** 0.5",
         "answer_2 = None": "answer_2 = float(np.quantile(ltd.samples[example], 0.90))",
+    },
+    "05_customised_production": {
+        "answer_1 = None": "answer_1 = 0.8 / (1 - 0.8) * (1 + 1 ** 2) / 2 * 2",
+        "answer_2 = None": "answer_2 = production.RED_TOMATO_OPTIMUM['lp'] - production."
+                           "aggregate_plan(production.RED_TOMATO_DEMAND, production.PlanCosts("
+                           "subcontract=20.0)).cost",
     },
     "04_logistics": {
         "answer_1 = None": "answer_1 = 2",

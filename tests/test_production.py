@@ -96,8 +96,11 @@ def test_customised_units_forecast_by_hand():
                              "segment": ["A"] * 100 + ["B"] * 100})
     r = P.customised_forecast_comparison(orders, products, segments, weeks[78], n_boot=200)
     t = r["weekly"]
-    assert len(t) == 26 and t["actual"].sum() == orders.loc[
-        orders[S.TIMESTAMP] >= weeks[78], S.CUSTOMISED].sum()
+    # The data ends on the last week's Monday: that week is partial and left out.
+    assert r["partial_week"] == [f"{weeks[-1]:%Y-%m-%d}"]
+    assert len(t) == 25 and t["actual"].sum() == orders.loc[
+        (orders[S.TIMESTAMP] >= weeks[78]) & (orders[S.TIMESTAMP] < weeks[-1]),
+        S.CUSTOMISED].sum()
     assert r["aware_method"] == "trend" and r["blind_method"] in (*P.SHARE_WINDOWS, "trend")
     assert r["wape"].aware < r["wape"].blind and r["wape"].verdict == "better"
     with pytest.raises(ValueError, match="leaves 10 weeks before it"):
@@ -110,14 +113,16 @@ def test_a_capacity_plan_replayed_by_hand():
     the 5 units of overtime and owes 5; 100 owes 20, bought outside at the end."""
     costs = P.PlanCosts()
     table = pd.DataFrame({"workers": [2.0] * 3, "overtime_hours": [20.0] * 3,
-                          "subcontracted": [0.0] * 3})
+                          "subcontracted": [0.0] * 3, "hired": [0.0, 0.0, 1.0],
+                          "laid_off": [0.0, 1.0, 0.0]})
     r = P.replay_capacity(P.Plan(table, 0.0, "optimal"), [60, 90, 100], costs)
     assert list(r["made"]) == [60, 85, 85]
     assert list(r["idle_hours"]) == [80, 0, 0] and list(r["overtime_hours"]) == [0, 20, 20]
     assert list(r["backlog"]) == [0, 5, 0]  # the last 20 owed are bought outside
     wages = 2 * 160 * 4
-    assert r["cost"].iloc[1] == wages + 20 * 6 + 85 * 10 + 5 * 5
-    assert r["cost"].iloc[2] == wages + 20 * 6 + 85 * 10 + 20 * 5 + 20 * 30
+    # the plan's hiring (300) and layoffs (500) are paid as planned
+    assert r["cost"].iloc[1] == wages + 20 * 6 + 85 * 10 + 5 * 5 + 500
+    assert r["cost"].iloc[2] == wages + 20 * 6 + 85 * 10 + 20 * 5 + 20 * 30 + 300
     assert r["subcontracted"].iloc[2] == 20
     with pytest.raises(ValueError, match="3 periods of demand needed"):
         P.replay_capacity(P.Plan(table, 0.0, "optimal"), [1, 2], costs)
@@ -219,6 +224,8 @@ def test_strategy_comparison_on_the_synthetic_retailer_and_bad_input():
     assert np.allclose(t["total_cost"], t[["holding", "production", "lost_margin",
                                            "late_cost"]].sum(axis=1))
     assert set(r["products"]["aware_choice"]) <= set(P.STRATEGIES)
+    able = ds.tables["products"][S.CUSTOMISABLE].sum()
+    assert r["left_out"]["products"] + len(r["products"]) == able
     plain = ds.orders.assign(**{S.CUSTOMISED: False})
     with pytest.raises(ValueError, match="no customised order lines"):
         P.strategy_comparison(plain, ds.tables["products"], personas, "2025-01-06")
@@ -231,9 +238,9 @@ def test_lead_time_per_segment_at_the_planned_utilisation():
                             final_inventory=0, make_to_order=True)
     rho = P.planned_utilisation(plan, P.PlanCosts())
     assert rho == pytest.approx(1.0)  # 80 units x 4 h fill two workers' 320 h exactly
-    lt = P.segment_lead_times(0.8, 0.5, 1.0, pd.Series({1: 2.0, 2: 5.0}))
-    assert list(lt["lead_time_days"]) == pytest.approx([0.8 / 0.2 * 0.5 + 0.5 + 2,
-                                                        0.8 / 0.2 * 0.5 + 0.5 + 5])
+    lt = P.segment_lead_times(0.8, 0.5, 1.0, 14.0, pd.Series({1: 2.0, 2: 5.0}))
+    assert list(lt["lead_time_days"]) == pytest.approx([0.8 / 0.2 * 0.5 + 14 + 2,
+                                                        0.8 / 0.2 * 0.5 + 14 + 5])
 
 
 def test_an_infeasible_capacity_plan_names_the_limit_and_the_fix():

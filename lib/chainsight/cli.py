@@ -68,7 +68,7 @@ def _check(args) -> int:
     for note in ds.ledger.notes:
         print(f"Note: {note}")
     print()
-    for notebooks, weeks, monday in (("00, 01, 04", 52, False), ("03", 26, True)):
+    for notebooks, weeks, monday in (("00, 01, 04, 05", 52, False), ("03", 26, True)):
         try:
             line = readiness.holdout_start(ds.orders, "", weeks, monday).sentence
         except ValueError as err:

@@ -212,8 +212,10 @@ def paired(blind, aware, weight=None, *, metric: str, unit: str, lower_is_better
         Seed of ``numpy.random.default_rng``; the result is deterministic for a seed.
     block : int, default 1
         Units in time order that carry over (weeks of a plan with a backlog) are
-        resampled in runs of ``block`` consecutive units (moving-block bootstrap), so
-        that the interval keeps their dependence; 1 resamples units one by one.
+        resampled in runs of ``block`` consecutive units (circular block bootstrap: a
+        run may wrap from the last unit to the first, so every unit is drawn equally
+        often), so that the interval keeps their dependence; 1 resamples units one by
+        one.
 
     Returns
     -------
@@ -275,8 +277,8 @@ def paired(blind, aware, weight=None, *, metric: str, unit: str, lower_is_better
         if block == 1:
             idx = rng.integers(0, n, size=(stop - start, n))
         else:
-            starts = rng.integers(0, n - block + 1, size=(stop - start, -(-n // block)))
-            idx = (starts[:, :, None] + np.arange(block)).reshape(stop - start, -1)[:, :n]
+            starts = rng.integers(0, n, size=(stop - start, -(-n // block)))
+            idx = ((starts[:, :, None] + np.arange(block)) % n).reshape(stop - start, -1)[:, :n]
         if w is None:
             diffs[start:stop] = d[idx].mean(axis=1)
         else:

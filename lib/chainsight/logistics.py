@@ -411,7 +411,7 @@ def pmedian(assign_cost, p: int, time_limit: float = 60.0, exact: bool = True) -
     solution; a Lagrangian bound (:func:`lagrangian_bound`) gives a lower bound and
     closes (or opens) every site that no cheaper solution could use, so the solution in
     hand cuts the exact problem down. A Lagrangian branch and bound in the spirit of
-    ZEBRA (García, Labbé & Marín 2011) searches the sites left for a third of the time
+    ZEBRA (García, Labbé & Marín 2011) searches the sites left for half the time
     limit; if its tree is not closed by then, the radius formulation (Elloumi 2010) on
     those sites is solved by HiGHS with the time left.
     With ``exact=False`` both are skipped: the answer comes in seconds (under 5 s for
@@ -448,7 +448,7 @@ def pmedian(assign_cost, p: int, time_limit: float = 60.0, exact: bool = True) -
             # sites, near-equal solutions) goes to the MILP with the time left.
             is_open, best, b = _branch_and_bound(
                 C, p, np.flatnonzero(~closed), lam, is_open, best, cut,
-                t0 + time_limit / 3)
+                t0 + time_limit / 2)
             bound = max(bound, b)
             if b < cut(best) + 1e-9 and time.perf_counter() < t0 + time_limit:
                 cand = np.flatnonzero(~closed | is_open)

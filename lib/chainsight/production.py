@@ -220,15 +220,16 @@ def planned_utilisation(plan: Plan, costs: PlanCosts) -> float:
 
 
 def segment_lead_times(utilisation: float, service_days: float, service_cv: float,
-                       ship_days: pd.Series) -> pd.DataFrame:
+                       build_days: float, ship_days: pd.Series) -> pd.DataFrame:
     """The lead time each segment can be promised for customised work: the mean wait of
-    the workshop as one queue at ``utilisation`` (:func:`queue_wait`, Poisson arrivals),
-    the job's own ``service_days`` and the segment's ``ship_days`` (index: segment)."""
+    the workshop as one queue at ``utilisation`` (:func:`queue_wait`, Poisson arrivals,
+    jobs that hold the workshop ``service_days`` on average), the ``build_days`` an order
+    takes once started, and the segment's ``ship_days`` (index: segment)."""
     wait = float(queue_wait(utilisation, service_days, service_cv))
     ship = pd.Series(ship_days, dtype=float)
     return pd.DataFrame({"segment": ship.index, "wait_days": wait,
-                         "service_days": float(service_days), "ship_days": ship.to_numpy(),
-                         "lead_time_days": wait + service_days + ship.to_numpy()})
+                         "build_days": float(build_days), "ship_days": ship.to_numpy(),
+                         "lead_time_days": wait + build_days + ship.to_numpy()})
 
 
 # ---------------------------------------------------------------------------
@@ -262,7 +263,9 @@ def customisation_trend(orders: pd.DataFrame, products: pd.DataFrame,
     group (``groups``: customer_id and ``segment``; without it, the whole base).
 
     The trend is a logistic regression of a line being customised on time (in years),
-    fitted on weekly counts; its 95% interval comes from resampling the weeks. Returns
+    fitted on weekly counts; its interval comes from resampling the weeks, at 95% for all
+    the groups tested together (Bonferroni: 1 - 5%/G each, for G groups with a trend),
+    so that among many segments one does not rise or fall by chance. Returns
     per group: lines, customised lines, the share, the fitted share at the first and
     the last week, the slope (log-odds per year) with its interval, and a verdict
     (``rising``, ``falling`` or ``no measurable trend``). Lines up to ``until``."""
@@ -290,6 +293,9 @@ def customisation_trend(orders: pd.DataFrame, products: pd.DataFrame,
               .groupby(["segment", "week"])["customised"].agg(["size", "sum"]).reset_index())
     rng = np.random.default_rng(seed)
     rows = []
+    tested = sum(min(g["sum"].sum(), g["size"].sum() - g["sum"].sum()) >= MIN_LINES
+                 and len(g) >= 8 for _, g in weekly.groupby("segment"))
+    tail = 0.025 / max(tested, 1)  # Bonferroni: 95% for all the groups tested at once
     for seg, g in weekly.groupby("segment", sort=True):
         t = ((g["week"] - start).dt.days / 365.25).to_numpy()
         n, k = g["size"].to_numpy(float), g["sum"].to_numpy(float)
@@ -302,7 +308,7 @@ def customisation_trend(orders: pd.DataFrame, products: pd.DataFrame,
             a, b = _logistic_trend(t, n, k)
             picks = rng.integers(len(g), size=(n_boot, len(g)))
             lo, hi = np.quantile([_logistic_trend(t[i], n[i], k[i])[1] for i in picks],
-                                 [0.025, 0.975])
+                                 [tail, 1 - tail])
             row.update(share_first_week=expit(a + b * t.min()),
                        share_last_week=expit(a + b * t.max()), slope_per_year=b, lo=lo, hi=hi,
                        verdict="rising" if lo > 0 else "falling" if hi < 0
@@ -316,11 +322,22 @@ VALIDATION_WEEKS = 13
 WEEK_BLOCK = 4  # weeks resampled together: forecast errors and backlogs run on
 
 
-def _weekly_counts(lines: pd.DataFrame, key: str) -> pd.DataFrame:
-    """Customisable units and customised units per group and week (every week present)."""
+LEVELS = ("mean of 13 weeks", "mean of 26 weeks", "trend of 52 weeks")
+
+
+def _week_of(times: pd.Series, anchor) -> pd.Series:
+    """The start of each time's week, weeks counted from ``anchor`` (the holdout's first
+    day), so that no week straddles it."""
+    anchor = pd.Timestamp(anchor)
+    return anchor + ((times - anchor) // pd.Timedelta(weeks=1)) * pd.Timedelta(weeks=1)
+
+
+def _weekly_counts(lines: pd.DataFrame, key: str, anchor) -> pd.DataFrame:
+    """Customisable units and customised units per group and week (weeks from
+    ``anchor``, every week present)."""
     from chainsight import schema as S
 
-    week = lines[S.TIMESTAMP].dt.to_period("W-SUN").dt.start_time
+    week = _week_of(lines[S.TIMESTAMP], anchor)
     q = lines[S.QUANTITY].astype(float)
     frame = pd.DataFrame({key: lines[key].to_numpy(), "week": week.to_numpy(),
                           "units": q.to_numpy(),
@@ -330,6 +347,40 @@ def _weekly_counts(lines: pd.DataFrame, key: str) -> pd.DataFrame:
     full = pd.MultiIndex.from_product([sorted(frame[key].unique(), key=str), weeks],
                                       names=[key, "week"])
     return out.reindex(full, fill_value=0.0).reset_index()
+
+
+def _complete_weeks(weeks: pd.DatetimeIndex, orders: pd.DataFrame):
+    """The weeks the data covers to their end, and those it does not (a last, partial
+    week would read as a collapse of demand)."""
+    from chainsight import schema as S
+
+    last_day = orders[S.TIMESTAMP].max().normalize() + pd.Timedelta(days=1)
+    full = weeks + pd.Timedelta(weeks=1) <= last_day
+    return weeks[full], weeks[~full]
+
+
+def _level_forecast(units: pd.Series, cut, weeks: pd.DatetimeIndex, method: str) -> np.ndarray:
+    """Units per week for ``weeks`` from the weekly ``units`` before ``cut``: the mean of
+    the last 13 or 26 weeks, or the straight line through the last 52 (not below 0)."""
+    past = units[units.index < cut]
+    if method == "trend of 52 weeks" and len(past) >= 8:
+        recent = past.tail(52)
+        x = (recent.index - recent.index[0]).days / 7
+        slope, intercept = np.polyfit(x, recent.to_numpy(float), 1)
+        ahead = np.asarray((weeks - recent.index[0]).days, dtype=float) / 7
+        return np.maximum(intercept + slope * ahead, 0.0)
+    n = 26 if method == "mean of 26 weeks" else 13
+    return np.full(len(weeks), float(past.tail(n).mean()) if len(past) else 0.0)
+
+
+def _tuned_level(units: pd.Series, cut) -> str:
+    """The level method of least absolute error on the ``VALIDATION_WEEKS`` weeks before
+    ``cut`` (learned before them)."""
+    vcut = cut - pd.Timedelta(weeks=VALIDATION_WEEKS)
+    check = units[(units.index >= vcut) & (units.index < cut)]
+    errors = {m: float(np.abs(_level_forecast(units, vcut, check.index, m)
+                              - check.to_numpy()).sum()) for m in LEVELS}
+    return min(errors, key=errors.get)
 
 
 def _share_forecast(g: pd.DataFrame, cut: pd.Timestamp, future: pd.DatetimeIndex,
@@ -353,53 +404,62 @@ def _share_forecast(g: pd.DataFrame, cut: pd.Timestamp, future: pd.DatetimeIndex
     return np.full(len(future), share)
 
 
-def _customised_units(weekly: pd.DataFrame, key: str, cut, future, level_weeks: int
-                      ) -> tuple[pd.DataFrame, object]:
-    """Customised units per week of ``future`` for each group of ``weekly``: the group's
-    mean customisable units of the last ``level_weeks`` weeks before ``cut`` times its
-    share forecast (:func:`_share_forecast`). One share method serves every group: the
-    one whose forecasts, added up over the groups, had the least absolute error on the
-    ``VALIDATION_WEEKS`` weeks just before ``cut`` (learned before them; one method for
-    all, so that a thin group cannot pick the method that was luckiest on a few lines).
-    Returns per group and week the share and the forecast, and the method."""
-    def forecast(data, cut, weeks, method):
-        out = []
-        for name, g in data.groupby(key, sort=True):
-            past = g[g["week"] < cut]
-            level = past["units"].tail(level_weeks).mean() if len(past) else 0.0
-            share = _share_forecast(g, cut, weeks, method)
-            out.append(pd.DataFrame({key: name, "week": weeks, "share": share,
-                                     "forecast": level * share}))
-        return pd.concat(out, ignore_index=True)
+def _group_shares(weekly: pd.DataFrame, key: str, cut, weeks, method) -> pd.DataFrame:
+    """Each group's share forecast for ``weeks`` (rows: groups, columns: weeks)."""
+    return pd.DataFrame({name: _share_forecast(g, cut, weeks, method)
+                         for name, g in weekly.groupby(key, sort=True)}, index=weeks).T
 
+
+def _tuned_share(weekly: pd.DataFrame, key: str, cut):
+    """One share method for every group of ``weekly``: the one whose customised units,
+    given the units each group actually had, added up over the groups, erred least on
+    the ``VALIDATION_WEEKS`` weeks before ``cut`` (learned before them; one method for
+    all, so that a thin group cannot pick the method that was luckiest on a few lines).
+    The level is judged apart (:func:`_tuned_level`), so this judges the share alone."""
     past = weekly[weekly["week"] < cut]
     vcut = cut - pd.Timedelta(weeks=VALIDATION_WEEKS)
-    check = past[past["week"] >= vcut].groupby("week")["custom"].sum()
-    method = "trend"
-    if len(check) and (past["week"] < vcut).any():
-        errors = {m: float(np.abs(forecast(past, vcut, pd.DatetimeIndex(check.index), m)
-                                  .groupby("week")["forecast"].sum().to_numpy()
-                                  - check.to_numpy()).sum())
-                  for m in (*SHARE_WINDOWS, "trend")}
-        method = min(errors, key=errors.get)
-    return forecast(weekly, cut, future, method), method
+    check = past[past["week"] >= vcut]
+    if check.empty or not (past["week"] < vcut).any():
+        return "trend"
+    weeks = pd.DatetimeIndex(sorted(check["week"].unique()))
+    units = check.pivot_table(index=key, columns="week", values="units", aggfunc="sum")
+    custom = check.groupby("week")["custom"].sum().reindex(weeks).to_numpy()
+    errors = {}
+    for m in (*SHARE_WINDOWS, "trend"):
+        share = _group_shares(past, key, vcut, weeks, m).reindex(units.index)
+        errors[m] = float(np.abs((share.to_numpy() * units.reindex(columns=weeks).to_numpy())
+                                 .sum(axis=0) - custom).sum())
+    return min(errors, key=errors.get)
+
+
+def _mix(weekly: pd.DataFrame, key: str, cut, weeks: int) -> pd.Series:
+    """Each group's share of the customisable units of the ``weeks`` weeks before ``cut``."""
+    recent = weekly[(weekly["week"] < cut) & (weekly["week"] >= cut - pd.Timedelta(weeks=weeks))]
+    units = recent.groupby(key)["units"].sum()
+    return units / units.sum() if units.sum() > 0 else units
 
 
 def customised_forecast_comparison(orders: pd.DataFrame, products: pd.DataFrame,
                                    segments: pd.DataFrame, start, level_weeks: int = 13,
                                    n_boot: int = 2000, seed: int = 0) -> dict:
     """Customised units per week after ``start``, forecast profile-blind (one share for
-    the whole base) and profile-aware (a share per segment, added up), judged on the
-    weeks after ``start``.
+    the whole base) and profile-aware (a share per segment, weighted by the segments'
+    mix), judged on the complete weeks after ``start``.
 
-    Both sides forecast each group's customisable units per week as its mean of the
-    last ``level_weeks`` weeks, times a customised share. The share is the group's share
-    of the last 13, 26 or 52 weeks or its logistic trend (:func:`customisation_trend`):
-    one method for every group of a side, the one whose total had the least error on
-    the 13 weeks before ``start`` (learned before them). The strongest blind forecast is
-    tuned exactly as the aware one. Returns the weekly table (actual, blind, aware), the
-    method each side chose, and the paired WAPE difference over the holdout weeks
-    (:class:`chainsight.compare.Paired`; weeks resampled in runs of ``WEEK_BLOCK``)."""
+    Both sides forecast the customisable units per week alike: the mean of the last 13
+    or 26 weeks or the 52-week straight line, whichever erred least on the 13 weeks
+    before ``start`` (learned before them). They differ only in the customised share.
+    **Blind**: the whole base's share of the last 13, 26 or 52 weeks or its logistic
+    trend (:func:`customisation_trend`). **Aware**: each segment's share by the same
+    methods, weighted by each segment's share of the units of the last ``level_weeks``
+    weeks. Each side picks its share method by the error of its shares on the 13 weeks
+    before ``start`` (:func:`_tuned_share`). Weeks run from ``start``; a last week the
+    data does not cover to its end is left out (``partial_week``). Returns the weekly
+    table (actual customised units, units, each side's share and forecast), the methods
+    chosen, the bias of each side and two paired WAPE differences over the holdout weeks
+    (:class:`chainsight.compare.Paired`; weeks resampled in runs of ``WEEK_BLOCK``):
+    ``share``, each side's share times the units that came (the profile's part alone),
+    and ``wape``, the forecast itself (the level both share included)."""
     from chainsight import compare
     from chainsight import schema as S
 
@@ -411,28 +471,44 @@ def customised_forecast_comparison(orders: pd.DataFrame, products: pd.DataFrame,
     lines["all"] = "all"
     if lines.empty or not lines[S.CUSTOMISED].astype(bool).any():
         raise ValueError("customised_forecast_comparison: no customised order lines")
-    by_seg = _weekly_counts(lines, "segment")
-    whole = _weekly_counts(lines, "all")
-    future = pd.DatetimeIndex(sorted(whole.loc[whole["week"] >= start, "week"].unique()))
+    by_seg = _weekly_counts(lines, "segment", start)
+    whole = _weekly_counts(lines, "all", start)
+    future, partial = _complete_weeks(
+        pd.DatetimeIndex(sorted(whole.loc[whole["week"] >= start, "week"].unique())), orders)
     if len(future) < 4 or (whole["week"] < start).sum() < 2 * VALIDATION_WEEKS:
         raise ValueError(f"customised_forecast_comparison: {start.date()} leaves "
                          f"{(whole['week'] < start).sum()} weeks before it (at least "
-                         f"{2 * VALIDATION_WEEKS}) and {len(future)} after it (at least 4)")
-    blind, blind_method = _customised_units(whole, "all", start, future, level_weeks)
-    aware, aware_method = _customised_units(by_seg, "segment", start, future, level_weeks)
-    actual = whole[whole["week"] >= start].set_index("week")["custom"].reindex(future)
-    table = pd.DataFrame({"week": future, "actual": actual.to_numpy(),
-                          "blind": blind.groupby("week")["forecast"].sum().reindex(future)
-                          .to_numpy(),
-                          "aware": aware.groupby("week")["forecast"].sum().reindex(future)
-                          .to_numpy()})
-    paired = compare.paired(np.abs(table["blind"] - table["actual"]).to_numpy(),
-                            np.abs(table["aware"] - table["actual"]).to_numpy(),
-                            table["actual"].to_numpy(), metric="WAPE of customised units "
-                            "per week", unit="week", n_boot=n_boot, seed=seed,
-                            block=min(WEEK_BLOCK, len(table)))
-    return {"weekly": table, "blind_method": blind_method, "aware_method": aware_method,
-            "wape": paired,
+                         f"{2 * VALIDATION_WEEKS}) and {len(future)} complete weeks after it "
+                         "(at least 4)")
+    units = whole.set_index("week")["units"]
+    level_method = _tuned_level(units, start)
+    level = _level_forecast(units, start, future, level_method)
+    blind_method = _tuned_share(whole, "all", start)
+    aware_method = _tuned_share(by_seg, "segment", start)
+    blind_share = _group_shares(whole, "all", start, future, blind_method).loc["all"]
+    mix = _mix(by_seg, "segment", start, level_weeks)
+    aware_share = _group_shares(by_seg, "segment", start, future, aware_method).reindex(
+        mix.index).mul(mix, axis=0).sum()
+    came = whole[whole["week"] >= start].set_index("week").reindex(future)
+    table = pd.DataFrame({"week": future, "actual": came["custom"].to_numpy(),
+                          "units": came["units"].to_numpy(),
+                          "blind_share": blind_share.to_numpy(),
+                          "aware_share": aware_share.to_numpy(),
+                          "blind": level * blind_share.to_numpy(),
+                          "aware": level * aware_share.to_numpy()})
+
+    def wape(blind, aware, metric):
+        return compare.paired(np.abs(blind - table["actual"]).to_numpy(),
+                              np.abs(aware - table["actual"]).to_numpy(),
+                              table["actual"].to_numpy(), metric=metric, unit="week",
+                              n_boot=n_boot, seed=seed, block=min(WEEK_BLOCK, len(table)))
+
+    share = wape(table["units"] * table["blind_share"], table["units"] * table["aware_share"],
+                 "WAPE of the customised share, on the units that came")
+    paired = wape(table["blind"], table["aware"], "WAPE of customised units per week")
+    return {"weekly": table, "level_method": level_method, "blind_method": blind_method,
+            "aware_method": aware_method, "share": share, "wape": paired,
+            "partial_week": [f"{w:%Y-%m-%d}" for w in partial],
             "bias": {side: float(table[side].sum() / table["actual"].sum() - 1)
                      for side in ("blind", "aware")}}
 
@@ -447,8 +523,8 @@ def replay_capacity(plan: Plan, actual, costs: PlanCosts = PlanCosts(),
     backlog cost, and what is still owed after the last period is bought outside then
     (at the subcontracting cost), as the plan itself must leave no backlog. Returns per
     period: demand, made, subcontracted, overtime hours used, idle regular hours,
-    backlog at the end, and the cost (wages for the workforce, overtime, material,
-    subcontracting, backlog)."""
+    backlog at the end, and the cost (wages for the workforce, the plan's hiring and
+    layoffs, overtime, material, subcontracting, backlog)."""
     t = plan.table
     d = np.asarray(actual, dtype=float)
     if len(d) != len(t) or not np.isfinite(d).all() or (d < 0).any():
@@ -466,7 +542,9 @@ def replay_capacity(plan: Plan, actual, costs: PlanCosts = PlanCosts(),
         idle = max(regular - made, 0.0) * c.hours_per_unit
         owed = max(owed + d[i] - sub - made, 0.0)
         cost = (w * c.hours_per_worker * c.regular_wage + ot * c.overtime_wage
-                + made * c.material + sub * c.subcontract + owed * c.backlog)
+                + made * c.material + sub * c.subcontract + owed * c.backlog
+                + float(t["hired"].iloc[i]) * c.hiring
+                + float(t["laid_off"].iloc[i]) * c.layoff)
         if i == len(t) - 1:  # the plan ends with nothing owed: the rest is bought outside
             cost += owed * c.subcontract
             sub, owed = sub + owed, 0.0
@@ -475,26 +553,42 @@ def replay_capacity(plan: Plan, actual, costs: PlanCosts = PlanCosts(),
     return pd.DataFrame(rows)
 
 
+def _plan_and_replay(forecast, actual, costs: PlanCosts, workers: float,
+                     utilisation: float) -> tuple[Plan, pd.DataFrame]:
+    """A make-to-order plan for ``forecast`` whose units fill ``utilisation`` of the hours
+    it pays, replayed on ``actual`` (:func:`replay_capacity`, at the true hours a unit)."""
+    from dataclasses import replace
+
+    if not 0 < utilisation <= 1:
+        raise ValueError(f"utilisation must lie in (0, 1], got {utilisation}")
+    planning = replace(costs, hours_per_unit=costs.hours_per_unit / utilisation)
+    plan = aggregate_plan(forecast, planning, workers=workers, inventory=0.0,
+                          final_inventory=0.0, make_to_order=True)
+    return plan, replay_capacity(plan, actual, costs)
+
+
 def capacity_comparison(forecast: pd.DataFrame, costs: PlanCosts, workers: float,
-                        n_boot: int = 2000, seed: int = 0) -> dict:
+                        utilisation: float = 1.0, n_boot: int = 2000, seed: int = 0) -> dict:
     """Capacity for customised work planned from each side's forecast and replayed on the
     units that came.
 
     ``forecast``: per week, ``actual`` and the ``blind`` and ``aware`` forecasts of
     customised units (:func:`customised_forecast_comparison`'s weekly table). Each side
     plans the weeks with :func:`aggregate_plan` against its own forecast, from the same
-    ``workers``, made to order (no stock), then :func:`replay_capacity` runs the plan
-    against the actual units. Returns each side's replay, the totals (cost, late
-    unit-weeks, idle hours) and the paired difference of the cost per week
+    ``workers``, made to order (no stock), for its units to fill ``utilisation`` of the
+    hours it pays (a queue needs slack: at 100% the wait grows without end); then
+    :func:`replay_capacity` runs the plan against the actual units. Returns each side's
+    plan and replay, the totals (cost, late unit-weeks, idle hours) and the paired
+    difference of the cost per week
     (:class:`chainsight.compare.Paired`; weeks resampled in runs of ``WEEK_BLOCK``, as a
     backlog carries over)."""
     from chainsight import compare
 
-    out = {}
+    out, plans = {}, {}
     for side in ("blind", "aware"):
-        plan = aggregate_plan(forecast[side].to_numpy(), costs, workers=workers,
-                              inventory=0.0, final_inventory=0.0, make_to_order=True)
-        out[side] = replay_capacity(plan, forecast["actual"].to_numpy(), costs)
+        plans[side], out[side] = _plan_and_replay(forecast[side].to_numpy(),
+                                                  forecast["actual"].to_numpy(), costs, workers,
+                                                  utilisation)
     totals = pd.DataFrame({side: {"cost": r["cost"].sum(),
                                   "late_unit_weeks": r["backlog"].sum(),
                                   "idle_hours": r["idle_hours"].sum()}
@@ -502,7 +596,7 @@ def capacity_comparison(forecast: pd.DataFrame, costs: PlanCosts, workers: float
     paired = compare.paired(out["blind"]["cost"].to_numpy(), out["aware"]["cost"].to_numpy(),
                             metric="cost of customised work per week", unit="week",
                             n_boot=n_boot, seed=seed, block=min(WEEK_BLOCK, len(forecast)))
-    return {"replay": out, "totals": totals, "cost": paired}
+    return {"plans": plans, "replay": out, "totals": totals, "cost": paired}
 
 
 # ---------------------------------------------------------------------------
@@ -557,8 +651,9 @@ class StrategyCosts:
             table.get("standard", 0.0)).to_numpy(float)
 
 
-def _product_lines(orders: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame:
-    """Order lines of customisable products with their week, units, margin and mode."""
+def _product_lines(orders: pd.DataFrame, products: pd.DataFrame, anchor) -> pd.DataFrame:
+    """Order lines of customisable products with their week (from ``anchor``), units,
+    margin and mode."""
     from chainsight import schema as S
 
     S.require_columns(orders, "orders", [S.CUSTOMER_ID, S.TIMESTAMP, S.PRODUCT_ID,
@@ -575,8 +670,7 @@ def _product_lines(orders: pd.DataFrame, products: pd.DataFrame) -> pd.DataFrame
     return pd.DataFrame({S.CUSTOMER_ID: lines[S.CUSTOMER_ID].to_numpy(),
                          S.PRODUCT_ID: lines[S.PRODUCT_ID].to_numpy(),
                          S.TIMESTAMP: lines[S.TIMESTAMP].to_numpy(),
-                         "week": lines[S.TIMESTAMP].dt.to_period("W-SUN").dt.start_time
-                         .to_numpy(),
+                         "week": _week_of(lines[S.TIMESTAMP], anchor).to_numpy(),
                          S.QUANTITY: q.to_numpy(), "custom": lines[S.CUSTOMISED].astype(bool)
                          .to_numpy(), "unit_cost": cost.to_numpy(),
                          "margin": ((lines[S.UNIT_PRICE].astype(float) - cost) * q).to_numpy(),
@@ -673,19 +767,18 @@ def replay_strategy(lines: pd.DataFrame, strategy: str, stats: pd.Series,
 SHRINK = (0.0, 2.0, 5.0, 10.0, 20.0, 50.0, 200.0, np.inf)  # prior strengths, in units
 
 
-def _expected_shares(lines: pd.DataFrame, key: str, cut, future, strength: float
-                     ) -> pd.Series:
-    """Each product's customised share expected for the weeks ``future``, learned before
-    ``cut``: the product's own share of the year before ``cut`` (customised units c out of
-    u) pulled towards a prior by ``strength`` k units, (c + k prior) / (u + k). The prior
-    is the share each group of ``key`` is expected to have (:func:`_customised_units`),
-    weighted by the group mix that bought the product that year."""
+def _share_parts(lines: pd.DataFrame, key: str, cut, future
+                 ) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """For each product, learned before ``cut``: a prior share for the weeks ``future``
+    (the share each group of ``key`` is expected to have, :func:`_tuned_share`, weighted
+    by the group mix that bought the product in the year before ``cut``), and the
+    product's own customised and total units of that year."""
     from chainsight import schema as S
 
     past = lines[lines["week"] < cut]
-    groups = _weekly_counts(past.rename(columns={"custom": S.CUSTOMISED}), key)
-    share = _customised_units(groups, key, cut, future, VALIDATION_WEEKS)[0].groupby(key)[
-        "share"].mean()
+    groups = _weekly_counts(past.rename(columns={"custom": S.CUSTOMISED}), key, cut)
+    share = _group_shares(groups, key, cut, future, _tuned_share(groups, key, cut)).mean(
+        axis=1)
     year = past[past["week"] >= cut - pd.Timedelta(weeks=52)]
     if year.empty:
         year = past
@@ -695,13 +788,20 @@ def _expected_shares(lines: pd.DataFrame, key: str, cut, future, strength: float
     u = year.groupby(S.PRODUCT_ID)[S.QUANTITY].sum().reindex(prior.index, fill_value=0.0)
     c = (year[S.QUANTITY] * year["custom"]).groupby(year[S.PRODUCT_ID]).sum().reindex(
         prior.index, fill_value=0.0)
+    return prior, c, u
+
+
+def _shrunk(prior: pd.Series, c: pd.Series, u: pd.Series, strength: float) -> pd.Series:
+    """The product's own share c / u pulled towards ``prior`` by ``strength`` units:
+    (c + k prior) / (u + k); infinite strength gives the prior."""
     if np.isinf(strength):
         return prior
     return ((c + strength * prior) / (u + strength)).where(u + strength > 0, prior)
 
 
 def _product_shares(lines: pd.DataFrame, key: str, start, future) -> tuple[pd.Series, float]:
-    """:func:`_expected_shares` with the prior strength of least absolute error on the
+    """Each product's customised share expected after ``start`` (:func:`_share_parts`,
+    :func:`_shrunk`), with the prior strength of least absolute error on the
     ``VALIDATION_WEEKS`` weeks before ``start`` (learned before them)."""
     from chainsight import schema as S
 
@@ -710,17 +810,16 @@ def _product_shares(lines: pd.DataFrame, key: str, start, future) -> tuple[pd.Se
     weeks = pd.DatetimeIndex(sorted(check["week"].unique()))
     units = check.groupby(S.PRODUCT_ID)[S.QUANTITY].sum()
     custom = (check[S.QUANTITY] * check["custom"]).groupby(check[S.PRODUCT_ID]).sum()
-    errors = {}
-    for k in SHRINK:
-        shares = _expected_shares(lines, key, vcut, weeks, k).reindex(units.index).fillna(0.0)
-        errors[k] = float(np.abs(shares * units - custom).sum())
+    parts = _share_parts(lines, key, vcut, weeks)
+    errors = {k: float(np.abs(_shrunk(*parts, k).reindex(units.index).fillna(0.0) * units
+                              - custom).sum()) for k in SHRINK}
     best = min(errors, key=errors.get)
-    return _expected_shares(lines, key, start, future, best), best
+    return _shrunk(*_share_parts(lines, key, start, future), best), best
 
 
 def strategy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: pd.DataFrame,
                         start, costs: StrategyCosts = StrategyCosts(), level_weeks: int = 13,
-                        n_boot: int = 2000, seed: int = 0) -> dict:
+                        n_boot: int = 2000, seed: int = 0, tune: bool = True) -> dict:
     """MTS, ATO or MTO for each customisable product, chosen before ``start`` and judged
     on the order lines after it.
 
@@ -728,24 +827,28 @@ def strategy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: 
     figures of the year before ``start`` (units per week of the last ``level_weeks``
     weeks, weekly spread, unit cost and margin, supplier lead time, how long the buyers
     of plain lines wait, by ship mode); they differ only in the customised share they
-    expect (:func:`_expected_shares`): the product's own share of the past year pulled
+    expect (:func:`_product_shares`): the product's own share of the past year pulled
     towards a prior, as strongly as forecast best on the 13 weeks before ``start``.
     **Blind**: the prior is the whole base's share, by the method (recent 13, 26 or 52
     weeks or the logistic trend) that forecast it best. **Aware**: the share each
     segment is expected to have (tuned the same way), weighted by the segment mix that
     bought the product. Both pool the thin products alike; only the prior differs.
-    A **category rule** (one strategy for all
-    products, from the category's averages) is shown beside them, and **hindsight**: the
-    choice with the holdout's own share, the most any share forecast could gain. Each choice is
-    replayed on the holdout lines (:func:`replay_strategy`); the differences are paired
-    over products. Returns the product table, the policies' totals and the paired
-    comparisons (total cost, lines on time), the category's share and the prior
-    strengths chosen."""
+    The **category rule** gives every product the one strategy the category's averages
+    and the whole base's share choose. With ``tune``, each side replays its own rule and
+    the category rule on the 13 weeks before ``start`` (decided before them) and keeps
+    the cheaper (``rules``): the category rule is the blind side's when it is the
+    stronger. **Hindsight** is the choice made with the holdout's own share (a perfect
+    share forecast; the cost model still decides). Each choice is replayed on the
+    holdout lines (:func:`replay_strategy`); the differences are paired over products.
+    A customisable product with no line in the year before ``start`` gets no decision
+    (``left_out`` counts them and their holdout lines). Returns the product table, the
+    policies' totals, the paired comparisons (total cost, lines on time), the
+    category's share, the prior strengths and the rules chosen."""
     from chainsight import compare
     from chainsight import schema as S
 
     start = pd.Timestamp(start)
-    lines = _product_lines(orders, products)
+    lines = _product_lines(orders, products, start)
     lines = lines.merge(segments[[S.CUSTOMER_ID, "segment"]], on=S.CUSTOMER_ID, how="left")
     lines["segment"] = lines["segment"].astype(object).where(lines["segment"].notna(), "new")
     train, hold = lines[lines["week"] < start], lines[lines["week"] >= start]
@@ -755,7 +858,8 @@ def strategy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: 
                          f"{2 * VALIDATION_WEEKS}) and {hold['week'].nunique()} after it")
     future = pd.DatetimeIndex(sorted(hold["week"].unique()))
     year = train[train["week"] >= start - pd.Timedelta(weeks=52)]
-    weekly = _weekly_counts(train.rename(columns={"custom": S.CUSTOMISED}), S.PRODUCT_ID)
+    weekly = _weekly_counts(train.rename(columns={"custom": S.CUSTOMISED}), S.PRODUCT_ID,
+                            start)
     recent = weekly[weekly["week"] >= start - pd.Timedelta(weeks=52)]
     plain = recent["units"] - recent["custom"]
     lead = (products.set_index(S.PRODUCT_ID)[S.LEAD_TIME_DAYS] if S.LEAD_TIME_DAYS in products
@@ -782,19 +886,34 @@ def strategy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: 
     aware, aware_k = _product_shares(lines, "segment", start, future)
     blind, aware = blind.reindex(stats.index).fillna(0.0), aware.reindex(stats.index).fillna(0.0)
     whole = _weekly_counts(train.assign(all="all").rename(columns={"custom": S.CUSTOMISED}),
-                           "all")
-    base_share = _customised_units(whole, "all", start, future, level_weeks)[0]["share"].mean()
+                           "all", start)
+    base_share = float(_group_shares(whole, "all", start, future,
+                                     _tuned_share(whole, "all", start)).mean(axis=1).iloc[0])
     avg = stats.mean().to_frame("category").T
     category = strategy_costs(avg, pd.Series({"category": base_share}), costs)["choice"].iloc[0]
     choices = pd.DataFrame({"category rule": category,
                             "blind": strategy_costs(stats, blind, costs)["choice"],
                             "aware": strategy_costs(stats, aware, costs)["choice"]})
+    shares = {"category rule": pd.Series(base_share, stats.index), "blind": blind,
+              "aware": aware}
+    rules = {"blind": "per product", "aware": "per product"}
+    if tune:
+        vcut = start - pd.Timedelta(weeks=VALIDATION_WEEKS)
+        try:
+            check = strategy_comparison(orders[orders[S.TIMESTAMP] < start], products,
+                                        segments, vcut, costs, level_weeks, n_boot=2,
+                                        seed=seed, tune=False)["totals"]["total_cost"]
+        except ValueError:  # too little history to check on: each keeps its own rule
+            check = None
+        for side in rules:
+            if check is not None and check["category rule"] < check[side]:
+                rules[side] = "category rule"
+                choices[side], shares[side] = choices["category rule"], shares["category rule"]
     actual = hold.groupby(S.PRODUCT_ID).apply(
         lambda g: (g[S.QUANTITY] * g["custom"]).sum() / g[S.QUANTITY].sum(),
         include_groups=False).reindex(stats.index).fillna(0.0)
     choices["hindsight"] = strategy_costs(stats, actual, costs)["choice"]
-    shares = {"category rule": pd.Series(base_share, stats.index), "blind": blind,
-              "aware": aware, "hindsight": actual}
+    shares["hindsight"] = actual
     policies = {}
     for side in choices:  # each side replays its choice with the share it expected
         policies[side] = pd.DataFrame({
@@ -805,21 +924,178 @@ def strategy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: 
                                      costs, future)
             for product in stats.index}).T
     table = stats[["units", "unit_cost", "unit_margin"]].assign(
-        blind_share=blind, aware_share=aware,
-        holdout_share=actual,
+        blind_share=shares["blind"], aware_share=shares["aware"], holdout_share=actual,
         blind_choice=choices["blind"], aware_choice=choices["aware"],
         blind_cost=policies["blind"]["total_cost"], aware_cost=policies["aware"]["total_cost"])
     totals = pd.DataFrame({side: per.sum() for side, per in policies.items()}).T
     totals["on_time_share"] = totals["on_time"] / totals["lines"]
     b, a = policies["blind"], policies["aware"]
     comparisons = {
-        "total_cost": compare.paired(b["total_cost"].astype(float), a["total_cost"].astype(float),
-                                     metric="total cost over the holdout", unit="product",
-                                     n_boot=n_boot, seed=seed),
-        "on_time": compare.paired(b["on_time"].astype(float), a["on_time"].astype(float),
-                                  b["lines"].astype(float), metric="share of lines on time",
-                                  unit="product", lower_is_better=False, n_boot=n_boot,
-                                  seed=seed)}
+        "total cost": compare.paired(b["total_cost"].astype(float), a["total_cost"].astype(float),
+                                     metric="total cost per product over the holdout",
+                                     unit="product", n_boot=n_boot, seed=seed),
+        "lines on time": compare.paired(b["on_time"].astype(float), a["on_time"].astype(float),
+                                        b["lines"].astype(float),
+                                        metric="share of lines on time", unit="product",
+                                        lower_is_better=False, n_boot=n_boot, seed=seed)}
+    able = products.loc[products[S.CUSTOMISABLE].astype(bool), S.PRODUCT_ID]
+    left = sorted(set(able) - set(stats.index))
     return {"products": table.reset_index(names=S.PRODUCT_ID), "totals": totals,
+            "left_out": {"products": len(left),
+                         "holdout_lines": int(hold[S.PRODUCT_ID].isin(left).sum())},
             "comparisons": comparisons, "category_share": base_share,
-            "strength": {"blind": blind_k, "aware": aware_k}}
+            "strength": {"blind": blind_k, "aware": aware_k}, "rules": rules}
+
+
+# ---------------------------------------------------------------------------
+# The negative control and the charts of notebook 05
+# ---------------------------------------------------------------------------
+def production_control(effects: dict, *, size: str | int = "small", seed: int = 42,
+                       holdout_start="2025-01-01", profile_settings: dict | None = None,
+                       plan_costs: PlanCosts = PlanCosts(),
+                       strategy: StrategyCosts = StrategyCosts(), level_weeks: int = 13,
+                       utilisation: float = 1.0) -> dict:
+    """Notebook 05's comparisons again on the synthetic retailer with the given effect
+    strengths (the negative control: every effect at 0), with the profile taken as the
+    notebook takes it (:func:`chainsight.profiling.decision_profile`, with the run's
+    ``profile_settings``). Returns the paired comparisons by name."""
+    from chainsight import datasets, profiling
+
+    ds = datasets.load("synthetic", size=size, seed=seed, effects=effects)
+    start = pd.Timestamp(holdout_start)
+    prof, _ = profiling.decision_profile(ds, start - pd.Timedelta(seconds=1),
+                                         **(profile_settings or {"seed": seed}))
+    segments = prof.segments_for(ds.tables["customers"])
+    products = ds.tables["products"]
+    fc = customised_forecast_comparison(ds.orders, products, segments, start, level_weeks,
+                                        seed=seed)
+    cap = capacity_comparison(fc["weekly"], plan_costs,
+                              starting_workers(ds.orders, products, start, plan_costs),
+                              utilisation, seed=seed)
+    st = strategy_comparison(ds.orders, products, segments, start, strategy, level_weeks,
+                             seed=seed)
+    return {"customised share": fc["share"], "customised units forecast": fc["wape"],
+            "capacity cost": cap["cost"],
+            **{f"strategy, {k}": v for k, v in st["comparisons"].items()}}
+
+
+def total_capacity_plan(orders: pd.DataFrame, start, costs: PlanCosts,
+                        utilisation: float = 1.0) -> dict:
+    """Capacity for all units (data without customisation): the units of each complete
+    week after ``start`` forecast by the level method that erred least on the 13 weeks
+    before it (:func:`_tuned_level`), planned made to order from the workforce the 13
+    weeks before ``start`` needed, and replayed on the units that came."""
+    from chainsight import schema as S
+
+    start = pd.Timestamp(start)
+    units = orders[S.QUANTITY].astype(float).groupby(_week_of(orders[S.TIMESTAMP], start)).sum()
+    units = units.reindex(pd.date_range(units.index.min(), units.index.max(), freq="7D"),
+                          fill_value=0.0)
+    past = units[units.index < start]
+    future = units[_complete_weeks(units.index[units.index >= start], orders)[0]]
+    if len(past) < 2 * VALIDATION_WEEKS or len(future) < 4:
+        raise ValueError(f"total_capacity_plan: {start.date()} leaves {len(past)} weeks "
+                         f"before it (at least {2 * VALIDATION_WEEKS}) and {len(future)} "
+                         "complete weeks after it (at least 4)")
+    method = _tuned_level(units, start)
+    forecast = _level_forecast(units, start, future.index, method)
+    workers = float(past.tail(VALIDATION_WEEKS).mean()) * costs.hours_per_unit \
+        / costs.hours_per_worker
+    plan, replay = _plan_and_replay(forecast, future.to_numpy(), costs, workers, utilisation)
+    return {"weekly": pd.DataFrame({"week": future.index, "actual": future.to_numpy(),
+                                    "forecast": forecast}),
+            "level_method": method, "workers": workers, "plan": plan, "replay": replay}
+
+
+def starting_workers(orders: pd.DataFrame, products: pd.DataFrame, start,
+                     costs: PlanCosts, weeks: int = 13) -> float:
+    """The workforce the customised work of the ``weeks`` weeks before ``start`` needed
+    in regular time (both plans start from it)."""
+    from chainsight import schema as S
+
+    able = products.loc[products[S.CUSTOMISABLE].astype(bool), S.PRODUCT_ID]
+    start = pd.Timestamp(start)
+    o = orders[orders[S.PRODUCT_ID].isin(able) & orders[S.CUSTOMISED].astype(bool)
+               & (orders[S.TIMESTAMP] < start)
+               & (orders[S.TIMESTAMP] >= start - pd.Timedelta(weeks=weeks))]
+    return float(o[S.QUANTITY].sum() / weeks * costs.hours_per_unit / costs.hours_per_worker)
+
+
+def share_chart(orders: pd.DataFrame, products: pd.DataFrame, segments: pd.DataFrame,
+                names: dict | None = None, until=None, ax=None):
+    """The customised share of customisable units per quarter, for each segment with
+    enough customised lines for a trend (:data:`MIN_LINES`) and for the whole base,
+    with a 95% band (Wilson, on lines)."""
+    import matplotlib.pyplot as plt
+
+    from chainsight import schema as S
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 4.5))
+    able = products.loc[products[S.CUSTOMISABLE].astype(bool), S.PRODUCT_ID]
+    o = orders[orders[S.PRODUCT_ID].isin(able)]
+    if until is not None:
+        o = o[o[S.TIMESTAMP] < pd.Timestamp(until)]
+    o = o.merge(segments[[S.CUSTOMER_ID, "segment"]], on=S.CUSTOMER_ID, how="left")
+    o = o.assign(quarter=o[S.TIMESTAMP].dt.to_period("Q").dt.start_time,
+                 custom=o[S.CUSTOMISED].astype(bool))
+    groups = [("whole base", o)] + [
+        (f"segment {s}" + (f": {names[s]}" if names and s in names else ""), g)
+        for s, g in o.dropna(subset=["segment"]).groupby("segment")
+        if min(g["custom"].sum(), (~g["custom"]).sum()) >= MIN_LINES]
+    z = 1.96
+    for label, g in groups:
+        q = g.groupby("quarter")["custom"].agg(["size", "sum"])
+        n, p = q["size"], q["sum"] / q["size"]
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        line, = ax.plot(q.index, p, marker="o", label=label,
+                        lw=2.5 if label == "whole base" else 1.2,
+                        color="black" if label == "whole base" else None)
+        ax.fill_between(q.index, centre - half, centre + half, alpha=0.12,
+                        color=line.get_color())
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.set(xlabel="quarter", ylabel="customised share of customisable units",
+           title="Who asks for customisation, quarter by quarter (95% band)")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax
+
+
+def forecast_chart(weekly: pd.DataFrame, ax=None):
+    """Customised units per holdout week: what came against each side's forecast."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 4))
+    ax.plot(weekly["week"], weekly["actual"], color="black", lw=1.5, label="actual")
+    ax.plot(weekly["week"], weekly["blind"], "--", label="profile-blind forecast")
+    ax.plot(weekly["week"], weekly["aware"], ":", lw=2, label="profile-aware forecast")
+    ax.set(xlabel="holdout week", ylabel="customised units per week",
+           title="Customised units per week: forecasts against what came")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return ax
+
+
+def lead_time_chart(service_days: float, service_cv: float, planned: float,
+                    simulated: pd.DataFrame, ax=None):
+    """Mean wait in the customisation queue against utilisation (the formula), the
+    simulated queue at a few utilisations, and the plan's utilisation marked."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4.5))
+    rho = np.linspace(0.05, 0.97, 200)
+    ax.plot(rho, queue_wait(rho, service_days, service_cv), label="formula (Pollaczek-Khinchine)")
+    ax.scatter(simulated["utilisation"], simulated["simulated_days"], color="black", zorder=5,
+               label="simulated queue")
+    if 0 < planned < 1:
+        ax.axvline(planned, color="grey", ls="--")
+        ax.annotate(f"plan: {planned:.0%}", (planned, float(queue_wait(planned, service_days,
+                                                                       service_cv))),
+                    textcoords="offset points", xytext=(-70, 20), fontsize=9,
+                    arrowprops={"arrowstyle": "->"})
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.set(xlabel="utilisation of the customisation workshop", ylabel="mean wait (days)",
+           title="Wait before the work starts, by utilisation", ylim=(0, None))
+    ax.legend(fontsize=8, loc="upper left")
+    return ax

@@ -46,6 +46,15 @@ NEEDS: tuple[Need, ...] = (
            "demand by country, when the customers or the orders carry a country")
       for section in ("warehouse network", "holdout", "delivery tiers", "last mile")),
     Need("04", "negative control", (EFFECTS,)),
+    *(Need("05", section, (("orders", S.CUSTOMISED), ("products", S.CUSTOMISABLE)),
+           "plans capacity on total demand")
+      for section in ("customisation demand", "capacity for customised work")),
+    Need("05", "lead time by segment", (("orders", S.CUSTOMISED), ("products", S.CUSTOMISABLE),
+                                        ("orders", S.DELIVERY_DAYS))),
+    Need("05", "make to stock or to order", (("orders", S.CUSTOMISED),
+                                             ("products", S.CUSTOMISABLE),
+                                             ("products", S.UNIT_COST))),
+    Need("05", "negative control", (EFFECTS,)),
 )
 
 
