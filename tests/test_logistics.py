@@ -130,6 +130,22 @@ def test_lagrangian_branch_and_bound_alone_proves_the_optimum():
     assert cost == bound == PMED["pmed6"]
 
 
+def test_p_median_is_exact_at_any_cost_scale_and_refuses_negative_costs():
+    """Fractional costs far below 1 are solved as at scale 1: the tolerances are relative
+    (at 1e-8 an absolute one once let a 0.8% worse answer pass as optimal)."""
+    from itertools import combinations
+
+    rng = np.random.default_rng(31)
+    pts, sites = rng.random((25, 2)), rng.random((12, 2))
+    C = np.sqrt(((pts[:, None] - sites[None]) ** 2).sum(-1))
+    best = min(C[:, list(c)].min(axis=1).sum() for c in combinations(range(12), 3))
+    for scale in (1.0, 1e-8, 1e8):
+        r = L.pmedian(C * scale, 3)
+        assert r.status == "optimal" and r.cost == pytest.approx(best * scale, rel=1e-12)
+    with pytest.raises(ValueError, match="1 costs are negative or not finite; a constant"):
+        L.pmedian(C - 2 * (C == C.max()), 3)
+
+
 def test_random_pmed_is_an_or_library_shaped_graph():
     d = datasets.random_pmed(300, 1800, seed=4)
     assert d.shape == (300, 300) and np.isfinite(d).all() and (np.diag(d) == 0).all()

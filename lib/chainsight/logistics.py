@@ -252,16 +252,17 @@ def swap_search(C, p: int, start) -> tuple[np.ndarray, float]:
         delta = gain[:, None] + extra.T @ owner  # (added site, closed open site)
         delta[is_open, :] = np.inf
         i, j = np.unravel_index(np.argmin(delta), delta.shape)
-        if delta[i, j] >= -1e-9 * max(d1.sum(), 1.0):
+        if delta[i, j] >= -1e-9 * d1.sum():
             return is_open, float(d1.sum())
         is_open[idx[j]], is_open[i] = False, True
 
 
 def lagrangian_bound(C, p: int, upper: float, iterations: int = 3000, lam=None,
-                     patience: int = 30, step: float = 2.0):
+                     patience: int = 30, step: float = 2.0, deadline: float = np.inf):
     """A lower bound on the p-median cost: the assignment constraints relaxed with one
     multiplier per customer, set by subgradient optimisation (from ``lam`` if given;
-    the step halves after ``patience`` iterations without progress). Returns the bound,
+    the step halves after ``patience`` iterations without progress; it stops at
+    ``deadline``, a ``time.perf_counter`` value). Returns the bound,
     the multipliers, and the sites each of the last iterations chose (starts for the
     local search)."""
     C = np.asarray(C, dtype=float)
@@ -282,7 +283,8 @@ def lagrangian_bound(C, p: int, upper: float, iterations: int = 3000, lam=None,
             picks.append(chosen)
         g = 1.0 - ((C[:, chosen] - lam[:, None]) < 0).sum(axis=1)
         norm = float(g @ g)
-        if norm == 0 or theta < 1e-5 or upper - best <= 1e-9 * max(abs(upper), 1.0):
+        if norm == 0 or theta < 1e-5 or upper - best <= 1e-9 * abs(upper) or (
+                it % 50 == 49 and time.perf_counter() > deadline):
             break
         lam = lam + theta * (upper - bound) / norm * g
     return best, best_lam, picks[-20:]
@@ -424,13 +426,24 @@ def pmedian(assign_cost, p: int, time_limit: float = 60.0, exact: bool = True) -
     n, m = C.shape
     if not 0 < p <= m:
         raise ValueError(f"pmedian: p = {p} must lie between 1 and the {m} sites")
+    if not np.isfinite(C).all() or (C < 0).any():
+        raise ValueError(f"pmedian: {int((~np.isfinite(C)).sum() + (C < 0).sum())} costs are "
+                         "negative or not finite; a constant added to a customer's row does "
+                         "not change the best sites, so shift each row to start at 0")
     integral = bool(np.all(C == np.round(C)))
+    # Fractional costs are solved at a scale of 1 (the largest cost), so that every
+    # tolerance below is relative; integer costs keep their scale (a bound within 1 of
+    # the solution proves it).
+    scale = 1.0 if integral else float(C.max()) or 1.0
+    C = C / scale
     is_open, best = swap_search(C, p, _greedy_sites(C, p))
     if p == m:
         bound = best
     else:
-        bound, lam, picks = lagrangian_bound(C, p, best)
+        bound, lam, picks = lagrangian_bound(C, p, best, deadline=t0 + time_limit / 2)
         for start in picks:  # the Lagrangian's own choices, improved, may beat the start
+            if time.perf_counter() > t0 + time_limit / 2:
+                break
             o, c = swap_search(C, p, start)
             if c < best - 1e-9:
                 is_open, best = o, c
@@ -441,7 +454,7 @@ def pmedian(assign_cost, p: int, time_limit: float = 60.0, exact: bool = True) -
             # solution uses are forced open. The solution in hand stays feasible, as the
             # MILP's start and cutoff.
             def cut(c):
-                return c - (1 - 1e-6 if integral else 1e-9 * max(abs(c), 1.0))
+                return c - (1 - 1e-6 if integral else 1e-9)
 
             closed, opened = _reduce(C, p, lam, cut(best))
             # Branch and bound closes the few-sites instances fast; a long tree (many
@@ -466,7 +479,8 @@ def pmedian(assign_cost, p: int, time_limit: float = 60.0, exact: bool = True) -
         if exact else f"within {gap:.2%} of the optimum (local search)"
     assign = np.zeros((n, m))
     assign[np.arange(n), np.flatnonzero(is_open)[np.argmin(C[:, is_open], axis=1)]] = 1.0
-    return Location(is_open, assign, best, 0.0, best, status, time.perf_counter() - t0, gap)
+    return Location(is_open, assign, best * scale, 0.0, best * scale, status,
+                    time.perf_counter() - t0, gap)
 
 
 @contextmanager
