@@ -281,9 +281,8 @@ def test_negative_control_the_share_of_equal_segments_is_the_whole_base_share():
     """Segments drawn at random from one population: whatever method each side picks,
     the aware share does not beat the blind one; and when both take the share of the
     13 weeks the mix is weighted over, the two shares are the same number."""
-    from chainsight import datasets
+    from chainsight import datasets, synthetic
     from chainsight import schema as S
-    from chainsight import synthetic
 
     ds = datasets.load("synthetic", size="small", seed=42, effects=synthetic.EFFECTS_OFF)
     ids = ds.tables["customers"][S.CUSTOMER_ID]
