@@ -196,6 +196,11 @@ def test_strategy_costs_follow_the_formula():
     costs = P.StrategyCosts(holding_rate=0.26, obsolescence_rate=0.0)
     out = P.strategy_costs(stats, pd.Series({"plain": 0.0, "custom": 0.9}), costs)
     h = 0.005
+    # A customised unit's own margin (its premium) prices the sales MTS loses.
+    richer = P.strategy_costs(stats.assign(custom_margin=80.0),
+                              pd.Series({"plain": 0.0, "custom": 0.9}), costs)
+    assert richer.loc["custom", "MTS"] - out.loc["custom", "MTS"] == pytest.approx(
+        0.9 * 10 * 30)
     assert out.loc["plain", "MTS"] == pytest.approx(h * 100 * 5)
     assert out.loc["custom", "MTS"] == pytest.approx(h * 100 * 0.5 + 0.9 * 10 * 50)
     assert out.loc["custom", "ATO"] == pytest.approx(h * 0.6 * 100 * 5 + 0.05 * 100 * 10)
@@ -226,6 +231,8 @@ def test_strategy_comparison_on_the_synthetic_retailer_and_bad_input():
     assert set(r["products"]["aware_choice"]) <= set(P.STRATEGIES)
     able = ds.tables["products"][S.CUSTOMISABLE].sum()
     assert r["left_out"]["products"] + len(r["products"]) == able
+    # The generator gives customised lines no price uplift: the premium measured is near 0.
+    assert abs(r["premium"]) < 0.05
     plain = ds.orders.assign(**{S.CUSTOMISED: False})
     with pytest.raises(ValueError, match="no customised order lines"):
         P.strategy_comparison(plain, ds.tables["products"], personas, "2025-01-06")

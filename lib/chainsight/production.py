@@ -681,13 +681,15 @@ def strategy_costs(stats: pd.DataFrame, share: pd.Series, costs: StrategyCosts) 
     """Expected cost per week of each strategy for each product, and the cheapest.
 
     ``stats`` per product (index): ``units`` (per week), ``sd_plain`` and ``sd_all`` (of
-    weekly units), ``unit_cost``, ``unit_margin``, ``lead_weeks`` (supplier), and
+    weekly units), ``unit_cost``, ``unit_margin``, ``custom_margin`` (the margin of a
+    customised unit, its premium included; optional, else ``unit_margin``),
+    ``lead_weeks`` (supplier), and
     ``late_ato`` / ``late_mto`` (share of plain units whose buyers would not wait for
     the finishing / making); ``share``: the customised share expected. With
     h = (holding_rate + obsolescence_rate) / 52, c the unit cost, m the unit margin, s
     the share, u the units, q the late shares and stock(u, sd) = u/2 + z sd sqrt(L+1):
 
-    - MTS = h c stock((1-s)u, sd_plain) + s u m
+    - MTS = h c stock((1-s)u, sd_plain) + s u m_c (m_c: the customised margin)
     - ATO = h base_share c stock(u, sd_all) + finish_cost c u + q_ATO (1-s) u late_cost m
     - MTO = mto_cost c u + q_MTO (1-s) u late_cost m (+ s u late_cost m if the making
       outlasts the customised buyers' patience)"""
@@ -696,9 +698,10 @@ def strategy_costs(stats: pd.DataFrame, share: pd.Series, costs: StrategyCosts) 
     s, u = share.reindex(stats.index).fillna(0.0).clip(0, 1), stats["units"]
     cover = c.z * np.sqrt(stats["lead_weeks"] + 1)
     m, cost = stats["unit_margin"].clip(lower=0), stats["unit_cost"]
+    mc = stats.get("custom_margin", stats["unit_margin"]).clip(lower=0)
     custom_late = float(c.make_days > c.custom_patience_days)
     out = pd.DataFrame({
-        "MTS": h * cost * ((1 - s) * u / 2 + cover * stats["sd_plain"]) + s * u * m,
+        "MTS": h * cost * ((1 - s) * u / 2 + cover * stats["sd_plain"]) + s * u * mc,
         "ATO": h * c.base_share * cost * (u / 2 + cover * stats["sd_all"])
         + c.finish_cost * cost * u + stats["late_ato"] * (1 - s) * u * c.late_cost * m
         + float(c.finish_days > c.custom_patience_days) * s * u * c.late_cost * m,
@@ -843,7 +846,9 @@ def strategy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: 
     A customisable product with no line in the year before ``start`` gets no decision
     (``left_out`` counts them and their holdout lines). Returns the product table, the
     policies' totals, the paired comparisons (total cost, lines on time), the
-    category's share, the prior strengths and the rules chosen."""
+    category's share, the prior strengths, the rules chosen and the customisation
+    premium (what a customised unit paid over a plain unit of the same product, weighted
+    by customised units, in the year before ``start``)."""
     from chainsight import compare
     from chainsight import schema as S
 
@@ -864,7 +869,7 @@ def strategy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: 
     plain = recent["units"] - recent["custom"]
     lead = (products.set_index(S.PRODUCT_ID)[S.LEAD_TIME_DAYS] if S.LEAD_TIME_DAYS in products
             else pd.Series(7.0, products[S.PRODUCT_ID]))
-    plain_year = year[~year["custom"]]
+    plain_year, custom_year = year[~year["custom"]], year[year["custom"]]
     wait = plain_year.assign(p=costs.patience(plain_year["mode"]))
 
     def late_share(delay):
@@ -879,7 +884,10 @@ def strategy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: 
         "unit_cost": year.groupby(S.PRODUCT_ID)["unit_cost"].mean(),
         "unit_margin": year.groupby(S.PRODUCT_ID)["margin"].sum()
         / year.groupby(S.PRODUCT_ID)[S.QUANTITY].sum(),
+        "custom_margin": custom_year.groupby(S.PRODUCT_ID)["margin"].sum()
+        / custom_year.groupby(S.PRODUCT_ID)[S.QUANTITY].sum(),
         "late_ato": late_share(costs.finish_days), "late_mto": late_share(costs.make_days)})
+    stats["custom_margin"] = stats["custom_margin"].fillna(stats["unit_margin"])
     stats["lead_weeks"] = np.maximum(np.ceil(lead.reindex(stats.index).fillna(7.0) / 7), 1)
     stats = stats.dropna(subset=["unit_cost"]).fillna(0.0)
     blind, blind_k = _product_shares(lines.assign(all="all"), "all", start, future)
@@ -940,10 +948,18 @@ def strategy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: 
                                         lower_is_better=False, n_boot=n_boot, seed=seed)}
     able = products.loc[products[S.CUSTOMISABLE].astype(bool), S.PRODUCT_ID]
     left = sorted(set(able) - set(stats.index))
+    # The premium: what a customised unit paid over a plain unit of the same product,
+    # over the products sold both ways in the year before the holdout.
+    price = year.assign(price=year["margin"] / year[S.QUANTITY] + year["unit_cost"])
+    both = price.pivot_table(index=S.PRODUCT_ID, columns="custom", values="price",
+                             aggfunc="mean").dropna()
+    weight = custom_year.groupby(S.PRODUCT_ID)[S.QUANTITY].sum().reindex(both.index)
+    premium = float(np.average(both[True] / both[False] - 1, weights=weight)) \
+        if len(both) and weight.sum() > 0 else float("nan")
     return {"products": table.reset_index(names=S.PRODUCT_ID), "totals": totals,
             "left_out": {"products": len(left),
                          "holdout_lines": int(hold[S.PRODUCT_ID].isin(left).sum())},
-            "comparisons": comparisons, "category_share": base_share,
+            "comparisons": comparisons, "category_share": base_share, "premium": premium,
             "strength": {"blind": blind_k, "aware": aware_k}, "rules": rules}
 
 
