@@ -102,6 +102,11 @@ def test_customised_units_forecast_by_hand():
         (orders[S.TIMESTAMP] >= weeks[78]) & (orders[S.TIMESTAMP] < weeks[-1]),
         S.CUSTOMISED].sum()
     assert r["aware_method"] == "trend" and r["blind_method"] in (*P.SHARE_WINDOWS, "trend")
+    seg = r["by_segment"].set_index("segment")
+    assert seg["customised_units"].sum() == t["actual"].sum()
+    # B is flat at 20%: both sides get its units within a few percent; the blind split
+    # gives B its recent part of the customised units, the aware side its own share.
+    assert seg.loc["B", "aware_wape"] < 0.1 and seg.loc["B", "blind_wape"] < 0.3
     assert r["wape"].aware < r["wape"].blind and r["wape"].verdict == "better"
     with pytest.raises(ValueError, match="leaves 10 weeks before it"):
         P.customised_forecast_comparison(orders, products, segments, weeks[10])

@@ -459,7 +459,10 @@ def customised_forecast_comparison(orders: pd.DataFrame, products: pd.DataFrame,
     chosen, the bias of each side and two paired WAPE differences over the holdout weeks
     (:class:`chainsight.compare.Paired`; weeks resampled in runs of ``WEEK_BLOCK``):
     ``share``, each side's share times the units that came (the profile's part alone),
-    and ``wape``, the forecast itself (the level both share included)."""
+    and ``wape``, the forecast itself (the level both share included); and ``by_segment``,
+    each segment's holdout customised units with each side's WAPE and bias (the blind
+    forecast split by the segments' part of the customised units of the last
+    ``level_weeks`` weeks)."""
     from chainsight import compare
     from chainsight import schema as S
 
@@ -505,9 +508,33 @@ def customised_forecast_comparison(orders: pd.DataFrame, products: pd.DataFrame,
 
     share = wape(table["units"] * table["blind_share"], table["units"] * table["aware_share"],
                  "WAPE of the customised share, on the units that came")
+    # By segment: the aware forecast is per segment already; the blind one is split by
+    # each segment's part of the customised units of the last ``level_weeks`` weeks.
+    seg_future = by_seg[by_seg["week"].isin(future)].pivot_table(
+        index="segment", columns="week", values="custom", aggfunc="sum").reindex(
+        columns=future, fill_value=0.0)
+    recent = by_seg[(by_seg["week"] < start)
+                    & (by_seg["week"] >= start - pd.Timedelta(weeks=level_weeks))]
+    part = recent.groupby("segment")["custom"].sum()
+    part = part / part.sum() if part.sum() > 0 else part
+    aware_seg = _group_shares(by_seg, "segment", start, future, aware_method).mul(
+        mix, axis=0).mul(level, axis=1)
+    rows = []
+    for g in seg_future.index:
+        a = seg_future.loc[g].to_numpy()
+        sides = {"blind": part.get(g, 0.0) * table["blind"].to_numpy(),
+                 "aware": aware_seg.loc[g].to_numpy() if g in aware_seg.index
+                 else np.zeros(len(a))}
+        rows.append({"segment": g, "customised_units": a.sum(),
+                     **{f"{k}_wape": np.abs(f - a).sum() / a.sum() if a.sum() else np.nan
+                        for k, f in sides.items()},
+                     **{f"{k}_bias": f.sum() / a.sum() - 1 if a.sum() else np.nan
+                        for k, f in sides.items()}})
+    by_segment = pd.DataFrame(rows)
     paired = wape(table["blind"], table["aware"], "WAPE of customised units per week")
     return {"weekly": table, "level_method": level_method, "blind_method": blind_method,
             "aware_method": aware_method, "share": share, "wape": paired,
+            "by_segment": by_segment,
             "partial_week": [f"{w:%Y-%m-%d}" for w in partial],
             "bias": {side: float(table[side].sum() / table["actual"].sum() - 1)
                      for side in ("blind", "aware")}}
