@@ -66,3 +66,51 @@ def test_concentration_on_the_synthetic_retailer():
     per = (o[S.QUANTITY] * o[S.UNIT_PRICE]).groupby(o[S.CUSTOMER_ID]).sum()
     assert out.loc["customer", "hhi"] == pytest.approx(((per / revenue) ** 2).sum())
     assert np.isclose(out.loc["customer", "largest_share"], per.max() / revenue)
+
+
+def _frame(quiet, gap, lapsed, value, alive=None):
+    frame = pd.DataFrame({"quiet_days": quiet, "mean_gap_days": gap, "lapsed": lapsed,
+                          "clv": value})
+    frame.attrs["alive_grid"] = (np.full((len(frame), len(risk.DELAY_GRID)), np.nan)
+                                 if alive is None else alive)
+    return frame
+
+
+def test_alert_delays_and_money_by_hand():
+    # Three key customers, 40, 100 and 200 days since their last purchase; mean gaps of
+    # 10 and 80 days (the third bought once); two of them did not buy again.
+    alive = np.ones((3, len(risk.DELAY_GRID)))
+    alive[0, risk.DELAY_GRID >= 21] = 0.3  # P(alive) falls under 0.5 three weeks after
+    alive[2, risk.DELAY_GRID >= 350] = 0.3
+    f = _frame([40.0, 100.0, 200.0], [10.0, 80.0, np.nan], [True, False, True],
+               [1000.0, 500.0, 300.0], alive)
+    assert list(risk._delays(f, "quiet days", 90)) == [90, 90, 90]
+    assert list(risk._delays(f, "own gap", 2.0)) == [20.0, 160.0, np.inf]
+    assert list(risk._delays(f, "P(alive)", 0.5)) == [21.0, np.inf, 350.0]
+    # No purchase for 90 days flags the second and third: one hit (300 CLV), one miss.
+    s = risk._score(f, risk._delays(f, "quiet days", 90), contact_cost=20, save_rate=0.5)
+    assert (s["flagged"], s["lapsed"], s["precision"], s["recall"]) == (2, 2, 0.5, 0.5)
+    assert s["net_value"] == pytest.approx(0.5 * 300 - 2 * 20)
+    assert list(s["per_customer"]) == pytest.approx([0, -20, 0.5 * 300 - 20])
+    # Twice the own gap flags the first only (20 days <= 40): a hit worth 1,000.
+    s = risk._score(f, risk._delays(f, "own gap", 2.0), contact_cost=20, save_rate=0.5)
+    assert (s["flagged"], s["clv_flagged_correctly"], s["median_delay_days"]) == (1, 1000, 20)
+
+
+def test_early_warning_on_the_synthetic_retailer_adds_up_and_bad_input_is_named():
+    from chainsight import datasets
+
+    ds = datasets.load("synthetic", size="small", seed=42)
+    r = risk.early_warning_comparison(ds.orders, "2025-01-01", horizon_days=180,
+                                      contact_cost=20, save_rate=0.2, n_boot=200)
+    t = r["rules"]
+    assert list(t.index) == ["no purchase for 90 days", "profile-blind", "profile-aware"]
+    money = 0.2 * t["clv_flagged_correctly"] - 20 * t["flagged"]
+    assert np.allclose(t["net_value"].astype(float), money.astype(float))
+    assert r["chosen"]["blind"][0] == "quiet days" and r["value"].n_units == r["customers"]
+    assert r["value"].verdict in ("better", "worse", "no measurable difference")
+    with pytest.raises(ValueError, match="the data ends 2025-12-31, before 2025-10-01 \\+ "
+                                         "180 days"):
+        risk.early_warning_comparison(ds.orders, "2025-10-01", horizon_days=180)
+    with pytest.raises(ValueError, match="top must lie in"):
+        risk.early_warning_comparison(ds.orders, "2025-01-01", top=0)
