@@ -114,3 +114,59 @@ def test_early_warning_on_the_synthetic_retailer_adds_up_and_bad_input_is_named(
         risk.early_warning_comparison(ds.orders, "2025-10-01", horizon_days=180)
     with pytest.raises(ValueError, match="top must lie in"):
         risk.early_warning_comparison(ds.orders, "2025-01-01", top=0)
+
+
+def test_cusum_by_hand():
+    base = [0.0, 1.0] * 5  # mean 0.5, standard deviation 0.527
+    sd = np.std(base, ddof=1)
+    z = (2.0 - 0.5) / sd
+    x = np.array(base + [2.0] * 8)
+    # Each step adds z - 0.5 = 2.35; the sum passes 5 on the third step, then restarts.
+    steps = int(np.floor(5 / (z - 0.5))) + 1
+    assert steps == 3
+    alarms = risk.cusum(x, baseline=10)
+    assert alarms[0] == 10 + steps - 1 and alarms[1] == 10 + 2 * steps - 1
+    assert len(risk.cusum(np.r_[base, [0.5] * 30], baseline=10)) == 0  # no change, no alarm
+    # Down by 2: each step adds 3.29, so every second point alarms.
+    assert list(risk.cusum(np.r_[base, [-1.5] * 5], baseline=10, side="down")) == [11, 13]
+    with pytest.raises(ValueError, match="at least 8 points to learn from"):
+        risk.cusum([1, 2, 3], baseline=2)
+    with pytest.raises(ValueError, match="the baseline does not vary"):
+        risk.cusum([1.0] * 12, baseline=10)
+
+
+def test_p_chart_exact_limits_by_hand():
+    from scipy.stats import binom
+
+    # Four weeks of 100 lines with one return each: p = 1%. Five returns in 100 lines
+    # have an upper tail of 0.34% (no alarm at 0.135%); six, of 0.054% (an alarm).
+    assert binom.sf(4, 100, 0.01) > 0.00135 > binom.sf(5, 100, 0.01)
+    chart = risk.p_chart([1, 1, 1, 1, 5, 6, 0], [100] * 7, baseline=4)
+    assert list(chart["alarm"]) == [False, True, False]
+    assert list(chart["alarm_at"]) == [6, 6, 6]
+    # A clean baseline still has a limit (half an event over its lines).
+    clean = risk.p_chart([0, 0, 0, 0, 3], [50] * 5, baseline=4)
+    assert bool(clean["alarm"].iloc[0]) == (binom.sf(2, 50, 0.5 / 200) < 0.00135)
+    with pytest.raises(ValueError, match="0 <= events <= totals"):
+        risk.p_chart([5], [3], baseline=4)
+
+
+@pytest.mark.parametrize("incident", [True, False])
+def test_return_charts_find_the_injected_food_incident_and_nothing_else(incident):
+    from chainsight import datasets
+
+    effects = None if incident else {"quality_incident": 0}
+    ds = datasets.load("synthetic", size="default", seed=42, effects=effects)
+    truth = datasets.load_truth("default", 42, effects).effects["quality_incident"]
+    start = pd.Timestamp(truth["start"])
+    alarms = risk.return_alarms(ds.orders, [S.PRODUCT_ID], start - pd.Timedelta(weeks=8),
+                                start + pd.Timedelta(weeks=8))
+    on_sku = alarms[alarms[S.PRODUCT_ID] == truth["sku"]]
+    if incident:
+        # Found in the incident's first week, and no other product alarms in 16 weeks.
+        assert on_sku["week"].min() == start and len(alarms) == len(on_sku)
+    else:
+        assert alarms.empty
+    # The whole business's return rate does not see it: one SKU among hundreds.
+    assert risk.return_alarms(ds.orders, [], start - pd.Timedelta(weeks=8),
+                              start + pd.Timedelta(weeks=8)).empty
