@@ -323,3 +323,50 @@ def return_alarms(orders: pd.DataFrame, keys: list[str], start, until,
                                      "alarm_at": hit["alarm_at"].to_numpy()}))
     cols = [*keys, "week", "events", "lines", "rate", "alarm_at"]
     return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
+
+
+def share_drift(orders: pd.DataFrame, products: pd.DataFrame, category: str,
+                groups: pd.DataFrame | None = None, baseline_weeks: int = 26,
+                k: float = 0.5, h: float = 5.0) -> pd.DataFrame:
+    """Does a group's share of units in ``category`` move? A CUSUM (:func:`cusum`) up and
+    one down on each group's weekly share, learned on its first ``baseline_weeks``
+    weeks, and the same on the whole business (group ``all``). ``groups``: customer_id
+    and ``group`` (segments, or personas in a test). A last week the data does not
+    cover to its end is left out. Returns per group: weeks watched, the first alarm
+    (week and direction), the number of alarms and alarms per year."""
+    S.require_columns(orders, "orders", [S.CUSTOMER_ID, S.TIMESTAMP, S.PRODUCT_ID,
+                                         S.QUANTITY])
+    S.require_columns(products, "products", [S.PRODUCT_ID, S.CATEGORY])
+    if category not in set(products[S.CATEGORY]):
+        raise ValueError(f"share_drift: no product of category {category!r}; the "
+                         f"categories are {sorted(set(products[S.CATEGORY]))}")
+    o = orders[[S.CUSTOMER_ID, S.TIMESTAMP, S.PRODUCT_ID, S.QUANTITY]].merge(
+        products[[S.PRODUCT_ID, S.CATEGORY]], on=S.PRODUCT_ID, how="left")
+    week = o[S.TIMESTAMP].dt.to_period("W-SUN").dt.start_time
+    last_day = o[S.TIMESTAMP].max().normalize() + pd.Timedelta(days=1)
+    o = o.assign(week=week, inside=o[S.QUANTITY] * (o[S.CATEGORY] == category))
+    o = o[o["week"] + pd.Timedelta(weeks=1) <= last_day]
+    parts = [("all", o)]
+    if groups is not None:
+        g = o.merge(groups[[S.CUSTOMER_ID, "group"]], on=S.CUSTOMER_ID, how="inner")
+        parts += list(g.groupby("group"))
+    rows = []
+    for name, part in parts:
+        per = part.groupby("week")[[S.QUANTITY, "inside"]].sum()
+        per = per[per[S.QUANTITY] > 0]
+        share = (per["inside"] / per[S.QUANTITY]).to_numpy()
+        if len(share) <= baseline_weeks + 1 or np.std(share[:baseline_weeks]) == 0:
+            rows.append({"group": name, "weeks": len(share), "first_alarm": pd.NaT,
+                         "direction": "", "alarms": 0, "alarms_per_year": np.nan,
+                         "note": "too short or flat to learn a baseline"})
+            continue
+        up, down = (cusum(share, baseline_weeks, k, h, side) for side in ("up", "down"))
+        first = min([(i, "up") for i in up[:1]] + [(i, "down") for i in down[:1]],
+                    default=(None, ""))
+        watched = len(share) - baseline_weeks
+        rows.append({"group": name, "weeks": len(share),
+                     "first_alarm": per.index[first[0]] if first[0] is not None else pd.NaT,
+                     "direction": first[1], "alarms": len(up) + len(down),
+                     "alarms_per_year": (len(up) + len(down)) / (watched / 52.18),
+                     "note": ""})
+    return pd.DataFrame(rows)
