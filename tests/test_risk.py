@@ -195,3 +195,29 @@ def test_share_drift_sees_the_silver_shoppers_move_before_the_total_does(shift):
         assert silver["alarms_per_year"] <= 1.0 and total["alarms_per_year"] <= 1.0
     with pytest.raises(ValueError, match="no product of category 'toys'"):
         risk.share_drift(ds.orders, ds.tables["products"], "toys")
+
+
+def test_time_to_survive_by_hand():
+    """Two warehouses serve two cities (10 and 20 units a day). A makes 15 a day and
+    holds 60; B makes 10 a day and holds 100 and can serve only city 2."""
+    demand, capacity, inventory = [10.0, 20.0], [15.0, 10.0], [60.0, 100.0]
+    arcs = [[True, False], [True, True]]
+    # B down: A alone must cover 30 a day with 15 a day and 60 in stock: 60 + 15t = 30t,
+    # t = 4 days.
+    t, flows = risk.time_to_survive(demand, capacity, inventory, arcs, down=1)
+    assert t == pytest.approx(4.0)
+    assert flows[:, 1].sum() == 0 and flows.sum(axis=1) == pytest.approx([40.0, 80.0])
+    # A down: city 1 has no other warehouse, so the network fails at once.
+    t, _ = risk.time_to_survive(demand, capacity, inventory, arcs, down=0)
+    assert t == 0.0
+    # With an arc from B to city 1 as well, B alone must cover 30 a day with 10 a day
+    # and 100 in stock: 100 + 10t = 30t, t = 5.
+    t, _ = risk.time_to_survive(demand, capacity, inventory, [[True, True], [True, True]],
+                                down=0)
+    assert t == pytest.approx(5.0)
+    # Enough capacity left: survives to the horizon.
+    t, _ = risk.time_to_survive([1.0, 1.0], [5.0, 5.0], [0.0, 0.0], [[True, True]] * 2,
+                                down=0, horizon=365)
+    assert t == 365
+    with pytest.raises(ValueError, match="node 5 is not one of the 2 nodes"):
+        risk.time_to_survive(demand, capacity, inventory, arcs, down=5)

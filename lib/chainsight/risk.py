@@ -370,3 +370,54 @@ def share_drift(orders: pd.DataFrame, products: pd.DataFrame, category: str,
                      "alarms_per_year": (len(up) + len(down)) / (watched / 52.18),
                      "note": ""})
     return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------------
+# Stress test: how long the network survives losing one node
+# ---------------------------------------------------------------------------
+def time_to_survive(demand, capacity, inventory, can_serve, down, horizon: float = 365.0
+                    ) -> tuple[float, np.ndarray]:
+    """Time-to-survive (Simchi-Levi, Schmidt & Wei, Harvard Business Review 2014): the
+    longest time t (days, at most ``horizon``) the network can meet every customer's
+    demand after node ``down`` stops, from the other nodes' ``inventory`` and their
+    ``capacity`` per day. ``demand`` per customer (per day), ``can_serve`` a customers x
+    nodes boolean matrix of the arcs allowed. The linear programme:
+
+        max t  s.t.  sum_j y_ij >= d_i t  (every customer i),
+                     sum_i y_ij <= I_j + c_j t  (every node j that still works),
+                     y_ij = 0 on arcs not allowed or from the node down, 0 <= t <= horizon.
+
+    Returns t and the flows y (customers x nodes) over those t days. ``horizon`` means
+    the rest of the network can carry the demand indefinitely (within the horizon)."""
+    from scipy.optimize import linprog
+
+    d = np.asarray(demand, dtype=float)
+    c, inv = np.asarray(capacity, dtype=float), np.asarray(inventory, dtype=float)
+    arcs = np.asarray(can_serve, dtype=bool)
+    n, m = arcs.shape
+    if d.shape != (n,) or c.shape != (m,) or inv.shape != (m,):
+        raise ValueError(f"time_to_survive: {n} customers x {m} nodes need {n} demands and "
+                         f"{m} capacities and inventories")
+    if (d < 0).any() or (c < 0).any() or (inv < 0).any():
+        raise ValueError("time_to_survive: demand, capacity and inventory must not be "
+                         "negative")
+    if not 0 <= down < m:
+        raise ValueError(f"time_to_survive: node {down} is not one of the {m} nodes")
+    allowed = arcs.copy()
+    allowed[:, down] = False
+    idx = np.argwhere(allowed)  # one variable per allowed arc, then t
+    k = len(idx)
+    obj = np.r_[np.zeros(k), -1.0]
+    rows_i = np.zeros((n, k + 1))
+    rows_i[idx[:, 0], np.arange(k)] = -1.0
+    rows_i[:, -1] = d  # d_i t - sum_j y_ij <= 0
+    rows_j = np.zeros((m, k + 1))
+    rows_j[idx[:, 1], np.arange(k)] = 1.0
+    rows_j[:, -1] = -c  # sum_i y_ij - c_j t <= I_j
+    res = linprog(obj, A_ub=np.vstack([rows_i, rows_j]), b_ub=np.r_[np.zeros(n), inv],
+                  bounds=[(0, None)] * k + [(0, horizon)], method="highs")
+    if res.status != 0:
+        raise ValueError(f"time_to_survive: the programme could not be solved ({res.message})")
+    flows = np.zeros((n, m))
+    flows[idx[:, 0], idx[:, 1]] = res.x[:k]
+    return float(res.x[-1]), flows
