@@ -219,5 +219,50 @@ def test_time_to_survive_by_hand():
     t, _ = risk.time_to_survive([1.0, 1.0], [5.0, 5.0], [0.0, 0.0], [[True, True]] * 2,
                                 down=0, horizon=365)
     assert t == 365
-    with pytest.raises(ValueError, match="node 5 is not one of the 2 nodes"):
+    with pytest.raises(ValueError, match=r"node \[5\] is not one of the 2 nodes"):
         risk.time_to_survive(demand, capacity, inventory, arcs, down=5)
+
+
+def _two_sites():
+    return {"nodes": ["A", "B"], "demand": np.array([10.0, 20.0]),
+            "capacity": np.array([15.0, 10.0]), "inventory": np.array([60.0, 100.0]),
+            "can_serve": np.array([[True, False], [True, True]]),
+            "clv": np.array([1000.0, 4000.0]),
+            "backups": {"nodes": ["C"], "capacity": np.array([20.0]),
+                        "can_serve": np.array([[True], [True]])}}
+
+
+def test_outage_losses_by_hand():
+    net = _two_sites()
+    # B down, stock gone: A's 15 a day go to whoever counts more per unit.
+    first_city = risk.unmet_per_day(net["demand"], net["capacity"], net["can_serve"], [1],
+                                    weight=[5.0, 1.0])
+    assert list(first_city) == pytest.approx([0.0, 15.0])
+    second_city = risk.unmet_per_day(net["demand"], net["capacity"], net["can_serve"], [1],
+                                     weight=[1.0, 5.0])
+    assert list(second_city) == pytest.approx([10.0, 5.0])
+    # Ten days without B: the network survives 4 (60 + 15t = 30t), then 6 days short.
+    # Serving city 1 first leaves 75% of city 2 unserved: 0.5 x 4,000 x 0.75 = 1,500 CLV
+    # lost; serving by value per unit (city 2: 200 a unit, city 1: 100) loses 0.5 x
+    # (1,000 x 100% + 4,000 x 25%) = 1,000. Three days without B cost nothing.
+    scen = [(np.array([1]), 10.0), (np.array([1]), 3.0), (np.array([], dtype=int), 50.0)]
+    units = risk.outage_losses(net, scen, weight=[5.0, 1.0], churn=0.5)
+    value = risk.outage_losses(net, scen, weight=net["clv"] / net["demand"], churn=0.5)
+    assert list(units["survive_days"])[:2] == pytest.approx([4.0, 4.0])
+    assert list(units["lost_clv"]) == pytest.approx([1500.0, 0.0, 0.0])
+    assert list(value["lost_clv"]) == pytest.approx([1000.0, 0.0, 0.0])
+    assert list(units["lost_units"]) == pytest.approx([90.0, 0.0, 0.0])
+    assert units["down"].iloc[0] == "B" and units["down"].iloc[2] == ""
+    # A backup C (20 a day, both cities) carries the demand through any outage of B.
+    backed = risk.outage_losses(risk.with_backup(net, 0), scen, churn=0.5)
+    assert (backed["lost_clv"] == 0).all() and backed["survive_days"].iloc[0] == 365
+
+
+def test_outage_scenarios_are_seeded_and_checked():
+    a = risk.outage_scenarios(3, 200, 0.1, 20.0, seed=1)
+    b = risk.outage_scenarios(3, 200, 0.1, 20.0, seed=1)
+    assert all((x[0] == y[0]).all() and x[1] == y[1] for x, y in zip(a, b, strict=True))
+    share_down = np.mean([len(d) for d, _ in a]) / 3
+    assert 0.05 < share_down < 0.15
+    with pytest.raises(ValueError, match="p_down must lie in"):
+        risk.outage_scenarios(3, 10, 1.5, 20.0)

@@ -379,7 +379,8 @@ def time_to_survive(demand, capacity, inventory, can_serve, down, horizon: float
                     ) -> tuple[float, np.ndarray]:
     """Time-to-survive (Simchi-Levi, Schmidt & Wei, Harvard Business Review 2014): the
     longest time t (days, at most ``horizon``) the network can meet every customer's
-    demand after node ``down`` stops, from the other nodes' ``inventory`` and their
+    demand after node ``down`` (one node, or a list of nodes) stops, from the other
+    nodes' ``inventory`` and their
     ``capacity`` per day. ``demand`` per customer (per day), ``can_serve`` a customers x
     nodes boolean matrix of the arcs allowed. The linear programme:
 
@@ -401,8 +402,9 @@ def time_to_survive(demand, capacity, inventory, can_serve, down, horizon: float
     if (d < 0).any() or (c < 0).any() or (inv < 0).any():
         raise ValueError("time_to_survive: demand, capacity and inventory must not be "
                          "negative")
-    if not 0 <= down < m:
-        raise ValueError(f"time_to_survive: node {down} is not one of the {m} nodes")
+    down = np.atleast_1d(np.asarray(down, dtype=int))
+    if ((down < 0) | (down >= m)).any():
+        raise ValueError(f"time_to_survive: node {down.tolist()} is not one of the {m} nodes")
     allowed = arcs.copy()
     allowed[:, down] = False
     idx = np.argwhere(allowed)  # one variable per allowed arc, then t
@@ -421,3 +423,88 @@ def time_to_survive(demand, capacity, inventory, can_serve, down, horizon: float
     flows = np.zeros((n, m))
     flows[idx[:, 0], idx[:, 1]] = res.x[:k]
     return float(res.x[-1]), flows
+
+
+def unmet_per_day(demand, capacity, can_serve, down, weight=None) -> np.ndarray:
+    """Each customer's demand per day the network cannot meet once node(s) ``down`` stop
+    and the stock is gone: the other nodes' ``capacity`` per day shared out to serve as
+    much as possible, each unit of customer i counting ``weight[i]`` (default 1: the
+    most units; a customer's value per unit puts the valuable customers first)."""
+    from scipy.optimize import linprog
+
+    d, c = np.asarray(demand, dtype=float), np.asarray(capacity, dtype=float)
+    arcs = np.asarray(can_serve, dtype=bool).copy()
+    arcs[:, np.atleast_1d(np.asarray(down, dtype=int))] = False
+    w = np.ones(len(d)) if weight is None else np.asarray(weight, dtype=float)
+    idx = np.argwhere(arcs)
+    if len(idx) == 0:
+        return d.copy()
+    k = len(idx)
+    a_cust = np.zeros((len(d), k))
+    a_cust[idx[:, 0], np.arange(k)] = 1.0
+    a_node = np.zeros((len(c), k))
+    a_node[idx[:, 1], np.arange(k)] = 1.0
+    # Ties in the weights are broken towards more units, by a hair.
+    res = linprog(-(w[idx[:, 0]] + 1e-9), A_ub=np.vstack([a_cust, a_node]),
+                  b_ub=np.r_[d, c], bounds=[(0, None)] * k, method="highs")
+    if res.status != 0:
+        raise ValueError(f"unmet_per_day: the programme could not be solved ({res.message})")
+    return np.maximum(d - a_cust @ res.x, 0.0)
+
+
+def outage_scenarios(nodes: int, n: int, p_down, mean_days: float, seed: int = 0
+                     ) -> list[tuple[np.ndarray, float]]:
+    """``n`` random years: each node is down with probability ``p_down`` (one per node,
+    or one for all), all together for one outage of exponential length (mean
+    ``mean_days``). Returns (the nodes down, days) per scenario."""
+    p = np.broadcast_to(np.asarray(p_down, dtype=float), (nodes,))
+    if ((p < 0) | (p > 1)).any() or mean_days <= 0 or n < 1:
+        raise ValueError("outage_scenarios: p_down must lie in [0, 1] per node, mean_days "
+                         "be positive and n at least 1")
+    rng = np.random.default_rng(seed)
+    down = rng.random((n, nodes)) < p
+    days = rng.exponential(mean_days, n)
+    return [(np.flatnonzero(row), float(t)) for row, t in zip(down, days, strict=True)]
+
+
+def outage_losses(network: dict, scenarios, weight=None, churn: float = 0.3) -> pd.DataFrame:
+    """Per scenario: the time the network survives it (:func:`time_to_survive`), the
+    units it cannot deliver after that, and the CLV lost: a customer left without
+    delivery leaves with probability ``churn``, in proportion to the share of their
+    demand not met. ``network``: ``demand``, ``capacity`` per day, ``inventory``,
+    ``can_serve`` and ``clv`` per customer (a city, say); ``weight`` orders who is served
+    first once stock is gone (:func:`unmet_per_day`)."""
+    if not 0 <= churn <= 1:
+        raise ValueError(f"outage_losses: churn must lie in [0, 1], got {churn}")
+    d = np.asarray(network["demand"], dtype=float)
+    clv = np.asarray(network["clv"], dtype=float)
+    cache, rows = {}, []
+    for down, days in scenarios:
+        key = tuple(down)
+        if not key:
+            rows.append({"down": "", "days": days, "survive_days": np.inf, "lost_units": 0.0,
+                         "lost_clv": 0.0})
+            continue
+        if key not in cache:
+            tts, _ = time_to_survive(d, network["capacity"], network["inventory"],
+                                     network["can_serve"], list(down))
+            cache[key] = (tts, unmet_per_day(d, network["capacity"], network["can_serve"],
+                                             list(down), weight))
+        tts, unmet = cache[key]
+        short = max(days - tts, 0.0)
+        frac = np.divide(unmet, d, out=np.zeros_like(d), where=d > 0) if short > 0 else 0 * d
+        rows.append({"down": ",".join(str(network["nodes"][j]) for j in down), "days": days,
+                     "survive_days": tts, "lost_units": float(unmet.sum() * short),
+                     "lost_clv": float(churn * (clv * frac).sum())})
+    return pd.DataFrame(rows)
+
+
+def with_backup(network: dict, candidate: int) -> dict:
+    """The network with one more node open: candidate ``candidate`` of
+    ``network["backups"]`` (its capacity, no stock of its own at the start)."""
+    b = network["backups"]
+    return {**network, "capacity": np.r_[network["capacity"], b["capacity"][candidate]],
+            "inventory": np.r_[network["inventory"], 0.0],
+            "can_serve": np.column_stack([network["can_serve"],
+                                          b["can_serve"][:, candidate]]),
+            "nodes": [*network["nodes"], b["nodes"][candidate]]}
