@@ -253,6 +253,12 @@ def test_outage_losses_by_hand():
     assert list(value["lost_clv"]) == pytest.approx([1000.0, 0.0, 0.0])
     assert list(units["lost_units"]) == pytest.approx([90.0, 0.0, 0.0])
     assert units["down"].iloc[0] == "B" and units["down"].iloc[2] == ""
+    # A down for 15 days: city 1 has no other site and is cut off at once (150 units);
+    # B carries city 2 for 10 days (100 + 10t = 20t), then misses 10 a day for 5 days.
+    cut = risk.outage_losses(net, [(np.array([0]), 15.0)], churn=0.5).iloc[0]
+    assert cut["cut_off_share"] == pytest.approx(10 / 30) and cut["survive_days"] == 10
+    assert cut["lost_units"] == pytest.approx(150 + 50)
+    assert cut["lost_clv"] == pytest.approx(0.5 * (1000 * 1.0 + 4000 * 10 / 20))
     # A backup C (20 a day, both cities) carries the demand through any outage of B.
     backed = risk.outage_losses(risk.with_backup(net, 0), scen, churn=0.5)
     assert (backed["lost_clv"] == 0).all() and backed["survive_days"].iloc[0] == 365

@@ -468,33 +468,47 @@ def outage_scenarios(nodes: int, n: int, p_down, mean_days: float, seed: int = 0
 
 
 def outage_losses(network: dict, scenarios, weight=None, churn: float = 0.3) -> pd.DataFrame:
-    """Per scenario: the time the network survives it (:func:`time_to_survive`), the
-    units it cannot deliver after that, and the CLV lost: a customer left without
-    delivery leaves with probability ``churn``, in proportion to the share of their
-    demand not met. ``network``: ``demand``, ``capacity`` per day, ``inventory``,
+    """Per scenario: the customers cut off at once (no working node reaches them), the
+    time the network then carries everyone else (:func:`time_to_survive` on them), the
+    units it cannot deliver (the cut-off customers' for the whole outage, the others'
+    once stock is gone) and the CLV lost: a customer left without delivery leaves with
+    probability ``churn``, in proportion to the share of their demand not met.
+    ``network``: ``nodes``, ``demand``, ``capacity`` per day, ``inventory``,
     ``can_serve`` and ``clv`` per customer (a city, say); ``weight`` orders who is served
     first once stock is gone (:func:`unmet_per_day`)."""
     if not 0 <= churn <= 1:
         raise ValueError(f"outage_losses: churn must lie in [0, 1], got {churn}")
     d = np.asarray(network["demand"], dtype=float)
     clv = np.asarray(network["clv"], dtype=float)
+    arcs = np.asarray(network["can_serve"], dtype=bool)
+    w = np.ones(len(d)) if weight is None else np.asarray(weight, dtype=float)
     cache, rows = {}, []
     for down, days in scenarios:
         key = tuple(down)
         if not key:
-            rows.append({"down": "", "days": days, "survive_days": np.inf, "lost_units": 0.0,
-                         "lost_clv": 0.0})
+            rows.append({"down": "", "days": days, "cut_off_share": 0.0,
+                         "survive_days": np.inf, "lost_units": 0.0, "lost_clv": 0.0})
             continue
         if key not in cache:
-            tts, _ = time_to_survive(d, network["capacity"], network["inventory"],
-                                     network["can_serve"], list(down))
-            cache[key] = (tts, unmet_per_day(d, network["capacity"], network["can_serve"],
-                                             list(down), weight))
-        tts, unmet = cache[key]
-        short = max(days - tts, 0.0)
-        frac = np.divide(unmet, d, out=np.zeros_like(d), where=d > 0) if short > 0 else 0 * d
+            works = np.ones(arcs.shape[1], bool)
+            works[list(down)] = False
+            cut = ~(arcs & works[None, :]).any(axis=1)
+            rest = ~cut
+            tts, unmet = np.inf, np.zeros(len(d))
+            if rest.any():
+                tts, _ = time_to_survive(d[rest], network["capacity"], network["inventory"],
+                                         arcs[rest], list(down))
+                unmet[rest] = unmet_per_day(d[rest], network["capacity"], arcs[rest],
+                                            list(down), w[rest])
+            cache[key] = (cut, tts, unmet)
+        cut, tts, unmet = cache[key]
+        short = max(days - tts, 0.0) if np.isfinite(tts) else 0.0
+        frac = np.where(cut, 1.0, np.divide(unmet, d, out=np.zeros_like(d), where=d > 0)
+                        * (short > 0))
         rows.append({"down": ",".join(str(network["nodes"][j]) for j in down), "days": days,
-                     "survive_days": tts, "lost_units": float(unmet.sum() * short),
+                     "cut_off_share": float(d[cut].sum() / d.sum()) if d.sum() else 0.0,
+                     "survive_days": tts, "lost_units": float(d[cut].sum() * days
+                                                              + unmet.sum() * short),
                      "lost_clv": float(churn * (clv * frac).sum())})
     return pd.DataFrame(rows)
 
@@ -508,3 +522,84 @@ def with_backup(network: dict, candidate: int) -> dict:
             "can_serve": np.column_stack([network["can_serve"],
                                           b["can_serve"][:, candidate]]),
             "nodes": [*network["nodes"], b["nodes"][candidate]]}
+
+
+def outage_network(orders: pd.DataFrame, customers: pd.DataFrame, sites: pd.DataFrame,
+                   clv: pd.Series, start, reach_km: float = 1600.0,
+                   volume_scale: float = 100.0, cover_days: float = 14.0,
+                   detour: float = 1.3) -> dict:
+    """The current network for :func:`outage_losses`, from the year before ``start``:
+    one customer per city (units per day, scaled by ``volume_scale`` to the whole
+    business as the sites' capacities are; the CLV of its customers, ``clv`` by
+    customer_id), the current sites (capacity per day, stock of ``cover_days`` of the
+    demand nearest to them), which sites reach which cities (``reach_km`` by road), and
+    the other sites as backups."""
+    from chainsight import logistics
+
+    S.require_columns(sites, "sites", [S.SITE_ID, S.CITY, S.LON, S.LAT, S.CAPACITY, "current"])
+    start = pd.Timestamp(start)
+    year = orders[(orders[S.TIMESTAMP] < start)
+                  & (orders[S.TIMESTAMP] >= start - pd.Timedelta(days=365))]
+    geo = customers[[S.CUSTOMER_ID, S.CITY, S.LON, S.LAT]]
+    units = year.merge(geo, on=S.CUSTOMER_ID, how="inner").groupby(S.CITY).agg(
+        units=(S.QUANTITY, "sum"), lon=(S.LON, "mean"), lat=(S.LAT, "mean"))
+    value = geo.assign(clv=geo[S.CUSTOMER_ID].map(clv).fillna(0.0)).groupby(S.CITY)["clv"].sum()
+    cities = units.join(value, how="left").fillna({"clv": 0.0})
+    km = logistics.road_km(logistics.great_circle_km(
+        cities["lon"].to_numpy()[:, None], cities["lat"].to_numpy()[:, None],
+        sites[S.LON].to_numpy()[None, :], sites[S.LAT].to_numpy()[None, :]), detour)
+    reach = km <= reach_km
+    cur = sites["current"].astype(bool).to_numpy()
+    if not cur.any():
+        raise ValueError("outage_network: no site is marked current")
+    demand = cities["units"].to_numpy(float) * volume_scale / 365
+    nearest = np.argmin(np.where(cur[None, :], km, np.inf), axis=1)
+    stock = np.bincount(nearest, weights=demand, minlength=len(sites))[cur] * cover_days
+    capacity = sites[S.CAPACITY].to_numpy(float) / 365
+    return {"nodes": list(sites.loc[cur, S.SITE_ID]), "cities": list(cities.index),
+            "demand": demand, "clv": cities["clv"].to_numpy(float),
+            "capacity": capacity[cur], "inventory": stock, "can_serve": reach[:, cur],
+            "backups": {"nodes": list(sites.loc[~cur, S.SITE_ID]),
+                        "capacity": capacity[~cur], "can_serve": reach[:, ~cur],
+                        "fixed_cost": sites.loc[~cur, "fixed_cost"].to_numpy(float)
+                        if "fixed_cost" in sites else np.zeros((~cur).sum())}}
+
+
+def mitigation_comparison(network: dict, scenarios, churn: float = 0.3, n_boot: int = 2000,
+                          seed: int = 0) -> dict:
+    """One backup site against the outages in ``scenarios``, chosen profile-blind and
+    profile-aware, judged on the CLV each loses.
+
+    - **Profile-blind**: once stock is gone, serve the most units; pick the backup that
+      loses the fewest units over the scenarios.
+    - **Profile-aware**: serve the most CLV per unit first; pick the backup that loses
+      the least CLV.
+
+    Both are judged on the CLV lost per scenario (paired over scenarios) and on the
+    backup's fixed cost. Returns each candidate's expected losses, the choices, the
+    losses per scenario and the paired comparison."""
+    from chainsight import compare
+
+    value = np.divide(network["clv"], network["demand"], out=np.zeros(len(network["demand"])),
+                      where=network["demand"] > 0)
+    rows, per = [], {}
+    for k, name in enumerate(network["backups"]["nodes"]):
+        net = with_backup(network, k)
+        units = outage_losses(net, scenarios, None, churn)
+        aware = outage_losses(net, scenarios, value, churn)
+        per[name] = (units, aware)
+        rows.append({"backup": name, "expected_lost_units": units["lost_units"].mean(),
+                     "expected_lost_clv_blind": units["lost_clv"].mean(),
+                     "expected_lost_clv_aware": aware["lost_clv"].mean(),
+                     "p95_lost_clv_aware": aware["lost_clv"].quantile(0.95),
+                     "fixed_cost": network["backups"]["fixed_cost"][k]})
+    table = pd.DataFrame(rows)
+    blind = table.loc[table["expected_lost_units"].idxmin(), "backup"]
+    aware = table.loc[table["expected_lost_clv_aware"].idxmin(), "backup"]
+    lost_blind, lost_aware = per[blind][0]["lost_clv"], per[aware][1]["lost_clv"]
+    paired = compare.paired(lost_blind.to_numpy(), lost_aware.to_numpy(),
+                            metric="CLV lost per outage scenario", unit="scenario",
+                            n_boot=n_boot, seed=seed)
+    return {"candidates": table, "chosen": {"blind": blind, "aware": aware},
+            "lost": pd.DataFrame({"blind": lost_blind, "aware": lost_aware}),
+            "value": paired}
