@@ -272,3 +272,30 @@ def test_outage_scenarios_are_seeded_and_checked():
     assert 0.05 < share_down < 0.15
     with pytest.raises(ValueError, match="p_down must lie in"):
         risk.outage_scenarios(3, 10, 1.5, 20.0)
+
+
+def test_outage_network_and_backup_choice_on_the_synthetic_retailer():
+    from chainsight import datasets
+
+    ds = datasets.load("synthetic", size="small", seed=42)
+    customers, sites = ds.tables["customers"], ds.tables["sites"]
+    value = pd.Series(1.0, index=customers[S.CUSTOMER_ID])  # one unit of CLV each
+    net = risk.outage_network(ds.orders, customers, sites, value, "2025-01-01")
+    cur = sites["current"].astype(bool)
+    assert net["nodes"] == list(sites.loc[cur, S.SITE_ID])
+    assert net["clv"].sum() == pytest.approx(
+        customers[S.CITY].isin(net["cities"]).sum())  # every customer's CLV in a city
+    year = ds.orders[(ds.orders[S.TIMESTAMP] >= "2024-01-02")
+                     & (ds.orders[S.TIMESTAMP] < "2025-01-01")]
+    assert net["demand"].sum() == pytest.approx(year[S.QUANTITY].sum() * 100 / 365)
+    assert net["inventory"].sum() == pytest.approx(14 * net["demand"].sum())
+    scen = risk.outage_scenarios(len(net["nodes"]), 100, 0.1, 30.0, seed=2)
+    r = risk.mitigation_comparison(net, scen, n_boot=200)
+    assert set(r["chosen"].values()) <= set(net["backups"]["nodes"])
+    assert r["value"].n_units == 100 and (r["lost"] >= 0).all().all()
+    best = r["candidates"].set_index("backup")
+    assert best.loc[r["chosen"]["aware"], "expected_lost_clv_aware"] == pytest.approx(
+        best["expected_lost_clv_aware"].min())
+    with pytest.raises(ValueError, match="no site is marked current"):
+        risk.outage_network(ds.orders, customers, sites.assign(current=False), value,
+                            "2025-01-01")
