@@ -48,6 +48,7 @@ bench: env ## time the heavy paths; prints figures to compare (installs the benc
 	$(BIN)/python benchmarks/bench_inventory.py
 	$(BIN)/python benchmarks/bench_logistics.py
 	$(BIN)/python benchmarks/bench_production.py
+	$(BIN)/python benchmarks/bench_risk.py
 	$(BIN)/python benchmarks/bench_cli.py
 
 constraints: env ## re-pin constraints.txt to what is installed (after tests pass)
