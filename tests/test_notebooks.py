@@ -54,10 +54,10 @@ def test_parameter_sets_only_use_declared_parameters():
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    """Notebooks 00-05 on the quick parameter set, through the users' command."""
+    """Notebooks 00-06 on the quick parameter set, through the users' command."""
     out = tmp_path_factory.mktemp("reports") / "quick"
     code = cli.main(["report", "--params", str(ROOT / "reports/params/quick.yaml"),
-                     "--notebooks", "00,01,02,03,04,05", "--out", str(out), "--jobs", "2"])
+                     "--out", str(out), "--jobs", "2"])
     metrics = json.loads((out / "metrics.json").read_text())["notebooks"]
     errors = {k: v["error"] for k, v in metrics.items() if v["error"]}
     assert code == 0, errors
@@ -229,6 +229,38 @@ def test_notebook_05_on_online_retail(online_retail_run):
     assert "No customisation in this data, so one plan for all units" in html
 
 
+def test_notebook_06_on_quick(quick_run):
+    out, metrics = quick_run
+    m = metrics["06_supply_chain_risk"]["metrics"]
+    conc = m["concentration"]
+    assert {"customer", "segment", "city", "product", "supplier"} <= set(conc)
+    assert all(1 / v["holders"] - 1e-9 <= v["hhi"] <= 1 for v in conc.values())
+    assert m["early_warning"]["unit"] == "customer"
+    assert set(m["early_warning_real"]) == {"online_retail", "cdnow"}
+    assert "all" in m["drift_first_alarm"]
+    assert set(m["return_alarms"]) == {"whole business", "per product",
+                                       "per product x segment"}
+    assert m["backup"]["comparison"]["unit"] == "scenario"
+    assert set(m["takeaways"]) == {"concentration", "key customers", "real data",
+                                   "demand drift", "quality incident", "stress test",
+                                   "negative control"}
+    assert "skipped" not in m
+    html = (out / "06_supply_chain_risk.html").read_text()
+    for heading in ("How concentrated is the business", "Key customers who are lapsing",
+                    "Has a segment", "Is a product failing its buyers",
+                    "Losing a warehouse", "Negative control", "Key takeaways"):
+        assert heading in html, heading
+
+
+def test_notebook_06_on_online_retail(online_retail_run):
+    out, metrics = online_retail_run
+    m = metrics["06_supply_chain_risk"]["metrics"]
+    assert set(m["skipped"]) == {"demand drift", "quality incident", "stress test",
+                                 "negative control"}
+    assert "country" in m["concentration"] and m["early_warning"]["unit"] == "customer"
+    assert set(m["takeaways"]) == {"concentration", "key customers", "real data"}
+
+
 def test_effect_strengths_reach_the_notebooks(tmp_path):
     params = tmp_path / "off.yaml"
     params.write_text("name: off\nparameters: {dataset: synthetic, size: small, seed: 42, "
@@ -242,10 +274,10 @@ def test_effect_strengths_reach_the_notebooks(tmp_path):
 
 @pytest.fixture(scope="module")
 def online_retail_run(tmp_path_factory):
-    """Notebooks 00-05 on the real Online Retail data, through the users' command."""
+    """Notebooks 00-06 on the real Online Retail data, through the users' command."""
     out = tmp_path_factory.mktemp("reports") / "online_retail"
     code = cli.main(["report", "--params", str(ROOT / "reports/params/online_retail.yaml"),
-                     "--notebooks", "00,01,02,03,04,05", "--out", str(out), "--jobs", "2"])
+                     "--out", str(out), "--jobs", "2"])
     metrics = json.loads((out / "metrics.json").read_text())["notebooks"]
     errors = {k: v["error"] for k, v in metrics.items() if v["error"]}
     assert code == 0, errors
@@ -354,7 +386,8 @@ def test_the_notebooks_that_use_the_profile_declare_its_settings_alike():
         declared = pm.inspect_notebook(str(p))
         found[p.stem] = {k: declared[k]["default"] for k in PROFILE_PARAMETERS}
     assert set(found) == {"01_customer_profiles", "02_demand_forecasting", "03_inventory",
-                          "04_logistics", "05_customised_production"}
+                          "04_logistics", "05_customised_production",
+                          "06_supply_chain_risk"}
     assert len({tuple(v.items()) for v in found.values()}) == 1, found
 
 
@@ -435,6 +468,10 @@ SOLUTIONS = {
         "answer_2 = None": "answer_2 = production.RED_TOMATO_OPTIMUM['lp'] - production."
                            "aggregate_plan(production.RED_TOMATO_DEMAND, production.PlanCosts("
                            "subcontract=20.0)).cost",
+    },
+    "06_supply_chain_risk": {
+        "answer_1 = None": "answer_1 = 0.5 ** 2 + 0.3 ** 2 + 0.2 ** 2",
+        "answer_2 = None": "answer_2 = 60 / (30 - 15)",
     },
     "04_logistics": {
         "answer_1 = None": "answer_1 = 2",

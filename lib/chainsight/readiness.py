@@ -55,6 +55,11 @@ NEEDS: tuple[Need, ...] = (
                                              ("products", S.CUSTOMISABLE),
                                              ("products", S.UNIT_COST))),
     Need("05", "negative control", (EFFECTS,)),
+    Need("06", "demand drift", (("products", S.CATEGORY),)),
+    Need("06", "quality incident", (("orders", S.RETURNED),)),
+    Need("06", "stress test", (("customers", S.CITY), ("customers", S.LON),
+                               ("customers", S.LAT), ("sites", None))),
+    Need("06", "negative control", (EFFECTS,)),
 )
 
 
