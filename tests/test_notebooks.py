@@ -237,7 +237,7 @@ def test_notebook_06_on_quick(quick_run):
     assert all(1 / v["holders"] - 1e-9 <= v["hhi"] <= 1 for v in conc.values())
     assert m["early_warning"]["unit"] == "customer"
     assert set(m["early_warning_real"]) == {"online_retail", "cdnow"}
-    assert "all" in m["drift_first_alarm"]
+    assert "electronics, all" in m["drift_first_alarm"]
     assert set(m["return_alarms"]) == {"whole business", "per product",
                                        "per product x segment"}
     assert m["backup"]["comparison"]["unit"] == "scenario"
