@@ -58,7 +58,8 @@ NEEDS: tuple[Need, ...] = (
     Need("06", "demand drift", (("products", S.CATEGORY),)),
     Need("06", "quality incident", (("orders", S.RETURNED),)),
     Need("06", "stress test", (("customers", S.CITY), ("customers", S.LON),
-                               ("customers", S.LAT), ("sites", None))),
+                               ("customers", S.LAT), ("sites", S.CAPACITY),
+                               ("sites", "current"))),
     Need("06", "negative control", (EFFECTS,)),
 )
 
