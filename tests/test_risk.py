@@ -106,6 +106,7 @@ def test_early_warning_on_the_synthetic_retailer_adds_up_and_bad_input_is_named(
     t = r["rules"]
     assert list(t.index) == ["no purchase for 90 days", "profile-blind", "profile-aware"]
     money = 0.2 * t["clv_flagged_correctly"] - 20 * t["flagged"]
+    # The aware side may use the blind rules too: on the tuning period it is never worse.
     assert np.allclose(t["net_value"].astype(float), money.astype(float))
     assert r["chosen"]["blind"][0] == "quiet days" and r["value"].n_units == r["customers"]
     assert r["value"].verdict in ("better", "worse", "no measurable difference")
@@ -246,8 +247,9 @@ def test_outage_losses_by_hand():
     # lost; serving by value per unit (city 2: 200 a unit, city 1: 100) loses 0.5 x
     # (1,000 x 100% + 4,000 x 25%) = 1,000. Three days without B cost nothing.
     scen = [(np.array([1]), 10.0), (np.array([1]), 3.0), (np.array([], dtype=int), 50.0)]
-    units = risk.outage_losses(net, scen, weight=[5.0, 1.0], churn=0.5)
-    value = risk.outage_losses(net, scen, weight=net["clv"] / net["demand"], churn=0.5)
+    units = risk.outage_losses(net, scen, weight=[5.0, 1.0], churn=0.5, churn_days=1)
+    value = risk.outage_losses(net, scen, weight=net["clv"] / net["demand"], churn=0.5,
+                               churn_days=1)
     assert list(units["survive_days"])[:2] == pytest.approx([4.0, 4.0])
     assert list(units["lost_clv"]) == pytest.approx([1500.0, 0.0, 0.0])
     assert list(value["lost_clv"]) == pytest.approx([1000.0, 0.0, 0.0])
@@ -255,10 +257,14 @@ def test_outage_losses_by_hand():
     assert units["down"].iloc[0] == "B" and units["down"].iloc[2] == ""
     # A down for 15 days: city 1 has no other site and is cut off at once (150 units);
     # B carries city 2 for 10 days (100 + 10t = 20t), then misses 10 a day for 5 days.
-    cut = risk.outage_losses(net, [(np.array([0]), 15.0)], churn=0.5).iloc[0]
+    cut = risk.outage_losses(net, [(np.array([0]), 15.0)], churn=0.5, churn_days=1).iloc[0]
     assert cut["cut_off_share"] == pytest.approx(10 / 30) and cut["survive_days"] == 10
     assert cut["lost_units"] == pytest.approx(150 + 50)
     assert cut["lost_clv"] == pytest.approx(0.5 * (1000 * 1.0 + 4000 * 10 / 20))
+    # Customers leave in full only after churn_days without delivery: with 30, city 1
+    # (15 days cut off) counts half, city 2 (5 days short) a sixth.
+    slow = risk.outage_losses(net, [(np.array([0]), 15.0)], churn=0.5).iloc[0]
+    assert slow["lost_clv"] == pytest.approx(0.5 * (1000 * 0.5 + 4000 * 0.5 * 5 / 30))
     # A backup C (20 a day, both cities) carries the demand through any outage of B.
     backed = risk.outage_losses(risk.with_backup(net, 0), scen, churn=0.5)
     assert (backed["lost_clv"] == 0).all() and backed["survive_days"].iloc[0] == 365
@@ -289,8 +295,9 @@ def test_outage_network_and_backup_choice_on_the_synthetic_retailer():
                      & (ds.orders[S.TIMESTAMP] < "2025-01-01")]
     assert net["demand"].sum() == pytest.approx(year[S.QUANTITY].sum() * 100 / 365)
     assert net["inventory"].sum() == pytest.approx(14 * net["demand"].sum())
-    scen = risk.outage_scenarios(len(net["nodes"]), 100, 0.1, 30.0, seed=2)
-    r = risk.mitigation_comparison(net, scen, n_boot=200)
+    choose = risk.outage_scenarios(len(net["nodes"]), 100, 0.1, 30.0, seed=2)
+    judge = risk.outage_scenarios(len(net["nodes"]), 100, 0.1, 30.0, seed=3)
+    r = risk.mitigation_comparison(net, choose, judge, n_boot=200)
     assert set(r["chosen"].values()) <= set(net["backups"]["nodes"])
     assert r["value"].n_units == 100 and (r["lost"] >= 0).all().all()
     best = r["candidates"].set_index("backup")

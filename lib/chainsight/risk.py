@@ -87,16 +87,16 @@ def concentration(orders: pd.DataFrame, dimensions: dict[str, pd.Series]) -> pd.
 # ---------------------------------------------------------------------------
 # Key customers: who is lapsing, and how early a monitor says so
 # ---------------------------------------------------------------------------
-# The blind rule's grid: days without a purchase (infinite: contact nobody, which the
-# aware rules can also come to, with a low enough threshold).
-QUIET_DAYS = (30, 60, 90, 120, 180, 270, 365, np.inf)
+# The blind rule's grid: days without a purchase (0: contact every key customer;
+# infinite: contact nobody). The aware side may use these too.
+QUIET_DAYS = (0, 7, 14, 21, 30, 60, 90, 120, 180, 270, 365, np.inf)
 ALIVE_BELOW = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)  # P(alive) thresholds
 GAPS_OVER = (1.5, 2.0, 3.0, 4.0, 6.0)  # multiples of the customer's own mean gap
 DELAY_GRID = np.arange(0, 731, 7)  # days after the last purchase a rule is checked at
 
 
 def _key_customers(orders: pd.DataFrame, cut, horizon_days: int, top: float,
-                   seed: int) -> pd.DataFrame:
+                   seed: int, margin: float = 1.0) -> pd.DataFrame:
     """The customers worth most at ``cut`` (the ``top`` share by CLV, from the value
     models fitted on the orders before ``cut``), with their history as of the day before
     and whether they bought again in the ``horizon_days`` after it (``lapsed``: not)."""
@@ -107,7 +107,7 @@ def _key_customers(orders: pd.DataFrame, cut, horizon_days: int, top: float,
     summary = clv.rfm_summary(orders, calibration_end=cal_end,
                               holdout_end=cut + pd.Timedelta(days=horizon_days - 1))
     fit = clv.fit_value_models(summary, seed=seed)
-    value = clv.customer_value(fit, summary)
+    value = clv.customer_value(fit, summary, margin=margin)
     frame = summary.assign(clv=value["clv"].to_numpy(), p_alive=value["p_alive"].to_numpy())
     frame = frame[frame[clv.T_] > 0]
     keep = frame["clv"].rank(ascending=False, method="first") <= max(1, round(top * len(frame)))
@@ -157,8 +157,8 @@ def _score(frame: pd.DataFrame, delay: np.ndarray, contact_cost: float,
 
 def early_warning_comparison(orders: pd.DataFrame, start, horizon_days: int = 180,
                              top: float = 0.2, contact_cost: float = 20.0,
-                             save_rate: float = 0.2, n_boot: int = 2000,
-                             seed: int = 0) -> dict:
+                             save_rate: float = 0.2, margin: float = 1.0,
+                             n_boot: int = 2000, seed: int = 0) -> dict:
     """Alerts on the valuable customers who are lapsing, set before ``start`` and judged
     on whether each bought again in the ``horizon_days`` after it.
 
@@ -166,14 +166,17 @@ def early_warning_comparison(orders: pd.DataFrame, start, horizon_days: int = 18
     sides). A rule raises its alert a number of days after a customer's last purchase;
     it has flagged the customer at ``start`` when that many days have passed. Each flag
     costs ``contact_cost``; a flagged customer who would have lapsed is kept with
-    probability ``save_rate`` and is worth their CLV: one money objective, net value.
+    probability ``save_rate`` and is worth their CLV in margin (``margin``: the share of
+    revenue that is margin): one money objective, net value.
 
-    - **Profile-blind**: no purchase for D days, D chosen from :data:`QUIET_DAYS` for the
-      most net value on the decision ``horizon_days`` before ``start`` (learned before
-      it). The fixed 90-day rule is shown beside it.
-    - **Profile-aware**: P(alive) from BG/NBD below a threshold (:data:`ALIVE_BELOW`), or
-      no purchase for k times the customer's own mean gap (:data:`GAPS_OVER`), the rule
-      and its parameter chosen the same way.
+    - **Profile-blind**: no purchase for D days, D chosen from :data:`QUIET_DAYS` (0:
+      everyone, infinite: nobody) for the most net value on the decision
+      ``horizon_days`` before ``start`` (learned before it). The fixed 90-day rule is
+      shown beside it.
+    - **Profile-aware**: the same choice over the blind rules and the profile's: P(alive)
+      from BG/NBD below a threshold (:data:`ALIVE_BELOW`), or no purchase for k times the
+      customer's own mean gap (:data:`GAPS_OVER`). Customers the profile's rules cannot
+      score (one purchase only: no gap, P(alive) 1) are never flagged by them.
 
     Returns per rule: flagged, lapsed, precision, recall, the CLV of the customers
     flagged correctly, the median days from the last purchase to the alert among them,
@@ -196,8 +199,10 @@ def early_warning_comparison(orders: pd.DataFrame, start, horizon_days: int = 18
         raise ValueError(f"early_warning_comparison: the data begins "
                          f"{before[S.TIMESTAMP].min():%Y-%m-%d}; tuning the rules needs "
                          f"{horizon_days} days and 13 weeks before {start:%Y-%m-%d}")
-    check = _key_customers(before, vcut, horizon_days, top, seed)
-    now = _key_customers(orders, start, horizon_days, top, seed)
+    if not 0 < margin <= 1:
+        raise ValueError(f"early_warning_comparison: margin must lie in (0, 1], got {margin}")
+    check = _key_customers(before, vcut, horizon_days, top, seed, margin)
+    now = _key_customers(orders, start, horizon_days, top, seed, margin)
 
     def best(candidates):
         scored = {c: _score(check, _delays(check, *c), contact_cost, save_rate)["net_value"]
@@ -205,7 +210,7 @@ def early_warning_comparison(orders: pd.DataFrame, start, horizon_days: int = 18
         return max(scored, key=scored.get)
 
     blind = best([("quiet days", d) for d in QUIET_DAYS])
-    aware_rules = [("own gap", k) for k in GAPS_OVER]
+    aware_rules = [("quiet days", d) for d in QUIET_DAYS] + [("own gap", k) for k in GAPS_OVER]
     if check.attrs["fit"] == "bgnbd" and now.attrs["fit"] == "bgnbd":
         aware_rules += [("P(alive)", a) for a in ALIVE_BELOW]
     aware = best(aware_rules)
@@ -233,8 +238,9 @@ def cusum(values, baseline: int, k: float = 0.5, h: float = 5.0, side: str = "up
     standardised by the mean and standard deviation of its first ``baseline`` points:
     S_t = max(0, S_{t-1} + z_t - k) (``side="down"``: on -z), an alarm when S_t > h, and
     S restarts at 0 after each alarm. k = 0.5 and h = 5 give about one false alarm in
-    465 points on a stable normal series and find a shift of one standard deviation in
-    about 10."""
+    465 points on a stable normal series of known mean and spread, and find a shift of one
+    standard deviation in about 10; a baseline estimated from 26 points raises several
+    times more (on pure noise, about 0.4 a year for both sides together)."""
     x = np.asarray(values, dtype=float)
     if side not in ("up", "down"):
         raise ValueError(f"cusum: side must be 'up' or 'down', got {side!r}")
@@ -467,17 +473,20 @@ def outage_scenarios(nodes: int, n: int, p_down, mean_days: float, seed: int = 0
     return [(np.flatnonzero(row), float(t)) for row, t in zip(down, days, strict=True)]
 
 
-def outage_losses(network: dict, scenarios, weight=None, churn: float = 0.3) -> pd.DataFrame:
+def outage_losses(network: dict, scenarios, weight=None, churn: float = 0.3,
+                  churn_days: float = 30.0) -> pd.DataFrame:
     """Per scenario: the customers cut off at once (no working node reaches them), the
     time the network then carries everyone else (:func:`time_to_survive` on them), the
     units it cannot deliver (the cut-off customers' for the whole outage, the others'
-    once stock is gone) and the CLV lost: a customer left without delivery leaves with
-    probability ``churn``, in proportion to the share of their demand not met.
+    once stock is gone) and the CLV lost: a customer left without delivery for
+    ``churn_days`` or more leaves with probability ``churn`` (for fewer days, in
+    proportion), in proportion to the share of their demand not met.
     ``network``: ``nodes``, ``demand``, ``capacity`` per day, ``inventory``,
     ``can_serve`` and ``clv`` per customer (a city, say); ``weight`` orders who is served
     first once stock is gone (:func:`unmet_per_day`)."""
-    if not 0 <= churn <= 1:
-        raise ValueError(f"outage_losses: churn must lie in [0, 1], got {churn}")
+    if not 0 <= churn <= 1 or churn_days <= 0:
+        raise ValueError(f"outage_losses: churn must lie in [0, 1] and churn_days be "
+                         f"positive, got {churn} and {churn_days}")
     d = np.asarray(network["demand"], dtype=float)
     clv = np.asarray(network["clv"], dtype=float)
     arcs = np.asarray(network["can_serve"], dtype=bool)
@@ -503,8 +512,9 @@ def outage_losses(network: dict, scenarios, weight=None, churn: float = 0.3) -> 
             cache[key] = (cut, tts, unmet)
         cut, tts, unmet = cache[key]
         short = max(days - tts, 0.0) if np.isfinite(tts) else 0.0
-        frac = np.where(cut, 1.0, np.divide(unmet, d, out=np.zeros_like(d), where=d > 0)
-                        * (short > 0))
+        frac = np.where(cut, min(days / churn_days, 1.0),
+                        np.divide(unmet, d, out=np.zeros_like(d), where=d > 0)
+                        * min(short / churn_days, 1.0))
         rows.append({"down": ",".join(str(network["nodes"][j]) for j in down), "days": days,
                      "cut_off_share": float(d[cut].sum() / d.sum()) if d.sum() else 0.0,
                      "survive_days": tts, "lost_units": float(d[cut].sum() * days
@@ -565,8 +575,8 @@ def outage_network(orders: pd.DataFrame, customers: pd.DataFrame, sites: pd.Data
                         if "fixed_cost" in sites else np.zeros((~cur).sum())}}
 
 
-def mitigation_comparison(network: dict, scenarios, churn: float = 0.3, n_boot: int = 2000,
-                          seed: int = 0) -> dict:
+def mitigation_comparison(network: dict, choose_on, judge_on, churn: float = 0.3,
+                          n_boot: int = 2000, seed: int = 0) -> dict:
     """One backup site against the outages in ``scenarios``, chosen profile-blind and
     profile-aware, judged on the CLV each loses.
 
@@ -575,9 +585,13 @@ def mitigation_comparison(network: dict, scenarios, churn: float = 0.3, n_boot: 
     - **Profile-aware**: serve the most CLV per unit first; pick the backup that loses
       the least CLV.
 
-    Both are judged on the CLV lost per scenario (paired over scenarios) and on the
-    backup's fixed cost. Returns each candidate's expected losses, the choices, the
-    losses per scenario and the paired comparison."""
+    Each side chooses on the scenarios ``choose_on`` and is judged on others,
+    ``judge_on`` (drawn apart), on the CLV lost per scenario (paired over scenarios)
+    and on the backup's fixed cost. Serving by CLV per unit minimises the CLV lost by
+    construction once both hold the same backup, so the comparison that can go either
+    way is the choice of backup. Returns each candidate's expected losses on the
+    scenarios chosen on, the choices, the losses per judged scenario and the paired
+    comparison."""
     from chainsight import compare
 
     value = np.divide(network["clv"], network["demand"], out=np.zeros(len(network["demand"])),
@@ -585,9 +599,9 @@ def mitigation_comparison(network: dict, scenarios, churn: float = 0.3, n_boot: 
     rows, per = [], {}
     for k, name in enumerate(network["backups"]["nodes"]):
         net = with_backup(network, k)
-        units = outage_losses(net, scenarios, None, churn)
-        aware = outage_losses(net, scenarios, value, churn)
-        per[name] = (units, aware)
+        units = outage_losses(net, choose_on, None, churn)
+        aware = outage_losses(net, choose_on, value, churn)
+        per[name] = net
         rows.append({"backup": name, "expected_lost_units": units["lost_units"].mean(),
                      "expected_lost_clv_blind": units["lost_clv"].mean(),
                      "expected_lost_clv_aware": aware["lost_clv"].mean(),
@@ -596,7 +610,8 @@ def mitigation_comparison(network: dict, scenarios, churn: float = 0.3, n_boot: 
     table = pd.DataFrame(rows)
     blind = table.loc[table["expected_lost_units"].idxmin(), "backup"]
     aware = table.loc[table["expected_lost_clv_aware"].idxmin(), "backup"]
-    lost_blind, lost_aware = per[blind][0]["lost_clv"], per[aware][1]["lost_clv"]
+    lost_blind = outage_losses(per[blind], judge_on, None, churn)["lost_clv"]
+    lost_aware = outage_losses(per[aware], judge_on, value, churn)["lost_clv"]
     paired = compare.paired(lost_blind.to_numpy(), lost_aware.to_numpy(),
                             metric="CLV lost per outage scenario", unit="scenario",
                             n_boot=n_boot, seed=seed)
