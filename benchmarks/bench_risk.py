@@ -1,8 +1,8 @@
-"""Risk (notebook 06 to come): the heavy paths on the default synthetic data, as ratios
+"""Risk (notebook 06): the heavy paths on the default synthetic data, as ratios
 within one run.
 
-- Return p-charts for every product and every product x segment, against one pass over
-  the order lines.
+- Quality charts for every product, profile-blind and from every product x segment's
+  lines (profile-aware), against one pass over the order lines.
 - Key-customer early warning (two value-model fits, the rules tuned and scored),
   against the RFM summary it starts from.
 - 1,000 outage scenarios to choose on and 1,000 to judge on, with 14 candidate backups, against
@@ -33,13 +33,15 @@ def main(seed: int = 42) -> None:
     o = ds.orders
     t_pass, _ = timed(lambda: o.groupby(S.PRODUCT_ID)["returned"].mean())
     prof, _ = profiling.decision_profile(ds, start - pd.Timedelta(seconds=1), seed=seed)
-    seg = o.merge(prof.segments_for(ds.tables["customers"]), on=S.CUSTOMER_ID, how="left")
+    seg = prof.segments_for(ds.tables["customers"])
     until = start + pd.Timedelta(weeks=26)
-    t_prod, a = timed(lambda: risk.return_alarms(o, [S.PRODUCT_ID], start, until))
-    t_seg, b = timed(lambda: risk.return_alarms(seg, [S.PRODUCT_ID, "segment"], start, until))
-    print(f"return charts, 26 weeks watched: one pass over {len(o):,} lines {t_pass:.3f} s; "
+    products = ds.tables["products"]
+    t_prod, a = timed(lambda: risk.quality_monitors(o, products, None, start, until))
+    t_seg, b = timed(lambda: risk.quality_monitors(o, products, seg, start, until))
+    print(f"quality charts, 26 weeks watched: one pass over {len(o):,} lines {t_pass:.3f} s; "
           f"per product {t_prod:.2f} s (x{t_prod / t_pass:.0f}, {len(a)} alarms); per "
-          f"product x segment {t_seg:.2f} s (x{t_seg / t_pass:.0f}, {len(b)} alarms)")
+          f"product from its buyers' segments {t_seg:.2f} s (x{t_seg / t_pass:.0f}, "
+          f"{len(b)} alarms)")
     t_rfm, summary = timed(lambda: clv.rfm_summary(o[o[S.TIMESTAMP] < start],
                                                    calibration_end=start))
     t_ew, ew = timed(lambda: risk.early_warning_comparison(o, start, horizon_days=180))

@@ -238,8 +238,12 @@ def test_notebook_06_on_quick(quick_run):
     assert m["early_warning"]["unit"] == "customer"
     assert set(m["early_warning_real"]) == {"online_retail", "cdnow"}
     assert "electronics, all" in m["drift_first_alarm"]
-    assert set(m["return_alarms"]) == {"whole business", "per product",
-                                       "per product x segment"}
+    assert set(m["quality_alarms"]) == {"whole business", "profile-blind", "profile-aware"}
+    incident = m["quality_incident"]
+    assert incident["comparison"]["unit"] == "product"
+    # Both product monitors see the injected incident within its three weeks.
+    assert all(0 < incident[side]["days_to_alarm"] <= 21
+               for side in ("profile-blind", "profile-aware"))
     assert m["backup"]["comparison"]["unit"] == "scenario"
     assert set(m["takeaways"]) == {"concentration", "key customers", "real data",
                                    "demand drift", "quality incident", "stress test",

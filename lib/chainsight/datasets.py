@@ -325,7 +325,8 @@ def load_synthetic(size: str | int = "small", seed: int = 42, effects=None) -> D
 
 
 def load_truth(size: str | int, seed: int, effects=None) -> synthetic.GroundTruth:
-    """The generator's ground truth. For tests and checks only: analysis never reads it."""
+    """The generator's ground truth. For tests and checks: no model or monitor reads it;
+    notebook 06 reads the food incident's record only to judge its quality monitors."""
     path = synthetic_dir(size, seed, effects)
     if not _is_current(path):
         write_synthetic(size, seed, path, effects=effects)

@@ -271,8 +271,6 @@ def p_chart(events, totals, baseline: int, alpha: float = 0.00135) -> pd.DataFra
     n is an alarm when P(X >= e | n, p) < ``alpha`` (0.00135: the upper 3-sigma tail,
     which the normal approximation misses when n is small). Returns per period after the
     baseline: events, totals, rate, the smallest count that would alarm, and alarm."""
-    from scipy.stats import binom
-
     e, n = np.asarray(events, dtype=float), np.asarray(totals, dtype=float)
     if e.shape != n.shape or (e < 0).any() or (e > n).any():
         raise ValueError("p_chart: events and totals must align, with 0 <= events <= totals")
@@ -283,19 +281,31 @@ def p_chart(events, totals, baseline: int, alpha: float = 0.00135) -> pd.DataFra
         raise ValueError(f"p_chart: alpha must lie in (0, 1), got {alpha}")
     p = max(e[:baseline].sum(), 0.5) / n[:baseline].sum()
     et, nt = e[baseline:], n[baseline:]
-    limit = binom.isf(alpha, nt, p) + 1  # the smallest count whose upper tail is < alpha
+    limit, alarm = _binomial_alarms(et, nt, p, alpha)
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(nt > 0, et / nt, np.nan)
     return pd.DataFrame({"period": np.arange(baseline, len(n)), "events": et, "totals": nt,
-                         "rate": rate, "alarm_at": limit,
-                         "alarm": (nt > 0) & (binom.sf(et - 1, nt, p) < alpha)})
+                         "rate": rate, "alarm_at": limit, "alarm": alarm})
+
+
+def _binomial_alarms(events, totals, p, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """The smallest count whose upper binomial tail under rate ``p`` is below ``alpha``,
+    and whether each period's ``events`` in ``totals`` reach it."""
+    from scipy.stats import binom
+
+    p = np.clip(p, 1e-12, 1 - 1e-12)
+    return (binom.isf(alpha, totals, p) + 1,
+            (totals > 0) & (binom.sf(events - 1, totals, p) < alpha))
+
+
+PROBLEMS = (S.RETURNED, S.COMPLAINT)  # a line with a problem: returned or complained of
 
 
 def return_alarms(orders: pd.DataFrame, keys: list[str], start, until,
                   baseline_weeks: int = 26, alpha: float = 0.00135,
-                  event: str = "returned") -> pd.DataFrame:
-    """Weekly p-charts (:func:`p_chart`) of the share of order lines ``event`` (returned
-    or complaint) for every group of ``keys`` (e.g. ``[product_id]``,
+                  events=PROBLEMS) -> pd.DataFrame:
+    """Weekly p-charts (:func:`p_chart`) of the share of order lines with a problem (any
+    of ``events``: returned or complained of) for every group of ``keys`` (e.g. ``[product_id]``,
     ``[product_id, segment]``, or ``[]`` for the whole business), learned on the
     ``baseline_weeks`` before ``start`` and watched from ``start`` to ``until``. With
     many groups, ``alpha`` holds for all of them together (each chart watches at
@@ -303,13 +313,14 @@ def return_alarms(orders: pd.DataFrame, keys: list[str], start, until,
     chance. Returns every alarm: the group, the week, the events, lines, rate and the
     count that alarms. Groups without lines in the baseline are not watched (they have
     no rate to compare with)."""
-    S.require_columns(orders, "orders", [S.TIMESTAMP, event, *keys])
+    cols = [events] if isinstance(events, str) else list(events)
+    S.require_columns(orders, "orders", [S.TIMESTAMP, *cols, *keys])
     start, until = pd.Timestamp(start), pd.Timestamp(until)
     first = start - pd.Timedelta(weeks=baseline_weeks)
     o = orders[(orders[S.TIMESTAMP] >= first) & (orders[S.TIMESTAMP] < until)]
     week = first + ((o[S.TIMESTAMP] - first) // pd.Timedelta(weeks=1)) * pd.Timedelta(weeks=1)
     weeks = pd.date_range(first, until, freq="7D", inclusive="left")
-    frame = o.assign(week=week, ev=o[event].astype(float), one=1.0)
+    frame = o.assign(week=week, ev=o[cols].astype(bool).any(axis=1).astype(float), one=1.0)
     groups = list(frame.groupby(keys)) if keys else [((), frame)]
     watched = [(name, g.groupby("week")[["ev", "one"]].sum().reindex(weeks, fill_value=0.0))
                for name, g in groups]
@@ -331,50 +342,242 @@ def return_alarms(orders: pd.DataFrame, keys: list[str], start, until,
     return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
 
 
-def share_drift(orders: pd.DataFrame, products: pd.DataFrame, category: str,
+def quality_monitors(orders: pd.DataFrame, products: pd.DataFrame,
+                     segments: pd.DataFrame | None, start, until, baseline_weeks: int = 26,
+                     alpha: float = 0.00135, events=PROBLEMS) -> pd.DataFrame:
+    """Weekly charts of each product's share of order lines with a problem (any of
+    ``events``), learned on the ``baseline_weeks`` before ``start`` and watched from
+    ``start`` to ``until``; ``alpha`` holds for all products together (Bonferroni).
+
+    A week of product p alarms when its problem lines are improbably many (exact
+    binomial tail) for its lines and the rate expected of them:
+
+    - **profile-blind** (``segments`` None): the product's baseline rate, shrunk towards
+      its category's by two expected problems' worth of lines, so that a product with
+      few lines is not judged on one or two;
+    - **profile-aware**: the same product factor times the rates of the week's own
+      buyers: each segment's baseline rate on the product's category (shrunk towards
+      the category's the same way). A week bought by segments that return and complain
+      more is expected to have more problems, and one bought by careful buyers is held
+      to their standard: the segments most prone to problems on the category weigh
+      less, those least prone more.
+
+    Returns every alarm: product, week, problem lines, lines, expected problem lines."""
+    cols = [events] if isinstance(events, str) else list(events)
+    S.require_columns(orders, "orders", [S.TIMESTAMP, S.PRODUCT_ID, S.CUSTOMER_ID, *cols])
+    S.require_columns(products, "products", [S.PRODUCT_ID, S.CATEGORY])
+    if not 0 < alpha < 1 or baseline_weeks < 4:
+        raise ValueError(f"quality_monitors: alpha must lie in (0, 1) and baseline_weeks be "
+                         f"at least 4, got {alpha} and {baseline_weeks}")
+    start, until = pd.Timestamp(start), pd.Timestamp(until)
+    first = start - pd.Timedelta(weeks=baseline_weeks)
+    if orders[S.TIMESTAMP].min() > first + pd.Timedelta(days=7):
+        raise ValueError(f"quality_monitors: the data begins {orders[S.TIMESTAMP].min():%Y-%m-%d}"
+                         f", after the {baseline_weeks}-week baseline before {start:%Y-%m-%d} "
+                         "begins; a later start or a shorter baseline is needed")
+    o = orders[(orders[S.TIMESTAMP] >= first) & (orders[S.TIMESTAMP] < until)]
+    o = o[[S.TIMESTAMP, S.PRODUCT_ID, S.CUSTOMER_ID]].assign(
+        ev=o[cols].astype(bool).any(axis=1).to_numpy(float), one=1.0,
+        week=((o[S.TIMESTAMP] - first) // pd.Timedelta(weeks=1)).to_numpy(int) - baseline_weeks)
+    o = o.merge(products[[S.PRODUCT_ID, S.CATEGORY]], on=S.PRODUCT_ID, how="left")
+    if segments is None:
+        o["mix"] = "all"
+    else:
+        seg = segments.set_index(S.CUSTOMER_ID)["segment"].astype(str)
+        o["mix"] = o[S.CUSTOMER_ID].map(seg).astype(object).where(
+            o[S.CUSTOMER_ID].isin(seg.index), "unknown")
+    base = o[o["week"] < 0]
+    cat = base.groupby(S.CATEGORY)[["ev", "one"]].sum()
+    cat_rate = (cat["ev"].clip(lower=0.5) / cat["one"]).rename("cat_rate")
+    mix = base.groupby([S.CATEGORY, "mix"])[["ev", "one"]].sum().join(cat_rate)
+    prior = 2 / mix["cat_rate"]  # two expected problems' worth of lines
+    rate = ((mix["ev"] + prior * mix["cat_rate"]) / (mix["one"] + prior)).rename("r")
+    o = o.join(cat_rate, on=S.CATEGORY).join(rate, on=[S.CATEGORY, "mix"])
+    o["r"] = o["r"].fillna(o["cat_rate"])  # a segment new to the category: its rate
+    watched = o.dropna(subset=["cat_rate"])
+    base = watched[watched["week"] < 0].groupby(S.PRODUCT_ID).agg(e=("ev", "sum"),
+                                                                  x=("r", "sum"))
+    factor = ((base["e"] + 2) / (base["x"] + 2)).rename("f")
+    per = (watched[watched["week"] >= 0].assign(x=lambda f: f["r"])
+           .groupby([S.PRODUCT_ID, "week"])[["ev", "one", "x"]].sum()
+           .join(factor, on=S.PRODUCT_ID, how="inner").reset_index())
+    expected = per["x"] * per["f"]
+    _, alarm = _binomial_alarms(per["ev"].to_numpy(), per["one"].to_numpy(),
+                                (expected / per["one"]).to_numpy(), alpha / max(len(factor), 1))
+    hit = per[alarm]
+    return pd.DataFrame({S.PRODUCT_ID: hit[S.PRODUCT_ID].to_numpy(),
+                         "week": start + pd.to_timedelta(hit["week"].to_numpy() * 7, unit="D"),
+                         "events": hit["ev"].to_numpy(), "lines": hit["one"].to_numpy(),
+                         "expected": expected[alarm].to_numpy()})
+
+
+def quality_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: pd.DataFrame,
+                       start, until, incident: dict, investigation_cost: float,
+                       baseline_weeks: int = 26, alpha: float = 0.00135, events=PROBLEMS,
+                       n_boot: int = 2000, seed: int = 0) -> dict:
+    """The profile-blind and profile-aware :func:`quality_monitors` judged on a known
+    incident: ``incident`` gives its ``sku``, ``start`` and ``days``.
+
+    One money objective per product: every alarm costs ``investigation_cost`` (someone
+    checks the product); on the incident's product, the problem lines sold from its
+    start to the end of the first alarm week (or to its end, if no alarm came) cost
+    their value (refunds and complaints of a problem left running). Returns per monitor:
+    alarms, alarms on other products, days from the start to the end of the first alarm week on
+    the incident's product, the problem lines' value and the cost; and the paired difference
+    of cost per product."""
+    from chainsight import compare
+
+    if investigation_cost < 0:
+        raise ValueError(f"quality_comparison: investigation_cost must not be negative, got "
+                         f"{investigation_cost}")
+    sku, begin = incident["sku"], pd.Timestamp(incident["start"])
+    end = begin + pd.Timedelta(days=incident["days"])
+    if sku not in set(products[S.PRODUCT_ID]):
+        raise ValueError(f"quality_comparison: the incident's product {sku!r} is not in "
+                         "products")
+    cols = [events] if isinstance(events, str) else list(events)
+    on_sku = orders[(orders[S.PRODUCT_ID] == sku) & orders[cols].astype(bool).any(axis=1)
+                    & (orders[S.TIMESTAMP] >= begin) & (orders[S.TIMESTAMP] < end)]
+    value = on_sku[S.QUANTITY].astype(float) * on_sku[S.UNIT_PRICE].astype(float)
+    monitors = {"profile-blind": None, "profile-aware": segments}
+    ids = pd.Index(sorted(products[S.PRODUCT_ID]))
+    rows, per_product = {}, {}
+    for name, seg in monitors.items():
+        alarms = quality_monitors(orders, products, seg, start, until, baseline_weeks, alpha,
+                                  events)
+        mine = alarms[alarms[S.PRODUCT_ID] == sku]
+        found = mine.loc[mine["week"] >= begin - pd.Timedelta(days=6), "week"]
+        caught = found.min() if len(found) else pd.NaT
+        cut = end if pd.isna(caught) else min(end, caught + pd.Timedelta(weeks=1))
+        left = float(value[on_sku[S.TIMESTAMP] < cut].sum())
+        cost = alarms.groupby(S.PRODUCT_ID).size().reindex(ids, fill_value=0) \
+            * investigation_cost
+        cost = cost.astype(float)
+        cost[sku] += left
+        per_product[name] = cost
+        rows[name] = {"alarms": len(alarms),
+                      "alarms_elsewhere": int((alarms[S.PRODUCT_ID] != sku).sum()),
+                      "products_alarmed": int(alarms[S.PRODUCT_ID].nunique()),
+                      "first_alarm": caught,
+                      "days_to_alarm": (caught + pd.Timedelta(weeks=1) - begin).days
+                      if pd.notna(caught) else np.nan,
+                      "problem_value_before": left, "cost": float(cost.sum())}
+    paired = compare.paired(per_product["profile-blind"].to_numpy(),
+                            per_product["profile-aware"].to_numpy(),
+                            metric="cost of the quality monitor per product", unit="product",
+                            n_boot=n_boot, seed=seed)
+    return {"monitors": pd.DataFrame(rows).T, "value": paired,
+            "problem_value": float(value.sum())}
+
+
+def cusum_threshold(k: float, arl: float) -> float:
+    """The decision interval h at which a one-sided CUSUM with reference value ``k`` on
+    a stable normal series raises a false alarm every ``arl`` points on average
+    (Siegmund's approximation: ARL = (exp(2kb) - 2kb - 1) / (2k^2), b = h + 1.166)."""
+    from scipy.optimize import brentq
+
+    if k <= 0 or arl <= 1:
+        raise ValueError(f"cusum_threshold: k must be positive and arl above 1, got {k} "
+                         f"and {arl}")
+
+    def gap(h):
+        b = 2 * k * (h + 1.166)
+        return (np.expm1(b) - b) / (2 * k * k) - arl
+
+    return float(brentq(gap, -1.166 + 1e-9, 350 / k - 1.166))  # exp(700) is the limit
+
+
+def share_drift(orders: pd.DataFrame, products: pd.DataFrame, categories=None,
                 groups: pd.DataFrame | None = None, baseline_weeks: int = 26,
-                k: float = 0.5, h: float = 5.0) -> pd.DataFrame:
-    """Does a group's share of units in ``category`` move? A CUSUM (:func:`cusum`) up and
-    one down on each group's weekly share, learned on its first ``baseline_weeks``
-    weeks, and the same on the whole business (group ``all``). ``groups``: customer_id
-    and ``group`` (segments, or personas in a test). A last week the data does not
-    cover to its end is left out. Returns per group: weeks watched, the first alarm
-    (week and direction), the number of alarms and alarms per year."""
+                alpha: float = 0.00135, min_shift: float = 0.05,
+                calendar: pd.DataFrame | None = None, start=None) -> pd.DataFrame:
+    """Has a group's share of units in a category moved by ``min_shift`` (0.05: five
+    percentage points) or more? For every category of ``categories`` (default: all) and
+    every group (``groups``: customer_id and ``group``, e.g. segments; and ``all``, the
+    whole business), a CUSUM up and one down (:func:`cusum`) on the weekly share,
+    learned on the first ``baseline_weeks`` weeks from ``start`` (default: the first
+    week of the data) and watched after them. Segments found from behaviour should be
+    fixed at ``start`` from the orders before it: a segment picked on the very weeks it
+    is then watched on drifts back towards its members' usual mix (regression to the
+    mean), which the monitor would take for a move.
+
+    - The reference value is half of ``min_shift`` in the baseline's standard deviations,
+      so that the slow wobble of a share by a point or two does not add up to an alarm.
+    - The decision interval holds the false-alarm probability of a week at ``alpha`` for
+      all the charts together (:func:`cusum_threshold`, Bonferroni over categories x
+      groups x 2 sides).
+    - Weeks with a festival peak or promotion day in ``calendar`` (``date``,
+      ``event_kind``; optional) are neither learned from nor watched: their mix is the
+      event's, not the group's.
+    - A last week the data does not cover to its end is left out.
+
+    Returns per category and group: weeks watched, the first alarm (week and direction),
+    the number of alarms and alarms per year; a group too short or too flat to learn a
+    baseline says so in ``note``."""
     S.require_columns(orders, "orders", [S.CUSTOMER_ID, S.TIMESTAMP, S.PRODUCT_ID,
                                          S.QUANTITY])
     S.require_columns(products, "products", [S.PRODUCT_ID, S.CATEGORY])
-    if category not in set(products[S.CATEGORY]):
-        raise ValueError(f"share_drift: no product of category {category!r}; the "
-                         f"categories are {sorted(set(products[S.CATEGORY]))}")
+    known = sorted(set(products[S.CATEGORY].dropna()))
+    categories = known if categories is None else list(categories)
+    wrong = [c for c in categories if c not in known]
+    if wrong:
+        raise ValueError(f"share_drift: no product of category {wrong[0]!r}; the categories "
+                         f"are {known}")
+    if not (0 < alpha < 1 and 0 < min_shift < 1 and baseline_weeks >= 8):
+        raise ValueError(f"share_drift: alpha and min_shift must lie in (0, 1) and "
+                         f"baseline_weeks be at least 8, got {alpha}, {min_shift} and "
+                         f"{baseline_weeks}")
     o = orders[[S.CUSTOMER_ID, S.TIMESTAMP, S.PRODUCT_ID, S.QUANTITY]].merge(
         products[[S.PRODUCT_ID, S.CATEGORY]], on=S.PRODUCT_ID, how="left")
-    week = o[S.TIMESTAMP].dt.to_period("W-SUN").dt.start_time
+    o = o.assign(week=o[S.TIMESTAMP].dt.to_period("W-SUN").dt.start_time)
+    if start is not None:
+        o = o[o["week"] >= pd.Timestamp(start)]
     last_day = o[S.TIMESTAMP].max().normalize() + pd.Timedelta(days=1)
-    o = o.assign(week=week, inside=o[S.QUANTITY] * (o[S.CATEGORY] == category))
     o = o[o["week"] + pd.Timedelta(weeks=1) <= last_day]
+    if calendar is not None:
+        S.require_columns(calendar, "calendar", [S.DATE, "event_kind"])
+        busy = calendar.loc[calendar["event_kind"].fillna("").astype(str) != "", S.DATE]
+        o = o[~o["week"].isin(set(pd.to_datetime(busy).dt.to_period("W-SUN").dt.start_time))]
     parts = [("all", o)]
     if groups is not None:
+        S.require_columns(groups, "groups", [S.CUSTOMER_ID, "group"])
         g = o.merge(groups[[S.CUSTOMER_ID, "group"]], on=S.CUSTOMER_ID, how="inner")
+        if g.empty:
+            raise ValueError("share_drift: no order line belongs to a customer in groups")
         parts += list(g.groupby("group"))
+    charts = len(categories) * len(parts) * 2
     rows = []
     for name, part in parts:
-        per = part.groupby("week")[[S.QUANTITY, "inside"]].sum()
-        per = per[per[S.QUANTITY] > 0]
-        share = (per["inside"] / per[S.QUANTITY]).to_numpy()
-        if len(share) <= baseline_weeks + 1 or np.std(share[:baseline_weeks]) == 0:
-            rows.append({"group": name, "weeks": len(share), "first_alarm": pd.NaT,
-                         "direction": "", "alarms": 0, "alarms_per_year": np.nan,
-                         "note": "too short or flat to learn a baseline"})
-            continue
-        up, down = (cusum(share, baseline_weeks, k, h, side) for side in ("up", "down"))
-        first = min([(i, "up") for i in up[:1]] + [(i, "down") for i in down[:1]],
-                    default=(None, ""))
-        watched = len(share) - baseline_weeks
-        rows.append({"group": name, "weeks": len(share),
-                     "first_alarm": per.index[first[0]] if first[0] is not None else pd.NaT,
-                     "direction": first[1], "alarms": len(up) + len(down),
-                     "alarms_per_year": (len(up) + len(down)) / (watched / 52.18),
-                     "note": ""})
+        units = part.pivot_table(index="week", columns=S.CATEGORY, values=S.QUANTITY,
+                                 aggfunc="sum", fill_value=0)
+        lines = part.groupby("week").size().reindex(units.index)
+        keep = (units.sum(axis=1) > 0).to_numpy()
+        units, lines = units[keep], lines[keep].to_numpy(float)
+        for category in categories:
+            share = (units.get(category, 0 * units.iloc[:, 0]) / units.sum(axis=1)).to_numpy()
+            row = {"category": category, "group": name, "weeks": len(share),
+                   "first_alarm": pd.NaT, "direction": "", "alarms": 0,
+                   "alarms_per_year": np.nan, "note": ""}
+            b = slice(0, baseline_weeks)
+            # A week's share varies as 1 / its lines: residuals scaled to the baseline's
+            # mean volume, so that a segment that thins out is not taken to have moved.
+            scale = np.sqrt(lines / lines[b].mean()) if len(share) else lines
+            resid = (share - np.average(share[b], weights=lines[b])) * scale \
+                if len(share) > baseline_weeks else share
+            sd = np.std(resid[b], ddof=1) if len(share) > baseline_weeks + 1 else 0.0
+            if sd == 0:
+                rows.append({**row, "note": "too short or flat to learn a baseline"})
+                continue
+            k = min_shift / 2 / sd
+            h = cusum_threshold(k, charts / alpha)
+            up, down = (cusum(resid, baseline_weeks, k, h, side) for side in ("up", "down"))
+            first = min([(i, "up") for i in up[:1]] + [(i, "down") for i in down[:1]],
+                        default=(None, ""))
+            watched = (units.index[-1] - units.index[baseline_weeks]).days / 7 + 1
+            rows.append({**row, "first_alarm": units.index[first[0]]
+                         if first[0] is not None else pd.NaT, "direction": first[1],
+                         "alarms": len(up) + len(down),
+                         "alarms_per_year": (len(up) + len(down)) / (watched / 52.18)})
     return pd.DataFrame(rows)
 
 
