@@ -245,6 +245,9 @@ def test_notebook_06_on_quick(quick_run):
     assert all(0 < incident[side]["days_to_alarm"] <= 21
                for side in ("profile-blind", "profile-aware"))
     assert m["backup"]["comparison"]["unit"] == "scenario"
+    kinds = {w.split(" ")[0] for w in m["exposure"]}
+    assert kinds <= {"site", "supplier", "region"} and len(kinds) >= 2
+    assert all(v["clv_lost"] >= 0 and v["revenue_lost"] >= 0 for v in m["exposure"].values())
     assert set(m["takeaways"]) == {"concentration", "key customers", "real data",
                                    "demand drift", "quality incident", "stress test",
                                    "negative control"}

@@ -330,6 +330,64 @@ def test_outage_scenarios_are_seeded_and_checked():
         risk.outage_scenarios(3, 10, 1.5, 20.0)
 
 
+def test_named_outages_are_drawn_as_given_and_bad_tables_are_named():
+    table = [{"down": "W01", "probability": 0.1, "mean_days": 20},
+             {"down": "W01, W02", "probability": 0.05, "mean_days": 40},
+             {"down": "", "probability": 0.85, "mean_days": 0}]
+    draws = risk.named_outages(["W01", "W02", "W03"], table, 4000, seed=3)
+    both = np.mean([list(d) == [0, 1] for d, _ in draws])
+    none = np.mean([len(d) == 0 for d, _ in draws])
+    assert 0.04 < both < 0.06 and 0.83 < none < 0.87
+    assert 30 < np.mean([t for d, t in draws if len(d) == 2]) < 50  # 4 standard errors
+    with pytest.raises(ValueError, match="add up to 1.*they add up to 0.95"):
+        risk.named_outages(["W01", "W02"], table[:2] + [{**table[2], "probability": 0.8}], 10)
+    with pytest.raises(ValueError, match="row 1 names 'W09', which is not one of the nodes"):
+        risk.named_outages(["W01", "W02"], [table[0], {**table[1], "down": "W09"}, table[2]], 10)
+
+
+def test_city_clusters_by_hand():
+    customers = pd.DataFrame({S.CITY: ["Shanghai", "Shanghai", "Suzhou", "Urumqi"],
+                              S.LON: [121.47, 121.47, 120.58, 87.62],
+                              S.LAT: [31.23, 31.23, 31.30, 43.83]})
+    region = risk.city_clusters(customers, cluster_km=500)
+    assert region.to_dict() == {"Shanghai": "Shanghai area", "Suzhou": "Shanghai area",
+                                "Urumqi": "Urumqi area"}
+    assert risk.city_clusters(customers, cluster_km=10_000).nunique() == 1
+
+
+def test_segment_exposure_by_hand():
+    """City X (segment 1, 1 a day of revenue, CLV 100) is reached only by site N1; city Y
+    (segment 2, 2 a day, CLV 200) by both. A 30-day outage, churn 0.3, stock for 14 days:
+    N1 cuts X off (30 of revenue, 0.3 x 100 of CLV); N2 costs nothing (N1 has room); X's
+    supplier loses 16 days of its sales (16) and 0.3 x 100 x 16/30 of CLV; the region of X
+    all of X's."""
+    day = pd.Timestamp("2024-06-01")
+    orders = pd.DataFrame({S.CUSTOMER_ID: ["A", "B"], S.PRODUCT_ID: ["P1", "P2"],
+                           S.TIMESTAMP: [day, day], S.QUANTITY: [1, 2],
+                           S.UNIT_PRICE: [365.0, 365.0]})
+    customers = pd.DataFrame({S.CUSTOMER_ID: ["A", "B"], S.CITY: ["X", "Y"],
+                              S.LON: [100.0, 120.0], S.LAT: [30.0, 30.0]})
+    products = pd.DataFrame({S.PRODUCT_ID: ["P1", "P2"], S.SUPPLIER: ["S1", "S2"]})
+    segments = pd.DataFrame({S.CUSTOMER_ID: ["A", "B"], "segment": [1, 2]})
+    clv = pd.Series({"A": 100.0, "B": 200.0})
+    network = {"nodes": ["N1", "N2"], "cities": ["X", "Y"], "demand": np.array([1.0, 2.0]),
+               "clv": np.array([100.0, 200.0]), "capacity": np.array([10.0, 10.0]),
+               "inventory": np.zeros(2), "can_serve": np.array([[True, False], [True, True]])}
+    out = risk.segment_exposure(orders, customers, products, segments, clv, network,
+                                "2025-01-01", days=30.0, cover_days=14.0, churn=0.3)
+    got = out.set_index(["kind", "node", "segment"]).sort_index()
+    assert got.loc[("site", "N1", "1"), ["revenue_lost", "clv_lost"]].tolist() == \
+        pytest.approx([30.0, 30.0])
+    assert got.loc[("site", "N1", "1"), "survive_days"] == 0.0
+    assert got.loc[("site", "N2"), "revenue_lost"].sum() == pytest.approx(0.0)
+    assert got.loc[("site", "N2", "2"), "survive_days"] == 365.0
+    assert got.loc[("supplier", "S1", "1"), ["revenue_lost", "clv_lost"]].tolist() == \
+        pytest.approx([16.0, 16.0])
+    assert got.loc[("region", "X area", "1"), ["revenue_lost", "clv_lost"]].tolist() == \
+        pytest.approx([30.0, 30.0])
+    assert got.loc[("region", "Y area", "2"), "revenue_lost"] == pytest.approx(60.0)
+
+
 def test_outage_network_and_backup_choice_on_the_synthetic_retailer():
     from chainsight import datasets
 

@@ -676,6 +676,79 @@ def outage_scenarios(nodes: int, n: int, p_down, mean_days: float, seed: int = 0
     return [(np.flatnonzero(row), float(t)) for row, t in zip(down, days, strict=True)]
 
 
+def _site_outage(network: dict, down, weight=None) -> dict:
+    """What node(s) ``down`` do to each city of ``network``: ``cut`` (a node reached it,
+    and no working node does), the time-to-survive of the rest, and each city's demand
+    per day unmet once stock is gone. A city no node reaches even with all of them up
+    is the network's gap, not the outage's: it is left out."""
+    d = np.asarray(network["demand"], dtype=float)
+    arcs = np.asarray(network["can_serve"], dtype=bool)
+    w = np.ones(len(d)) if weight is None else np.asarray(weight, dtype=float)
+    works = np.ones(arcs.shape[1], bool)
+    works[list(down)] = False
+    served = arcs.any(axis=1)
+    cut = served & ~(arcs & works[None, :]).any(axis=1)
+    rest = served & ~cut
+    tts, unmet = np.inf, np.zeros(len(d))
+    if rest.any():
+        tts, _ = time_to_survive(d[rest], network["capacity"], network["inventory"],
+                                 arcs[rest], list(down))
+        unmet[rest] = unmet_per_day(d[rest], network["capacity"], arcs[rest], list(down),
+                                    w[rest])
+    return {"cut": cut, "tts": tts, "unmet": unmet}
+
+
+def _lost_share(network: dict, hit: dict, days: float, churn_days: float
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Per city: the share of its demand lost over an outage of ``days`` (the cut-off
+    cities all of it, the others their unmet share once the rest's stock is gone), and
+    the share of its customers' value at risk of leaving (the unmet share times the days
+    unserved over ``churn_days``, at most 1)."""
+    d = np.asarray(network["demand"], dtype=float)
+    short = max(days - hit["tts"], 0.0) if np.isfinite(hit["tts"]) else 0.0
+    unmet = np.divide(hit["unmet"], d, out=np.zeros_like(d), where=d > 0)
+    lost = np.where(hit["cut"], 1.0, unmet * short / days if days > 0 else 0.0)
+    risk_ = np.where(hit["cut"], min(days / churn_days, 1.0), unmet * min(short / churn_days,
+                                                                           1.0))
+    return lost, risk_
+
+
+def named_outages(nodes: list, table, n: int, seed: int = 0
+                  ) -> list[tuple[np.ndarray, float]]:
+    """``n`` random years drawn from ``table``, the outcomes of a year: one row each,
+    with ``down`` (the names of the nodes down together, comma-separated; empty: none),
+    ``probability`` and ``mean_days`` (an outage's length is exponential with that
+    mean). The probabilities must add up to 1, and every name be one of ``nodes``.
+    Returns (the positions of the nodes down, days) per year, as
+    :func:`outage_scenarios`."""
+    rows = pd.DataFrame(table)
+    missing = {"down", "probability", "mean_days"} - set(rows.columns)
+    if rows.empty or missing:
+        raise ValueError(f"named_outages: the table needs rows with down, probability and "
+                         f"mean_days; missing {sorted(missing) or 'rows'}")
+    p = rows["probability"].to_numpy(float)
+    if (p < 0).any() or not np.isfinite(p).all() or abs(p.sum() - 1) > 1e-6:
+        raise ValueError(f"named_outages: the probabilities must be 0 or more and add up to "
+                         f"1 (every outcome of a year, 'nothing down' included); they add "
+                         f"up to {p.sum():.6g}")
+    where = {str(name): j for j, name in enumerate(nodes)}
+    downs = []
+    for k, cell in enumerate(rows["down"].fillna("").astype(str)):
+        names = [x.strip() for x in cell.split(",") if x.strip()]
+        unknown = [x for x in names if x not in where]
+        if unknown:
+            raise ValueError(f"named_outages: row {k} names {unknown[0]!r}, which is not one "
+                             f"of the nodes {sorted(where)}")
+        downs.append(np.array([where[x] for x in names], dtype=int))
+    mean = rows["mean_days"].to_numpy(float)
+    if (mean[[len(d) > 0 for d in downs]] <= 0).any():
+        raise ValueError("named_outages: mean_days must be positive where a node is down")
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(rows), size=n, p=p / p.sum())
+    days = rng.exponential(1.0, n) * mean[pick]
+    return [(downs[k], float(t)) for k, t in zip(pick, days, strict=True)]
+
+
 def outage_losses(network: dict, scenarios, weight=None, churn: float = 0.3,
                   churn_days: float = 30.0) -> pd.DataFrame:
     """Per scenario: the customers cut off at once (no working node reaches them), the
@@ -692,8 +765,6 @@ def outage_losses(network: dict, scenarios, weight=None, churn: float = 0.3,
                          f"positive, got {churn} and {churn_days}")
     d = np.asarray(network["demand"], dtype=float)
     clv = np.asarray(network["clv"], dtype=float)
-    arcs = np.asarray(network["can_serve"], dtype=bool)
-    w = np.ones(len(d)) if weight is None else np.asarray(weight, dtype=float)
     cache, rows = {}, []
     for down, days in scenarios:
         key = tuple(down)
@@ -702,27 +773,13 @@ def outage_losses(network: dict, scenarios, weight=None, churn: float = 0.3,
                          "survive_days": np.inf, "lost_units": 0.0, "lost_clv": 0.0})
             continue
         if key not in cache:
-            works = np.ones(arcs.shape[1], bool)
-            works[list(down)] = False
-            cut = ~(arcs & works[None, :]).any(axis=1)
-            rest = ~cut
-            tts, unmet = np.inf, np.zeros(len(d))
-            if rest.any():
-                tts, _ = time_to_survive(d[rest], network["capacity"], network["inventory"],
-                                         arcs[rest], list(down))
-                unmet[rest] = unmet_per_day(d[rest], network["capacity"], arcs[rest],
-                                            list(down), w[rest])
-            cache[key] = (cut, tts, unmet)
-        cut, tts, unmet = cache[key]
-        short = max(days - tts, 0.0) if np.isfinite(tts) else 0.0
-        frac = np.where(cut, min(days / churn_days, 1.0),
-                        np.divide(unmet, d, out=np.zeros_like(d), where=d > 0)
-                        * min(short / churn_days, 1.0))
+            cache[key] = _site_outage(network, down, weight)
+        hit = cache[key]
+        lost, at_risk = _lost_share(network, hit, days, churn_days)
         rows.append({"down": ",".join(str(network["nodes"][j]) for j in down), "days": days,
-                     "cut_off_share": float(d[cut].sum() / d.sum()) if d.sum() else 0.0,
-                     "survive_days": tts, "lost_units": float(d[cut].sum() * days
-                                                              + unmet.sum() * short),
-                     "lost_clv": float(churn * (clv * frac).sum())})
+                     "cut_off_share": float(d[hit["cut"]].sum() / d.sum()) if d.sum() else 0.0,
+                     "survive_days": hit["tts"], "lost_units": float((d * lost).sum() * days),
+                     "lost_clv": float(churn * (clv * at_risk).sum())})
     return pd.DataFrame(rows)
 
 
@@ -776,6 +833,107 @@ def outage_network(orders: pd.DataFrame, customers: pd.DataFrame, sites: pd.Data
                         "capacity": capacity[~cur], "can_serve": reach[:, ~cur],
                         "fixed_cost": sites.loc[~cur, "fixed_cost"].to_numpy(float)
                         if "fixed_cost" in sites else np.zeros((~cur).sum())}}
+
+
+def city_clusters(customers: pd.DataFrame, cluster_km: float = 500.0,
+                  detour: float = 1.3) -> pd.Series:
+    """Cities grouped into regions: complete-linkage clusters in which no two cities are
+    more than ``cluster_km`` apart by road. Returns each city's region, named after its
+    city with the most customers ("Shanghai area")."""
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+
+    from chainsight import logistics
+
+    S.require_columns(customers, "customers", [S.CITY, S.LON, S.LAT])
+    if cluster_km <= 0:
+        raise ValueError(f"city_clusters: cluster_km must be positive, got {cluster_km}")
+    cities = customers.groupby(S.CITY).agg(lon=(S.LON, "mean"), lat=(S.LAT, "mean"),
+                                           n=(S.LON, "size"))
+    if len(cities) == 1:
+        return pd.Series(f"{cities.index[0]} area", index=cities.index, name="region")
+    lon, lat = cities["lon"].to_numpy(), cities["lat"].to_numpy()
+    km = logistics.road_km(logistics.great_circle_km(lon[:, None], lat[:, None],
+                                                     lon[None, :], lat[None, :]), detour)
+    np.fill_diagonal(km, 0.0)
+    label = fcluster(linkage(squareform((km + km.T) / 2, checks=False), "complete"),
+                     cluster_km, criterion="distance")
+    head = cities.assign(label=label).sort_values("n", ascending=False).groupby("label").head(1)
+    name = {lab: f"{city} area" for city, lab in zip(head.index, head["label"], strict=True)}
+    return pd.Series([name[lab] for lab in label], index=cities.index, name="region")
+
+
+def segment_exposure(orders: pd.DataFrame, customers: pd.DataFrame, products: pd.DataFrame,
+                     segments: pd.DataFrame, clv: pd.Series, network: dict, start,
+                     days: float, cover_days: float = 14.0, churn: float = 0.3,
+                     churn_days: float = 30.0, cluster_km: float = 500.0) -> pd.DataFrame:
+    """What each site, supplier and region costs, per segment, if it is down for
+    ``days`` (its time-to-recover), from the order lines of the year before ``start``.
+
+    - **Site**: the cities no other site reaches lose everything; the others are carried
+      for the time-to-survive of ``network`` (:func:`time_to_survive`), then lose what the
+      rest cannot make (:func:`unmet_per_day`).
+    - **Supplier**: its products' stock carries ``cover_days``; after that its products
+      are not sold (no second supplier).
+    - **Region** (:func:`city_clusters`, ``cluster_km``): its customers cannot be served
+      at all.
+
+    Revenue lost is the revenue per day not sold over the outage; CLV lost is ``churn``
+    times the CLV of the customers affected, in proportion to the share of their buying
+    hit and to the days unserved over ``churn_days`` (at most 1). Both are at the data's
+    scale (its customers). Returns one row per kind, node and segment, with the node's
+    time-to-survive in days (0 for a site whose loss cuts cities off at once)."""
+    if days <= 0 or cover_days < 0 or not 0 <= churn <= 1 or churn_days <= 0:
+        raise ValueError("segment_exposure: days and churn_days must be positive, cover_days "
+                         "not negative and churn in [0, 1]")
+    S.require_columns(products, "products", [S.PRODUCT_ID, S.SUPPLIER])
+    S.require_columns(segments, "segments", [S.CUSTOMER_ID, "segment"])
+    start = pd.Timestamp(start)
+    year = orders[(orders[S.TIMESTAMP] < start)
+                  & (orders[S.TIMESTAMP] >= start - pd.Timedelta(days=365))]
+    seg = segments.set_index(S.CUSTOMER_ID)["segment"].astype(str)
+    geo = customers.set_index(S.CUSTOMER_ID)[S.CITY]
+    lines = pd.DataFrame({
+        "customer": year[S.CUSTOMER_ID].to_numpy(),
+        "revenue": (year[S.QUANTITY].astype(float) * year[S.UNIT_PRICE].astype(float)
+                    ).to_numpy() / 365,
+        "supplier": year[S.PRODUCT_ID].map(products.set_index(S.PRODUCT_ID)[S.SUPPLIER])
+        .to_numpy()})
+    lines["city"] = lines["customer"].map(geo)
+    lines["segment"] = lines["customer"].map(seg).fillna("unassigned")
+    lines = lines.dropna(subset=["city"])
+    region = city_clusters(customers, cluster_km)
+    lines["region"] = lines["city"].map(region)
+    value = clv.reindex(lines["customer"].unique()).fillna(0.0).clip(lower=0.0)
+    spend = lines.groupby("customer")["revenue"].sum()
+    # Each customer's CLV shared out over what they buy, so that losing part of it puts
+    # that part of their value at risk.
+    lines["clv"] = lines["customer"].map(value).to_numpy() * lines["revenue"].to_numpy() \
+        / lines["customer"].map(spend).to_numpy()
+    rows = []
+
+    def add(kind, node, tts, frame, lost_share, risk_share):
+        per = frame.groupby("segment")[["revenue", "clv"]].sum()
+        for segment, r in per.iterrows():
+            rows.append({"kind": kind, "node": node, "survive_days": tts,
+                         "segment": segment, "revenue_lost": float(r["revenue"]) * days
+                         * lost_share, "clv_lost": churn * float(r["clv"]) * risk_share})
+
+    city_pos = {c: i for i, c in enumerate(network["cities"])}
+    at = lines["city"].map(city_pos)
+    for j, node in enumerate(network["nodes"]):
+        hit = _site_outage(network, [j])
+        lost, at_risk = _lost_share(network, hit, days, churn_days)
+        inside = lines[at.notna()]
+        k = at[at.notna()].astype(int).to_numpy()
+        per = inside.assign(revenue=inside["revenue"] * lost[k], clv=inside["clv"] * at_risk[k])
+        add("site", node, 0.0 if hit["cut"].any() else hit["tts"], per, 1.0, 1.0)
+    short = max(days - cover_days, 0.0)
+    for node, part in lines.dropna(subset=["supplier"]).groupby("supplier"):
+        add("supplier", node, cover_days, part, short / days, min(short / churn_days, 1.0))
+    for node, part in lines.groupby("region"):
+        add("region", node, 0.0, part, 1.0, min(days / churn_days, 1.0))
+    return pd.DataFrame(rows)
 
 
 def mitigation_comparison(network: dict, choose_on, judge_on, churn: float = 0.3,
