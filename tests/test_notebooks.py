@@ -237,6 +237,9 @@ def test_notebook_06_on_quick(quick_run):
     assert all(1 / v["holders"] - 1e-9 <= v["hhi"] <= 1 for v in conc.values())
     assert m["early_warning"]["unit"] == "customer"
     assert set(m["early_warning_real"]) == {"online_retail", "cdnow"}
+    equal = m["early_warning_equal_cost"]
+    assert {"5%", "10%", "20%", "30%", "50%"} <= set(equal)
+    assert equal["placebo_better"] == 0  # the negative control: no information, no win
     assert "electronics, all" in m["drift_first_alarm"]
     assert set(m["quality_alarms"]) == {"whole business", "profile-blind", "profile-aware"}
     incident = m["quality_incident"]

@@ -69,33 +69,50 @@ def test_concentration_on_the_synthetic_retailer():
     assert np.isclose(out.loc["customer", "largest_share"], per.max() / revenue)
 
 
+def test_p_alive_threshold_in_closed_form():
+    """The days at which P(alive) falls below a threshold, solved in closed form, agree
+    with P(alive) itself: at the threshold then, above it a day before."""
+    from types import SimpleNamespace
+
+    from chainsight import clv
+
+    m = SimpleNamespace(r=0.25, alpha=4.0, a=0.8, b=2.4)  # the parameters a BG/NBD fit gives
+    x, tx = np.array([1.0, 3.0, 10.0, 0.0]), np.array([5.0, 20.0, 40.0, 0.0])
+    weeks = clv.weeks_until_lapse_likely(m, x, tx, 0.4)
+    assert np.isinf(weeks[3])  # no repeat purchase: alive until the next one
+    assert clv.p_alive(m, x[:3], tx[:3], tx[:3] + weeks[:3]) == pytest.approx([0.4] * 3)
+    assert (clv.p_alive(m, x[:3], tx[:3], tx[:3] + weeks[:3] - 1 / 7) > 0.4).all()
+    with pytest.raises(ValueError, match="threshold must lie in"):
+        clv.weeks_until_lapse_likely(m, x, tx, 1.0)
+
+
 def _frame(quiet, gap, lapsed, value, alive=None):
     frame = pd.DataFrame({"quiet_days": quiet, "mean_gap_days": gap, "lapsed": lapsed,
                           "clv": value})
-    frame.attrs["alive_grid"] = (np.full((len(frame), len(risk.DELAY_GRID)), np.nan)
-                                 if alive is None else alive)
+    frame.attrs["alive_after"] = alive
     return frame
 
 
 def test_alert_delays_and_money_by_hand():
     # Three key customers, 40, 100 and 200 days since their last purchase; mean gaps of
-    # 10 and 80 days (the third bought once); two of them did not buy again.
-    alive = np.ones((3, len(risk.DELAY_GRID)))
-    alive[0, risk.DELAY_GRID >= 21] = 0.3  # P(alive) falls under 0.5 three weeks after
-    alive[2, risk.DELAY_GRID >= 350] = 0.3
+    # 10 and 80 days (the third bought once: the median gap, 45, stands in); two of them
+    # did not buy again.
+    def alive(p):  # P(alive) falls under 0.5 three weeks after for the first, never
+        return np.array([21.0, np.inf, 350.0]) if p == 0.5 else None  # for the second
     f = _frame([40.0, 100.0, 200.0], [10.0, 80.0, np.nan], [True, False, True],
                [1000.0, 500.0, 300.0], alive)
     assert list(risk._delays(f, "quiet days", 90)) == [90, 90, 90]
-    assert list(risk._delays(f, "own gap", 2.0)) == [20.0, 160.0, np.inf]
+    assert list(risk._delays(f, "own gap", 2.0)) == [20.0, 160.0, 90.0]
     assert list(risk._delays(f, "P(alive)", 0.5)) == [21.0, np.inf, 350.0]
     # No purchase for 90 days flags the second and third: one hit (300 CLV), one miss.
     s = risk._score(f, risk._delays(f, "quiet days", 90), contact_cost=20, save_rate=0.5)
     assert (s["flagged"], s["lapsed"], s["precision"], s["recall"]) == (2, 2, 0.5, 0.5)
     assert s["net_value"] == pytest.approx(0.5 * 300 - 2 * 20)
     assert list(s["per_customer"]) == pytest.approx([0, -20, 0.5 * 300 - 20])
-    # Twice the own gap flags the first only (20 days <= 40): a hit worth 1,000.
+    # Twice the own gap flags the first (20 days <= 40) and the third (90 <= 200): two
+    # hits worth 1,300.
     s = risk._score(f, risk._delays(f, "own gap", 2.0), contact_cost=20, save_rate=0.5)
-    assert (s["flagged"], s["clv_flagged_correctly"], s["median_delay_days"]) == (1, 1000, 20)
+    assert (s["flagged"], s["clv_flagged_correctly"], s["median_delay_days"]) == (2, 1300, 55)
 
 
 def test_early_warning_on_the_synthetic_retailer_adds_up_and_bad_input_is_named():
@@ -116,6 +133,30 @@ def test_early_warning_on_the_synthetic_retailer_adds_up_and_bad_input_is_named(
         risk.early_warning_comparison(ds.orders, "2025-10-01", horizon_days=180)
     with pytest.raises(ValueError, match="top must lie in"):
         risk.early_warning_comparison(ds.orders, "2025-01-01", top=0)
+
+
+@pytest.mark.parametrize("seed", [42, 7])
+def test_early_warning_at_equal_cost_and_its_placebo(seed):
+    """Contacting the same number of key customers, the profile's ranking keeps more
+    value than days without a purchase on seed 42 (P(alive), better at 4 of the 5
+    budgets) and is never worse on seed 7; with its scores shuffled among the customers
+    (the placebo) it is never better."""
+    from chainsight import datasets
+
+    ds = datasets.load("synthetic", size="default", seed=seed)
+    args = (ds.orders, "2025-01-01", 180, 0.2, 20.0, 0.2, 0.35)
+    real = risk.early_warning_comparison(*args, n_boot=500, seed=seed)
+    fake = risk.early_warning_comparison(*args, n_boot=500, seed=seed, placebo=True)
+    f = real["frontier"]
+    assert list(f["contacted"]) == list(risk.BUDGETS)
+    assert (f["contacts"] == [round(q * real["customers"]) for q in risk.BUDGETS]).all()
+    assert (f["verdict"] != "worse").all()
+    if seed == 42:
+        assert real["ranked"]["aware"] == "P(alive), lowest first"
+        assert (f["verdict"] == "better").sum() >= 4
+    assert (fake["frontier"]["verdict"] != "better").all()
+    # The placebo leaves the blind side as it was.
+    assert np.allclose(fake["frontier"]["blind"], f["blind"])
 
 
 def test_cusum_by_hand():

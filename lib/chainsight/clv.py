@@ -294,6 +294,21 @@ def p_alive(m: BGNBD, x, t_x, T) -> np.ndarray:
     return 1 / (1 + ratio)
 
 
+def weeks_until_lapse_likely(m: BGNBD, x, t_x, threshold: float) -> np.ndarray:
+    """Weeks after each customer's last purchase at which P(alive) (:func:`p_alive`)
+    falls below ``threshold``: P(alive) < p when ((alpha + T) / (alpha + t_x))^(r + x)
+    exceeds (1 - p) / p x (b + x - 1) / a, so T - t_x = (alpha + t_x)(c^(1 / (r + x)) - 1)
+    for that bound c (0 when it is already below; infinite for a customer with no repeat
+    purchase, whom the BG/NBD keeps alive until they buy again)."""
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold must lie in (0, 1), got {threshold}")
+    x, t_x = np.asarray(x, dtype=float), np.asarray(t_x, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = (1 - threshold) / threshold * (m.b + x - 1) / m.a
+        weeks = (m.alpha + t_x) * (c ** (1 / (m.r + x)) - 1)
+    return np.where(x > 0, np.maximum(weeks, 0.0), np.inf)
+
+
 def conditional_expected_transactions(m: BGNBD, t, x, t_x, T) -> np.ndarray:
     """E[Y(t) | x, t_x, T]: expected purchases in the next ``t`` weeks."""
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))

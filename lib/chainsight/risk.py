@@ -92,7 +92,6 @@ def concentration(orders: pd.DataFrame, dimensions: dict[str, pd.Series]) -> pd.
 QUIET_DAYS = (0, 7, 14, 21, 30, 60, 90, 120, 180, 270, 365, np.inf)
 ALIVE_BELOW = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)  # P(alive) thresholds
 GAPS_OVER = (1.5, 2.0, 3.0, 4.0, 6.0)  # multiples of the customer's own mean gap
-DELAY_GRID = np.arange(0, 731, 7)  # days after the last purchase a rule is checked at
 
 
 def _key_customers(orders: pd.DataFrame, cut, horizon_days: int, top: float,
@@ -116,26 +115,35 @@ def _key_customers(orders: pd.DataFrame, cut, horizon_days: int, top: float,
     frame["mean_gap_days"] = np.where(frame[clv.X] > 0,
                                       frame[clv.TX] * 7 / frame[clv.X].clip(lower=1), np.nan)
     frame["lapsed"] = frame["x_holdout"] == 0
+    return _with_alive_rule(frame, fit)
+
+
+def _with_alive_rule(frame: pd.DataFrame, fit) -> pd.DataFrame:
+    """Attach the P(alive) rule: ``attrs["alive_after"](p)`` gives the days after each
+    customer's last purchase at which P(alive) falls below p (in closed form,
+    :func:`chainsight.clv.weeks_until_lapse_likely`); None when the purchases are not
+    from a BG/NBD fit."""
+    from chainsight import clv
+
     x, tx = frame[clv.X].to_numpy(float), frame[clv.TX].to_numpy(float)
-    if fit.purchases == "bgnbd":  # P(alive) d days after the last purchase, on a grid
-        grid = np.stack([fit.p_alive(x, tx, tx + d / 7) for d in DELAY_GRID], axis=1)
-    else:
-        grid = np.full((len(frame), len(DELAY_GRID)), np.nan)
-    frame.attrs["alive_grid"] = grid
+    frame["p_alive"] = fit.p_alive(x, tx, frame[clv.T_].to_numpy(float))
+    frame.attrs["alive_after"] = (
+        (lambda p: 7 * clv.weeks_until_lapse_likely(fit.bgnbd, x, tx, p))
+        if fit.purchases == "bgnbd" else None)
     frame.attrs["fit"] = fit.purchases
     return frame
 
 
 def _delays(frame: pd.DataFrame, rule: str, param: float) -> np.ndarray:
     """Days after each customer's last purchase at which ``rule`` raises its alert
-    (infinite: never within two years)."""
+    (infinite: never). A customer with one purchase has no gap of their own: the own-gap
+    rule uses the median gap of the key customers who have one."""
     if rule == "quiet days":
         return np.full(len(frame), float(param))
     if rule == "own gap":
-        return (param * frame["mean_gap_days"]).fillna(np.inf).to_numpy(float)
-    below = frame.attrs["alive_grid"] < param  # P(alive) falls with time since a purchase
-    first = np.where(below.any(axis=1), below.argmax(axis=1), -1)
-    return np.where(first >= 0, DELAY_GRID[np.maximum(first, 0)], np.inf).astype(float)
+        gap = frame["mean_gap_days"]
+        return (param * gap.fillna(gap.median())).fillna(np.inf).to_numpy(float)
+    return frame.attrs["alive_after"](param)
 
 
 def _score(frame: pd.DataFrame, delay: np.ndarray, contact_cost: float,
@@ -155,10 +163,45 @@ def _score(frame: pd.DataFrame, delay: np.ndarray, contact_cost: float,
             "net_value": float(value.sum()), "per_customer": value}
 
 
+def _shuffled(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """The key customers with the profile's scores (P(alive), the own gap and the P(alive)
+    rule) shuffled among them: the placebo, in which the profile knows nothing."""
+    perm = np.random.default_rng(seed).permutation(len(frame))
+    out = frame.assign(p_alive=frame["p_alive"].to_numpy()[perm],
+                       mean_gap_days=frame["mean_gap_days"].to_numpy()[perm])
+    alive = frame.attrs["alive_after"]
+    out.attrs = {**frame.attrs,
+                 "alive_after": None if alive is None else (lambda p: alive(p)[perm])}
+    return out
+
+
+BUDGETS = (0.05, 0.1, 0.2, 0.3, 0.5)  # shares of the key customers contacted
+RANKINGS = {  # most urgent first; ties go to the higher CLV
+    "days quiet": lambda f: f["quiet_days"].to_numpy(float),
+    "days quiet over own gap": lambda f: (f["quiet_days"] / f["mean_gap_days"].fillna(
+        f["mean_gap_days"].median())).to_numpy(float),
+    "P(alive), lowest first": lambda f: -f["p_alive"].to_numpy(float),
+}
+
+
+def _contact_top(frame: pd.DataFrame, ranking: str, share: float, contact_cost: float,
+                 save_rate: float) -> np.ndarray:
+    """Per key customer, the value of contacting the ``share`` most urgent by
+    ``ranking``: a contacted customer who would have lapsed is kept with probability
+    ``save_rate`` (worth their CLV), and every contact costs ``contact_cost``."""
+    urgency = RANKINGS[ranking](frame)
+    order = np.lexsort((-frame["clv"].to_numpy(float), -np.nan_to_num(urgency, nan=-np.inf)))
+    picked = np.zeros(len(frame), bool)
+    picked[order[:round(share * len(frame))]] = True
+    return picked * (save_rate * frame["lapsed"].to_numpy(bool) * frame["clv"].to_numpy(float)
+                     - contact_cost)
+
+
 def early_warning_comparison(orders: pd.DataFrame, start, horizon_days: int = 180,
                              top: float = 0.2, contact_cost: float = 20.0,
                              save_rate: float = 0.2, margin: float = 1.0,
-                             n_boot: int = 2000, seed: int = 0) -> dict:
+                             n_boot: int = 2000, seed: int = 0, placebo: bool = False
+                             ) -> dict:
     """Alerts on the valuable customers who are lapsing, set before ``start`` and judged
     on whether each bought again in the ``horizon_days`` after it.
 
@@ -175,13 +218,23 @@ def early_warning_comparison(orders: pd.DataFrame, start, horizon_days: int = 18
       shown beside it.
     - **Profile-aware**: the same choice over the blind rules and the profile's: P(alive)
       from BG/NBD below a threshold (:data:`ALIVE_BELOW`), or no purchase for k times the
-      customer's own mean gap (:data:`GAPS_OVER`). Customers the profile's rules cannot
-      score (one purchase only: no gap, P(alive) 1) are never flagged by them.
+      customer's own mean gap (:data:`GAPS_OVER`; for a customer with one purchase, the
+      median gap of the key customers who have one). The BG/NBD keeps a customer with no
+      repeat purchase alive, so the P(alive) rule never flags one.
+
+    Free thresholds let either side contact everyone when a contact is cheap against a
+    kept customer's value, so the two are also compared at equal cost: for each share of
+    the key customers in :data:`BUDGETS`, contact that many, the most urgent first.
+    Profile-blind ranks by days without a purchase; profile-aware by whichever of
+    :data:`RANKINGS` (days quiet, days quiet over the own gap, P(alive)) did best on the
+    earlier decision.
 
     Returns per rule: flagged, lapsed, precision, recall, the CLV of the customers
     flagged correctly, the median days from the last purchase to the alert among them,
-    and net value; the choices; and the paired difference of net value per customer
-    (:class:`chainsight.compare.Paired`, higher is better)."""
+    and net value; the choices; the paired difference of net value per customer
+    (:class:`chainsight.compare.Paired`, higher is better); the rankings and the
+    ``frontier``, one paired comparison per budget. ``placebo``: the profile's scores
+    shuffled among the key customers (the negative control: the profile must not win)."""
     from chainsight import compare
 
     start = pd.Timestamp(start)
@@ -203,6 +256,8 @@ def early_warning_comparison(orders: pd.DataFrame, start, horizon_days: int = 18
         raise ValueError(f"early_warning_comparison: margin must lie in (0, 1], got {margin}")
     check = _key_customers(before, vcut, horizon_days, top, seed, margin)
     now = _key_customers(orders, start, horizon_days, top, seed, margin)
+    if placebo:
+        check, now = _shuffled(check, seed), _shuffled(now, seed + 1)
 
     def best(candidates):
         scored = {c: _score(check, _delays(check, *c), contact_cost, save_rate)["net_value"]
@@ -225,8 +280,24 @@ def early_warning_comparison(orders: pd.DataFrame, start, horizon_days: int = 18
                             scores["profile-aware"]["per_customer"],
                             metric="net value of the alerts per key customer",
                             unit="customer", lower_is_better=False, n_boot=n_boot, seed=seed)
+    # At equal cost: the same number of contacts, the most urgent by each side's ranking.
+    rankings = [r for r in RANKINGS if r != "P(alive), lowest first"
+                or aware_rules[-1][0] == "P(alive)"]
+    tuned = {r: sum(_contact_top(check, r, q, contact_cost, save_rate).sum() for q in BUDGETS)
+             for r in rankings}
+    ranked = {"blind": "days quiet", "aware": max(tuned, key=tuned.get)}
+    rows = []
+    for q in BUDGETS:
+        b, a = (_contact_top(now, ranked[side], q, contact_cost, save_rate)
+                for side in ("blind", "aware"))
+        p = compare.paired(b, a, metric=f"net value per key customer, {q:.0%} contacted",
+                           unit="customer", lower_is_better=False, n_boot=n_boot, seed=seed)
+        rows.append({"contacted": q, "contacts": round(q * len(now)), "blind": p.blind,
+                     "aware": p.aware, "difference": p.difference, "lo": p.lo, "hi": p.hi,
+                     "verdict": p.verdict, "paired": p})
     return {"rules": table, "chosen": {"blind": blind, "aware": aware},
-            "customers": len(now), "value": paired, "fit": now.attrs["fit"]}
+            "customers": len(now), "value": paired, "fit": now.attrs["fit"],
+            "ranked": ranked, "frontier": pd.DataFrame(rows)}
 
 
 # ---------------------------------------------------------------------------
