@@ -91,7 +91,8 @@ def scoring_at_scale(summary: pd.DataFrame, fit, value: pd.Series, n: int = 1_00
 
     t_all, _ = timed(score_all)
     n_rules = len(risk.QUIET_DAYS) + len(risk.GAPS_OVER) + len(risk.ALIVE_BELOW)
-    print(f"early-warning scoring of {n:,} key customers, {n_rules} rules and {len(risk.RANKINGS)} rankings x {len(risk.BUDGETS)} budgets: one pass "
+    print(f"early-warning scoring of {n:,} key customers, {n_rules} rules and "
+          f"{len(risk.RANKINGS)} rankings x {len(risk.BUDGETS)} budgets: one pass "
           f"{t_pass:.3f} s; all {t_all:.2f} s (x{t_all / t_pass:.0f})")
 
 
