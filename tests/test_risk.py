@@ -382,6 +382,12 @@ def test_named_outages_are_drawn_as_given_and_bad_tables_are_named():
     assert 30 < np.mean([t for d, t in draws if len(d) == 2]) < 50  # 4 standard errors
     with pytest.raises(ValueError, match="add up to 1.*they add up to 0.95"):
         risk.named_outages(["W01", "W02"], table[:2] + [{**table[2], "probability": 0.8}], 10)
+    with pytest.raises(ValueError, match="mean_days must be a positive number"):
+        risk.named_outages(["W01"], [{"down": "W01", "probability": 1.0, "mean_days": None}], 5)
+    # An outcome that never happens needs no length.
+    assert len(risk.named_outages(["W01"], [{"down": "W01", "probability": 0.0, "mean_days": 0},
+                                            {"down": "", "probability": 1.0, "mean_days": 0}],
+                                  5)) == 5
     with pytest.raises(ValueError, match="row 1 names 'W09', which is not one of the nodes"):
         risk.named_outages(["W01", "W02"], [table[0], {**table[1], "down": "W09"}, table[2]], 10)
 
@@ -402,7 +408,7 @@ def test_segment_exposure_by_hand():
     N1 cuts X off (30 of revenue, 0.3 x 100 of CLV); N2 costs nothing (N1 has room); X's
     supplier loses 16 days of its sales (16) and 0.3 x 100 x 16/30 of CLV; the region of X
     all of X's."""
-    day = pd.Timestamp("2024-06-01")
+    day = pd.Timestamp("2024-01-02")  # the first day of the year before 2025-01-01
     orders = pd.DataFrame({S.CUSTOMER_ID: ["A", "B"], S.PRODUCT_ID: ["P1", "P2"],
                            S.TIMESTAMP: [day, day], S.QUANTITY: [1, 2],
                            S.UNIT_PRICE: [365.0, 365.0]})
@@ -427,6 +433,21 @@ def test_segment_exposure_by_hand():
     assert got.loc[("region", "X area", "1"), ["revenue_lost", "clv_lost"]].tolist() == \
         pytest.approx([30.0, 30.0])
     assert got.loc[("region", "Y area", "2"), "revenue_lost"] == pytest.approx(60.0)
+    with pytest.raises(ValueError, match="appear more than once in segments"):
+        risk.segment_exposure(orders, customers, products, pd.concat([segments, segments]),
+                              clv, network, "2025-01-01", days=30.0)
+    with pytest.raises(ValueError, match="none of the customers' cities is a city"):
+        risk.segment_exposure(orders, customers, products, segments, clv,
+                              {**network, "cities": ["P", "Q"]}, "2025-01-01", days=30.0)
+    with pytest.raises(ValueError, match="down takes node positions"):
+        risk.time_to_survive([1.0], [1.0, 1.0], [0.0, 0.0], [[True, True]], down="N1")
+    # Half a year of data: its revenue is spread over the 181 days it covers.
+    half = risk.segment_exposure(orders, customers, products, segments, clv, network,
+                                 "2024-07-01", days=30.0).set_index(["kind", "node"]).sort_index()
+    assert half.loc[("region", "X area"), "revenue_lost"].sum() == pytest.approx(365 / 181 * 30)
+    with pytest.raises(ValueError, match="a stress test needs at least 28 days"):
+        risk.segment_exposure(orders, customers, products, segments, clv, network,
+                              "2024-01-20", days=30.0)
 
 
 def test_outage_network_and_backup_choice_on_the_synthetic_retailer():
@@ -447,11 +468,27 @@ def test_outage_network_and_backup_choice_on_the_synthetic_retailer():
     choose = risk.outage_scenarios(len(net["nodes"]), 100, 0.1, 30.0, seed=2)
     judge = risk.outage_scenarios(len(net["nodes"]), 100, 0.1, 30.0, seed=3)
     r = risk.mitigation_comparison(net, choose, judge, n_boot=200)
-    assert set(r["chosen"].values()) <= set(net["backups"]["nodes"])
-    assert r["value"].n_units == 100 and (r["lost"] >= 0).all().all()
-    best = r["candidates"].set_index("backup")
-    assert best.loc[r["chosen"]["aware"], "expected_lost_clv_aware"] == pytest.approx(
-        best["expected_lost_clv_aware"].min())
+    options = r["candidates"]
+    assert list(options["backup"])[0] == "no backup"
+    assert options["fixed_cost"].is_monotonic_increasing
+    assert set(r["chosen"].values()) <= set(options["backup"])
+    assert r["value"].n_units == 100 and (r["cost"] >= 0).all().all()
+    best = options.set_index("backup")
+    for side in ("blind", "aware"):
+        assert best.loc[r["chosen"][side], f"expected_cost_{side}"] == pytest.approx(
+            best[f"expected_cost_{side}"].min())
+    # A year's cost is the backup's fixed cost plus the CLV lost, at the business's scale.
+    fixed = best.loc[r["chosen"]["aware"], "fixed_cost"]
+    assert (r["cost"]["aware"] >= fixed).all()
+    # A free backup that reaches every city is chosen by both; a dear one by neither.
+    free = {**net, "backups": {**net["backups"],
+                               "fixed_cost": np.zeros(len(net["backups"]["nodes"]))}}
+    assert "no backup" not in risk.mitigation_comparison(free, choose, judge,
+                                                         n_boot=50)["chosen"].values()
+    dear = {**net, "backups": {**net["backups"],
+                               "fixed_cost": np.full(len(net["backups"]["nodes"]), 1e12)}}
+    assert set(risk.mitigation_comparison(dear, choose, judge, n_boot=50)["chosen"].values()
+               ) == {"no backup"}
     with pytest.raises(ValueError, match="no site is marked current"):
         risk.outage_network(ds.orders, customers, sites.assign(current=False), value,
                             "2025-01-01")

@@ -682,7 +682,11 @@ def time_to_survive(demand, capacity, inventory, can_serve, down, horizon: float
     if (d < 0).any() or (c < 0).any() or (inv < 0).any():
         raise ValueError("time_to_survive: demand, capacity and inventory must not be "
                          "negative")
-    down = np.atleast_1d(np.asarray(down, dtype=int))
+    try:
+        down = np.atleast_1d(np.asarray(down, dtype=int))
+    except (TypeError, ValueError):
+        raise ValueError(f"time_to_survive: down takes node positions (0 to {m - 1}), got "
+                         f"{down!r}") from None
     if ((down < 0) | (down >= m)).any():
         raise ValueError(f"time_to_survive: node {down.tolist()} is not one of the {m} nodes")
     allowed = arcs.copy()
@@ -812,8 +816,10 @@ def named_outages(nodes: list, table, n: int, seed: int = 0
                              f"of the nodes {sorted(where)}")
         downs.append(np.array([where[x] for x in names], dtype=int))
     mean = rows["mean_days"].to_numpy(float)
-    if (mean[[len(d) > 0 for d in downs]] <= 0).any():
-        raise ValueError("named_outages: mean_days must be positive where a node is down")
+    live = np.array([len(d) > 0 for d in downs]) & (p > 0)
+    if not (np.isfinite(mean[live]) & (mean[live] > 0)).all():
+        raise ValueError("named_outages: mean_days must be a positive number on every row "
+                         "with a node down and a probability above 0")
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(rows), size=n, p=p / p.sum())
     days = rng.exponential(1.0, n) * mean[pick]
@@ -865,6 +871,19 @@ def with_backup(network: dict, candidate: int) -> dict:
             "nodes": [*network["nodes"], b["nodes"][candidate]]}
 
 
+def _days_covered(orders: pd.DataFrame, start) -> float:
+    """Days of the year before ``start`` that the order lines cover (fewer than 365 when
+    the data begins later), so that a year's totals become amounts per day."""
+    first = orders[S.TIMESTAMP].min().normalize()
+    start = pd.Timestamp(start)
+    days = float(min(365, (start - max(first, start - pd.Timedelta(days=365))).days))
+    if days < 28:
+        raise ValueError(f"the data begins {first:%Y-%m-%d}, {days:.0f} days before "
+                         f"{start:%Y-%m-%d}; a stress test needs at least 28 days of orders "
+                         "before it")
+    return days
+
+
 def outage_network(orders: pd.DataFrame, customers: pd.DataFrame, sites: pd.DataFrame,
                    clv: pd.Series, start, reach_km: float = 1600.0,
                    volume_scale: float = 100.0, cover_days: float = 14.0,
@@ -893,11 +912,13 @@ def outage_network(orders: pd.DataFrame, customers: pd.DataFrame, sites: pd.Data
     cur = sites["current"].astype(bool).to_numpy()
     if not cur.any():
         raise ValueError("outage_network: no site is marked current")
-    demand = cities["units"].to_numpy(float) * volume_scale / 365
+    covered = _days_covered(orders, start)
+    demand = cities["units"].to_numpy(float) * volume_scale / covered
     nearest = np.argmin(np.where(cur[None, :], km, np.inf), axis=1)
     stock = np.bincount(nearest, weights=demand, minlength=len(sites))[cur] * cover_days
     capacity = sites[S.CAPACITY].to_numpy(float) / 365
     return {"nodes": list(sites.loc[cur, S.SITE_ID]), "cities": list(cities.index),
+            "scale": float(volume_scale),
             "demand": demand, "clv": cities["clv"].to_numpy(float),
             "capacity": capacity[cur], "inventory": stock, "can_serve": reach[:, cur],
             "backups": {"nodes": list(sites.loc[~cur, S.SITE_ID]),
@@ -951,8 +972,8 @@ def segment_exposure(orders: pd.DataFrame, customers: pd.DataFrame, products: pd
 
     Revenue lost is the revenue per day not sold over the outage; CLV lost is ``churn``
     times the CLV of the customers affected, in proportion to the share of their buying
-    hit and to the days unserved over ``churn_days`` (at most 1). Both are at the data's
-    scale (its customers). Returns one row per kind, node and segment, with the node's
+    hit and to the days unserved over ``churn_days`` (at most 1). Both are at the
+    business's scale: the data's times ``network["scale"]`` (its ``volume_scale``). Returns one row per kind, node and segment, with the node's
     time-to-survive in days (0 for a site whose loss cuts cities off at once)."""
     if days <= 0 or cover_days < 0 or not 0 <= churn <= 1 or churn_days <= 0:
         raise ValueError("segment_exposure: days and churn_days must be positive, cover_days "
@@ -962,12 +983,18 @@ def segment_exposure(orders: pd.DataFrame, customers: pd.DataFrame, products: pd
     start = pd.Timestamp(start)
     year = orders[(orders[S.TIMESTAMP] < start)
                   & (orders[S.TIMESTAMP] >= start - pd.Timedelta(days=365))]
+    for name, frame in (("segments", segments), ("customers", customers)):
+        twice = frame[S.CUSTOMER_ID].duplicated()
+        if twice.any():
+            raise ValueError(f"segment_exposure: {int(twice.sum())} customer_id values appear "
+                             f"more than once in {name}, e.g. "
+                             f"{frame.loc[twice, S.CUSTOMER_ID].iloc[0]!r}")
     seg = segments.set_index(S.CUSTOMER_ID)["segment"].astype(str)
     geo = customers.set_index(S.CUSTOMER_ID)[S.CITY]
     lines = pd.DataFrame({
         "customer": year[S.CUSTOMER_ID].to_numpy(),
         "revenue": (year[S.QUANTITY].astype(float) * year[S.UNIT_PRICE].astype(float)
-                    ).to_numpy() / 365,
+                    ).to_numpy() / _days_covered(orders, start),
         "supplier": year[S.PRODUCT_ID].map(products.set_index(S.PRODUCT_ID)[S.SUPPLIER])
         .to_numpy()})
     lines["city"] = lines["customer"].map(geo)
@@ -982,9 +1009,10 @@ def segment_exposure(orders: pd.DataFrame, customers: pd.DataFrame, products: pd
     lines["clv"] = lines["customer"].map(value).to_numpy() * lines["revenue"].to_numpy() \
         / lines["customer"].map(spend).to_numpy()
     rows = []
+    scale = float(network.get("scale", 1.0))
 
     def add(kind, node, tts, frame, lost_share, risk_share):
-        per = frame.groupby("segment")[["revenue", "clv"]].sum()
+        per = frame.groupby("segment")[["revenue", "clv"]].sum() * scale
         for segment, r in per.iterrows():
             rows.append({"kind": kind, "node": node, "survive_days": tts,
                          "segment": segment, "revenue_lost": float(r["revenue"]) * days
@@ -992,6 +1020,10 @@ def segment_exposure(orders: pd.DataFrame, customers: pd.DataFrame, products: pd
 
     city_pos = {c: i for i, c in enumerate(network["cities"])}
     at = lines["city"].map(city_pos)
+    if at.isna().all():
+        raise ValueError("segment_exposure: none of the customers' cities is a city of the "
+                         "network; build the network from the same customers "
+                         "(outage_network)")
     for j, node in enumerate(network["nodes"]):
         hit = _site_outage(network, [j])
         lost, at_risk = _lost_share(network, hit, days, churn_days)
@@ -1009,44 +1041,54 @@ def segment_exposure(orders: pd.DataFrame, customers: pd.DataFrame, products: pd
 
 def mitigation_comparison(network: dict, choose_on, judge_on, churn: float = 0.3,
                           n_boot: int = 2000, seed: int = 0) -> dict:
-    """One backup site against the outages in ``scenarios``, chosen profile-blind and
-    profile-aware, judged on the CLV each loses.
+    """One backup site, or none, against the outages of a year, chosen profile-blind and
+    profile-aware and judged in money: the backup's fixed cost a year plus the CLV lost
+    in the year's outages, at the business's scale (``network["scale"]`` times the
+    data's CLV, as the sites' costs and capacities are).
 
-    - **Profile-blind**: once stock is gone, serve the most units; pick the backup that
-      loses the fewest units over the scenarios.
-    - **Profile-aware**: serve the most CLV per unit first; pick the backup that loses
-      the least CLV.
+    - **Profile-blind**: once stock is gone, serve the most units; value a customer's
+      loss at the average CLV per unit of demand (every unit alike), and pick the option
+      with the least fixed cost plus expected loss so valued.
+    - **Profile-aware**: serve the most CLV per unit first; value losses at each city's
+      own CLV, and pick the same way.
 
-    Each side chooses on the scenarios ``choose_on`` and is judged on others,
-    ``judge_on`` (drawn apart), on the CLV lost per scenario (paired over scenarios)
-    and on the backup's fixed cost. Serving by CLV per unit minimises the CLV lost by
-    construction once both hold the same backup, so the comparison that can go either
-    way is the choice of backup. Returns each candidate's expected losses on the
-    scenarios chosen on, the choices, the losses per judged scenario and the paired
-    comparison."""
+    Each side chooses on the years ``choose_on`` and is judged on others, ``judge_on``
+    (drawn apart), on its cost per year (paired over years). Ties go to the cheaper
+    option. Returns each option's expected figures on the years chosen on, the choices,
+    the costs per judged year and the paired comparison."""
     from chainsight import compare
 
-    value = np.divide(network["clv"], network["demand"], out=np.zeros(len(network["demand"])),
-                      where=network["demand"] > 0)
-    rows, per = [], {}
-    for k, name in enumerate(network["backups"]["nodes"]):
-        net = with_backup(network, k)
-        units = outage_losses(net, choose_on, None, churn)
-        aware = outage_losses(net, choose_on, value, churn)
-        per[name] = net
-        rows.append({"backup": name, "expected_lost_units": units["lost_units"].mean(),
-                     "expected_lost_clv_blind": units["lost_clv"].mean(),
-                     "expected_lost_clv_aware": aware["lost_clv"].mean(),
-                     "p95_lost_clv_aware": aware["lost_clv"].quantile(0.95),
-                     "fixed_cost": network["backups"]["fixed_cost"][k]})
-    table = pd.DataFrame(rows)
-    blind = table.loc[table["expected_lost_units"].idxmin(), "backup"]
-    aware = table.loc[table["expected_lost_clv_aware"].idxmin(), "backup"]
-    lost_blind = outage_losses(per[blind], judge_on, None, churn)["lost_clv"]
-    lost_aware = outage_losses(per[aware], judge_on, value, churn)["lost_clv"]
-    paired = compare.paired(lost_blind.to_numpy(), lost_aware.to_numpy(),
-                            metric="CLV lost per outage scenario", unit="scenario",
-                            n_boot=n_boot, seed=seed)
-    return {"candidates": table, "chosen": {"blind": blind, "aware": aware},
-            "lost": pd.DataFrame({"blind": lost_blind, "aware": lost_aware}),
+    scale = float(network.get("scale", 1.0))
+    d, clv = np.asarray(network["demand"], float), np.asarray(network["clv"], float)
+    value = np.divide(clv, d, out=np.zeros(len(d)), where=d > 0)
+    flat = {**network, "clv": d * clv.sum() / d.sum()}  # every unit worth the same
+    backups = network["backups"]
+    if "fixed_cost" not in backups:
+        raise ValueError("mitigation_comparison: the backup sites need a fixed_cost (a year), "
+                         "to weigh against the value they protect")
+    options = [("no backup", network, flat, 0.0)] + [
+        (name, with_backup(network, k), {**with_backup(network, k), "clv": flat["clv"]},
+         float(backups["fixed_cost"][k])) for k, name in enumerate(backups["nodes"])]
+    rows, nets = [], {}
+    for name, net, net_flat, fixed in options:
+        blind_view = outage_losses(net_flat, choose_on, None, churn)
+        aware_view = outage_losses(net, choose_on, value, churn)
+        nets[name] = (net, fixed)
+        rows.append({"backup": name, "fixed_cost": fixed,
+                     "expected_lost_units": blind_view["lost_units"].mean(),
+                     "expected_cost_blind": fixed + scale * blind_view["lost_clv"].mean(),
+                     "expected_lost_clv": scale * aware_view["lost_clv"].mean(),
+                     "expected_cost_aware": fixed + scale * aware_view["lost_clv"].mean(),
+                     "p95_lost_clv": scale * aware_view["lost_clv"].quantile(0.95)})
+    table = pd.DataFrame(rows).sort_values("fixed_cost", kind="stable").reset_index(drop=True)
+    chosen = {side: table.loc[table[f"expected_cost_{side}"].idxmin(), "backup"]
+              for side in ("blind", "aware")}
+    cost = {}
+    for side, weight in (("blind", None), ("aware", value)):
+        net, fixed = nets[chosen[side]]
+        cost[side] = fixed + scale * outage_losses(net, judge_on, weight, churn)["lost_clv"]
+    paired = compare.paired(cost["blind"].to_numpy(), cost["aware"].to_numpy(),
+                            metric="backup fixed cost plus CLV lost, per year",
+                            unit="year", n_boot=n_boot, seed=seed)
+    return {"candidates": table, "chosen": chosen, "cost": pd.DataFrame(cost),
             "value": paired}
