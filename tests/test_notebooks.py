@@ -242,11 +242,11 @@ def test_notebook_06_on_quick(quick_run):
     assert equal["placebo_better"] == 0  # the negative control: no information, no win
     assert "electronics, all" in m["drift_first_alarm"]
     assert set(m["quality_alarms"]) == {"whole business", "profile-blind", "profile-aware"}
-    incident = m["quality_incident"]
-    assert incident["comparison"]["unit"] == "product"
-    # Both product monitors see the injected incident within its three weeks.
-    assert all(0 < incident[side]["days_to_alarm"] <= 21
-               for side in ("profile-blind", "profile-aware"))
+    incidents = m["quality_incidents"]
+    assert incidents["comparison"]["unit"] == "incident"
+    assert incidents["comparison"]["n_units"] == 40
+    assert all(0 <= incidents[side]["caught"] <= 1 for side in ("profile-blind",
+                                                                "profile-aware"))
     assert m["backup"]["comparison"]["unit"] == "scenario"
     kinds = {w.split(" ")[0] for w in m["exposure"]}
     assert kinds <= {"site", "supplier", "region"} and len(kinds) >= 2
