@@ -615,46 +615,80 @@ def quality_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: p
     return {"monitors": pd.DataFrame(summary).T, "incidents": per, "value": paired}
 
 
-def cusum_threshold(k: float, arl: float) -> float:
-    """The decision interval h at which a one-sided CUSUM with reference value ``k`` on
-    a stable normal series raises a false alarm every ``arl`` points on average
-    (Siegmund's approximation: ARL = (exp(2kb) - 2kb - 1) / (2k^2), b = h + 1.166)."""
-    from scipy.optimize import brentq
+def _drift_steps(x, w, baseline: int, min_shift: float) -> tuple[np.ndarray, float]:
+    """The CUSUM steps of a share series ``x`` with weights ``w`` (the square root of a
+    week's lines over the baseline's mean): (x_t - p0) w_t / sd - min_shift / 2 w_t / sd,
+    p0 the baseline's share (weighted by lines) and sd the spread of its weighted
+    residuals. A week's share varies as 1 / its lines, so a thin week counts less and a
+    move of ``min_shift`` adds the same whatever the volume. Returns the steps up (the
+    steps down are those of -x) and sd."""
+    p0 = np.average(x[:baseline], weights=w[:baseline] ** 2)
+    resid = (x - p0) * w
+    sd = float(np.std(resid[:baseline], ddof=1))
+    return resid / sd, sd
 
-    if k <= 0 or arl <= 1:
-        raise ValueError(f"cusum_threshold: k must be positive and arl above 1, got {k} "
-                         f"and {arl}")
 
-    def gap(h):
-        b = 2 * k * (h + 1.166)
-        return (np.expm1(b) - b) / (2 * k * k) - arl
+def drift_threshold(weights, baseline: int, kappa: float, rate: float, runs: int = 1000,
+                    seed: int = 0) -> float:
+    """The decision interval h at which a CUSUM on a stable share series with these
+    ``weights`` and reference value ``kappa`` (half the shift to find, in baseline
+    spreads) raises ``rate`` false alarms a week watched, one side, counting that its
+    level and spread are learned from its first ``baseline`` weeks (``runs`` normal
+    series simulated: an estimated baseline raises false alarms several times more
+    often than a known one, which Siegmund's approximation assumes)."""
+    w = np.asarray(weights, dtype=float)
+    rng = np.random.default_rng(seed)
+    eps = rng.standard_normal((len(w), runs))
+    b = slice(0, baseline)
+    shift = (w[b, None] ** 2 * eps[b] / w[b, None]).sum(axis=0) / (w[b] ** 2).sum()
+    resid = eps - w[:, None] * shift  # the baseline's level learned with its error
+    sd = resid[b].std(axis=0, ddof=1)
+    steps = (resid[baseline:] - kappa * w[baseline:, None]) / sd
+    watched = steps.shape[0] * runs
 
-    return float(brentq(gap, -1.166 + 1e-9, 350 / k - 1.166))  # exp(700) is the limit
+    def alarms(h):
+        s, count = np.zeros(runs), 0
+        for step in steps:
+            s = np.maximum(0.0, s + step)
+            hit = s > h
+            count += int(hit.sum())
+            s[hit] = 0.0
+        return count / watched
+
+    lo, hi = 0.0, 1.0
+    while alarms(hi) > rate and hi < 1e4:
+        lo, hi = hi, hi * 2
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if alarms(mid) > rate else (lo, mid)
+    return hi
 
 
 def share_drift(orders: pd.DataFrame, products: pd.DataFrame, categories=None,
                 groups: pd.DataFrame | None = None, baseline_weeks: int = 26,
-                alpha: float = 0.00135, min_shift: float = 0.05,
-                calendar: pd.DataFrame | None = None, start=None) -> pd.DataFrame:
+                false_alarms: float = 1.0, min_shift: float = 0.05,
+                calendar: pd.DataFrame | None = None, start=None, seed: int = 0
+                ) -> pd.DataFrame:
     """Has a group's share of units in a category moved by ``min_shift`` (0.05: five
     percentage points) or more? For every category of ``categories`` (default: all) and
     every group (``groups``: customer_id and ``group``, e.g. segments; and ``all``, the
-    whole business), a CUSUM up and one down (:func:`cusum`) on the weekly share,
-    learned on the first ``baseline_weeks`` weeks from ``start`` (default: the first
-    week of the data) and watched after them. Segments found from behaviour should be
-    fixed at ``start`` from the orders before it: a segment picked on the very weeks it
-    is then watched on drifts back towards its members' usual mix (regression to the
-    mean), which the monitor would take for a move.
+    whole business), a CUSUM up and one down on the weekly share, learned on its first
+    ``baseline_weeks`` weeks from ``start`` (default: the data's first full week) and
+    watched after them.
 
-    - The reference value is half of ``min_shift`` in the baseline's standard deviations,
-      so that the slow wobble of a share by a point or two does not add up to an alarm.
-    - The decision interval holds the false-alarm probability of a week at ``alpha`` for
-      all the charts together (:func:`cusum_threshold`, Bonferroni over categories x
-      groups x 2 sides).
-    - Weeks with a festival peak or promotion day in ``calendar`` (``date``,
-      ``event_kind``; optional) are neither learned from nor watched: their mix is the
-      event's, not the group's.
-    - A last week the data does not cover to its end is left out.
+    - The steps weigh each week by its lines (:func:`_drift_steps`), and the reference
+      value is half of ``min_shift``, so that the slow wobble of a share by a point or
+      two does not add up to an alarm, and a group that thins out is not taken to move.
+    - The decision interval is set by simulation (:func:`drift_threshold`) so that all
+      the charts together raise ``false_alarms`` a year on stable series, the baseline's
+      own error included.
+    - Weeks with a festival or promotion day in ``calendar`` (``date``, ``event_kind``;
+      optional) are neither learned from nor watched: their mix is the event's.
+    - Weeks the data does not cover from end to end are left out.
+
+    Segments found from behaviour should be fixed at ``start`` from the orders before
+    it: a segment picked on the very weeks it is then watched on drifts back towards its
+    members' usual mix (regression to the mean), which the monitor would take for a move.
 
     Returns per category and group: weeks watched, the first alarm (week and direction),
     the number of alarms and alarms per year; a group too short or too flat to learn a
@@ -668,15 +702,15 @@ def share_drift(orders: pd.DataFrame, products: pd.DataFrame, categories=None,
     if wrong:
         raise ValueError(f"share_drift: no product of category {wrong[0]!r}; the categories "
                          f"are {known}")
-    if not (0 < alpha < 1 and 0 < min_shift < 1 and baseline_weeks >= 8):
-        raise ValueError(f"share_drift: alpha and min_shift must lie in (0, 1) and "
-                         f"baseline_weeks be at least 8, got {alpha}, {min_shift} and "
-                         f"{baseline_weeks}")
+    if not (false_alarms > 0 and 0 < min_shift < 1 and baseline_weeks >= 8):
+        raise ValueError(f"share_drift: false_alarms must be positive, min_shift lie in "
+                         f"(0, 1) and baseline_weeks be at least 8, got {false_alarms}, "
+                         f"{min_shift} and {baseline_weeks}")
     o = orders[[S.CUSTOMER_ID, S.TIMESTAMP, S.PRODUCT_ID, S.QUANTITY]].merge(
         products[[S.PRODUCT_ID, S.CATEGORY]], on=S.PRODUCT_ID, how="left")
     o = o.assign(week=o[S.TIMESTAMP].dt.to_period("W-SUN").dt.start_time)
-    if start is not None:
-        o = o[o["week"] >= pd.Timestamp(start)]
+    first_day = o[S.TIMESTAMP].min().normalize()
+    o = o[o["week"] >= max(first_day, pd.Timestamp(start) if start is not None else first_day)]
     last_day = o[S.TIMESTAMP].max().normalize() + pd.Timedelta(days=1)
     o = o[o["week"] + pd.Timedelta(weeks=1) <= last_day]
     if calendar is not None:
@@ -690,7 +724,7 @@ def share_drift(orders: pd.DataFrame, products: pd.DataFrame, categories=None,
         if g.empty:
             raise ValueError("share_drift: no order line belongs to a customer in groups")
         parts += list(g.groupby("group"))
-    charts = len(categories) * len(parts) * 2
+    rate = false_alarms / 52.18 / (len(categories) * len(parts) * 2)
     rows = []
     for name, part in parts:
         units = part.pivot_table(index="week", columns=S.CATEGORY, values=S.QUANTITY,
@@ -703,26 +737,26 @@ def share_drift(orders: pd.DataFrame, products: pd.DataFrame, categories=None,
             row = {"category": category, "group": name, "weeks": len(share),
                    "first_alarm": pd.NaT, "direction": "", "alarms": 0,
                    "alarms_per_year": np.nan, "note": ""}
-            b = slice(0, baseline_weeks)
-            # A week's share varies as 1 / its lines: residuals scaled to the baseline's
-            # mean volume, so that a segment that thins out is not taken to have moved.
-            scale = np.sqrt(lines / lines[b].mean()) if len(share) else lines
-            resid = (share - np.average(share[b], weights=lines[b])) * scale \
-                if len(share) > baseline_weeks else share
-            sd = np.std(resid[b], ddof=1) if len(share) > baseline_weeks + 1 else 0.0
-            if sd == 0:
+            if len(share) <= baseline_weeks + 1 or np.ptp(share[:baseline_weeks]) == 0:
                 rows.append({**row, "note": "too short or flat to learn a baseline"})
                 continue
-            k = min_shift / 2 / sd
-            h = cusum_threshold(k, charts / alpha)
-            up, down = (cusum(resid, baseline_weeks, k, h, side) for side in ("up", "down"))
-            first = min([(i, "up") for i in up[:1]] + [(i, "down") for i in down[:1]],
-                        default=(None, ""))
+            w = np.sqrt(lines / lines[:baseline_weeks].mean())
+            z, sd = _drift_steps(share, w, baseline_weeks, min_shift)
+            kappa = min_shift / 2 / sd
+            h = drift_threshold(w, baseline_weeks, kappa, rate, seed=seed)
+            found = []
+            for side, sign in (("up", 1.0), ("down", -1.0)):
+                level = 0.0
+                for t in range(baseline_weeks, len(z)):
+                    level = max(0.0, level + sign * z[t] - kappa * w[t])
+                    if level > h:
+                        found.append((t, side))
+                        level = 0.0
+            first = min(found, default=(None, ""))
             watched = (units.index[-1] - units.index[baseline_weeks]).days / 7 + 1
             rows.append({**row, "first_alarm": units.index[first[0]]
                          if first[0] is not None else pd.NaT, "direction": first[1],
-                         "alarms": len(up) + len(down),
-                         "alarms_per_year": (len(up) + len(down)) / (watched / 52.18)})
+                         "alarms": len(found), "alarms_per_year": len(found) / (watched / 52.18)})
     return pd.DataFrame(rows)
 
 
