@@ -247,7 +247,7 @@ def test_notebook_06_on_quick(quick_run):
     assert incidents["comparison"]["n_units"] == 40
     assert all(0 <= incidents[side]["caught"] <= 1 for side in ("profile-blind",
                                                                 "profile-aware"))
-    assert m["backup"]["comparison"]["unit"] == "scenario"
+    assert m["backup"]["comparison"]["unit"] == "year"
     kinds = {w.split(" ")[0] for w in m["exposure"]}
     assert kinds <= {"site", "supplier", "region"} and len(kinds) >= 2
     assert all(v["clv_lost"] >= 0 and v["revenue_lost"] >= 0 for v in m["exposure"].values())

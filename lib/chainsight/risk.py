@@ -111,7 +111,7 @@ def _key_customers(orders: pd.DataFrame, cut, horizon_days: int, top: float,
     frame = frame[frame[clv.T_] > 0]
     keep = frame["clv"].rank(ascending=False, method="first") <= max(1, round(top * len(frame)))
     frame = frame[keep].copy()
-    frame["quiet_days"] = (frame[clv.T_] - frame[clv.TX]) * 7
+    frame["quiet_days"] = np.round((frame[clv.T_] - frame[clv.TX]) * 7)  # whole days
     frame["mean_gap_days"] = np.where(frame[clv.X] > 0,
                                       frame[clv.TX] * 7 / frame[clv.X].clip(lower=1), np.nan)
     frame["lapsed"] = frame["x_holdout"] == 0
@@ -164,11 +164,10 @@ def _score(frame: pd.DataFrame, delay: np.ndarray, contact_cost: float,
 
 
 def _shuffled(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
-    """The key customers with the profile's scores (P(alive), the own gap and the P(alive)
-    rule) shuffled among them: the placebo, in which the profile knows nothing."""
+    """The key customers with the profile's score, P(alive) (and its rule), shuffled
+    among them: the placebo, in which the profile knows nothing."""
     perm = np.random.default_rng(seed).permutation(len(frame))
-    out = frame.assign(p_alive=frame["p_alive"].to_numpy()[perm],
-                       mean_gap_days=frame["mean_gap_days"].to_numpy()[perm])
+    out = frame.assign(p_alive=frame["p_alive"].to_numpy()[perm])
     alive = frame.attrs["alive_after"]
     out.attrs = {**frame.attrs,
                  "alive_after": None if alive is None else (lambda p: alive(p)[perm])}
@@ -176,25 +175,26 @@ def _shuffled(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
 
 
 BUDGETS = (0.05, 0.1, 0.2, 0.3, 0.5)  # shares of the key customers contacted
-RANKINGS = {  # most urgent first; ties go to the higher CLV
+ALIVE_RANKING = "P(alive), lowest first"  # the profile's; the others use a customer's own
+RANKINGS = {  # history. Most urgent first; ties go to the higher CLV.
     "days quiet": lambda f: f["quiet_days"].to_numpy(float),
     "days quiet over own gap": lambda f: (f["quiet_days"] / f["mean_gap_days"].fillna(
         f["mean_gap_days"].median())).to_numpy(float),
-    "P(alive), lowest first": lambda f: -f["p_alive"].to_numpy(float),
+    ALIVE_RANKING: lambda f: -f["p_alive"].to_numpy(float),
 }
 
 
-def _contact_top(frame: pd.DataFrame, ranking: str, share: float, contact_cost: float,
-                 save_rate: float) -> np.ndarray:
-    """Per key customer, the value of contacting the ``share`` most urgent by
+def _contact_top(frame: pd.DataFrame, ranking: str, share: float, save_rate: float
+                 ) -> np.ndarray:
+    """Per key customer, the value kept by contacting the ``share`` most urgent by
     ``ranking``: a contacted customer who would have lapsed is kept with probability
-    ``save_rate`` (worth their CLV), and every contact costs ``contact_cost``."""
+    ``save_rate``, worth their CLV (the contacts' cost, the same number on both sides,
+    is left out)."""
     urgency = RANKINGS[ranking](frame)
     order = np.lexsort((-frame["clv"].to_numpy(float), -np.nan_to_num(urgency, nan=-np.inf)))
     picked = np.zeros(len(frame), bool)
     picked[order[:round(share * len(frame))]] = True
-    return picked * (save_rate * frame["lapsed"].to_numpy(bool) * frame["clv"].to_numpy(float)
-                     - contact_cost)
+    return picked * save_rate * frame["lapsed"].to_numpy(bool) * frame["clv"].to_numpy(float)
 
 
 def early_warning_comparison(orders: pd.DataFrame, start, horizon_days: int = 180,
@@ -212,29 +212,32 @@ def early_warning_comparison(orders: pd.DataFrame, start, horizon_days: int = 18
     probability ``save_rate`` and is worth their CLV in margin (``margin``: the share of
     revenue that is margin): one money objective, net value.
 
-    - **Profile-blind**: no purchase for D days, D chosen from :data:`QUIET_DAYS` (0:
-      everyone, infinite: nobody) for the most net value on the decision
-      ``horizon_days`` before ``start`` (learned before it). The fixed 90-day rule is
-      shown beside it.
-    - **Profile-aware**: the same choice over the blind rules and the profile's: P(alive)
-      from BG/NBD below a threshold (:data:`ALIVE_BELOW`), or no purchase for k times the
-      customer's own mean gap (:data:`GAPS_OVER`; for a customer with one purchase, the
-      median gap of the key customers who have one). The BG/NBD keeps a customer with no
-      repeat purchase alive, so the P(alive) rule never flags one.
+    - **Profile-blind**: the rules a planner builds from each customer's own history:
+      no purchase for D days (:data:`QUIET_DAYS`; 0: everyone, infinite: nobody), or for
+      k times the customer's own mean gap (:data:`GAPS_OVER`; for a customer with one
+      purchase, the median gap of the key customers who have one), the one with the
+      most net value on the decision ``horizon_days`` before ``start`` (learned before
+      it). The fixed 90-day rule is shown beside it.
+    - **Profile-aware**: the same choice over those rules and the profile's: P(alive)
+      from the BG/NBD, fitted on all customers, below a threshold (:data:`ALIVE_BELOW`).
+      The BG/NBD keeps a customer with no repeat purchase alive, so that rule never
+      flags one, though such customers lapse more often than the others.
 
     Free thresholds let either side contact everyone when a contact is cheap against a
     kept customer's value, so the two are also compared at equal cost: for each share of
-    the key customers in :data:`BUDGETS`, contact that many, the most urgent first.
-    Profile-blind ranks by days without a purchase; profile-aware by whichever of
-    :data:`RANKINGS` (days quiet, days quiet over the own gap, P(alive)) did best on the
-    earlier decision.
+    the key customers in :data:`BUDGETS`, contact that many, the most urgent first, each
+    side by the ranking of :data:`RANKINGS` open to it (blind: days quiet, or days quiet
+    over the own gap; aware: also P(alive)) that did best on the earlier decision. The
+    contacts cost the same on both sides, so the paired difference is of the CLV kept.
 
     Returns per rule: flagged, lapsed, precision, recall, the CLV of the customers
     flagged correctly, the median days from the last purchase to the alert among them,
     and net value; the choices; the paired difference of net value per customer
     (:class:`chainsight.compare.Paired`, higher is better); the rankings and the
-    ``frontier``, one paired comparison per budget. ``placebo``: the profile's scores
-    shuffled among the key customers (the negative control: the profile must not win)."""
+    ``frontier``, one paired comparison per budget (net values, and the difference in
+    CLV kept). ``placebo``: P(alive) shuffled among the key customers, and the aware
+    side held to ranking by it: the negative control, in which the profile must not
+    win. It needs a BG/NBD fit."""
     from chainsight import compare
 
     start = pd.Timestamp(start)
@@ -256,6 +259,10 @@ def early_warning_comparison(orders: pd.DataFrame, start, horizon_days: int = 18
         raise ValueError(f"early_warning_comparison: margin must lie in (0, 1], got {margin}")
     check = _key_customers(before, vcut, horizon_days, top, seed, margin)
     now = _key_customers(orders, start, horizon_days, top, seed, margin)
+    alive = check.attrs["fit"] == "bgnbd" and now.attrs["fit"] == "bgnbd"
+    if placebo and not alive:
+        raise ValueError("early_warning_comparison: the placebo shuffles P(alive), which only "
+                         "a BG/NBD fit gives; here the fit fell back")
     if placebo:
         check, now = _shuffled(check, seed), _shuffled(now, seed + 1)
 
@@ -264,11 +271,10 @@ def early_warning_comparison(orders: pd.DataFrame, start, horizon_days: int = 18
                   for c in candidates}
         return max(scored, key=scored.get)
 
-    blind = best([("quiet days", d) for d in QUIET_DAYS])
-    aware_rules = [("quiet days", d) for d in QUIET_DAYS] + [("own gap", k) for k in GAPS_OVER]
-    if check.attrs["fit"] == "bgnbd" and now.attrs["fit"] == "bgnbd":
-        aware_rules += [("P(alive)", a) for a in ALIVE_BELOW]
-    aware = best(aware_rules)
+    own = [("quiet days", d) for d in QUIET_DAYS] + [("own gap", k) for k in GAPS_OVER]
+    profile = [("P(alive)", a) for a in ALIVE_BELOW] if alive else []
+    blind = best(own)
+    aware = best(own + profile)
     rules = {"no purchase for 90 days": ("quiet days", 90), "profile-blind": blind,
              "profile-aware": aware}
     scores = {name: _score(now, _delays(now, *rule), contact_cost, save_rate)
@@ -281,20 +287,20 @@ def early_warning_comparison(orders: pd.DataFrame, start, horizon_days: int = 18
                             metric="net value of the alerts per key customer",
                             unit="customer", lower_is_better=False, n_boot=n_boot, seed=seed)
     # At equal cost: the same number of contacts, the most urgent by each side's ranking.
-    rankings = [r for r in RANKINGS if r != "P(alive), lowest first"
-                or aware_rules[-1][0] == "P(alive)"]
-    tuned = {r: sum(_contact_top(check, r, q, contact_cost, save_rate).sum() for q in BUDGETS)
-             for r in rankings}
-    ranked = {"blind": "days quiet", "aware": max(tuned, key=tuned.get)}
+    tuned = {r: sum(_contact_top(check, r, q, save_rate).sum() for q in BUDGETS)
+             for r in RANKINGS if alive or r != ALIVE_RANKING}
+    blind_tuned = {r: v for r, v in tuned.items() if r != ALIVE_RANKING}
+    ranked = {"blind": max(blind_tuned, key=blind_tuned.get),
+              "aware": ALIVE_RANKING if placebo else max(tuned, key=tuned.get)}
     rows = []
     for q in BUDGETS:
-        b, a = (_contact_top(now, ranked[side], q, contact_cost, save_rate)
-                for side in ("blind", "aware"))
-        p = compare.paired(b, a, metric=f"net value per key customer, {q:.0%} contacted",
+        b, a = (_contact_top(now, ranked[side], q, save_rate) for side in ("blind", "aware"))
+        p = compare.paired(b, a, metric=f"CLV kept per key customer, {q:.0%} contacted",
                            unit="customer", lower_is_better=False, n_boot=n_boot, seed=seed)
-        rows.append({"contacted": q, "contacts": round(q * len(now)), "blind": p.blind,
-                     "aware": p.aware, "difference": p.difference, "lo": p.lo, "hi": p.hi,
-                     "verdict": p.verdict, "paired": p})
+        cost = contact_cost * round(q * len(now)) / len(now)
+        rows.append({"contacted": q, "contacts": round(q * len(now)), "blind": p.blind - cost,
+                     "aware": p.aware - cost, "difference": p.difference, "lo": p.lo,
+                     "hi": p.hi, "verdict": p.verdict, "paired": p})
     return {"rules": table, "chosen": {"blind": blind, "aware": aware},
             "customers": len(now), "value": paired, "fit": now.attrs["fit"],
             "ranked": ranked, "frontier": pd.DataFrame(rows)}
@@ -757,6 +763,12 @@ def share_drift(orders: pd.DataFrame, products: pd.DataFrame, categories=None,
             rows.append({**row, "first_alarm": units.index[first[0]]
                          if first[0] is not None else pd.NaT, "direction": first[1],
                          "alarms": len(found), "alarms_per_year": len(found) / (watched / 52.18)})
+    if groups is not None:  # a group without a line in the weeks watched says so
+        empty = sorted(set(groups["group"].dropna()) - {name for name, _ in parts}, key=str)
+        rows += [{"category": c, "group": name, "weeks": 0, "first_alarm": pd.NaT,
+                  "direction": "", "alarms": 0, "alarms_per_year": np.nan,
+                  "note": "no order lines in the weeks watched"}
+                 for name in empty for c in categories]
     return pd.DataFrame(rows)
 
 
@@ -1009,8 +1021,10 @@ def outage_network(orders: pd.DataFrame, customers: pd.DataFrame, sites: pd.Data
     year = orders[(orders[S.TIMESTAMP] < start)
                   & (orders[S.TIMESTAMP] >= start - pd.Timedelta(days=365))]
     geo = customers[[S.CUSTOMER_ID, S.CITY, S.LON, S.LAT]]
-    units = year.merge(geo, on=S.CUSTOMER_ID, how="inner").groupby(S.CITY).agg(
-        units=(S.QUANTITY, "sum"), lon=(S.LON, "mean"), lat=(S.LAT, "mean"))
+    units = year.assign(revenue=year[S.QUANTITY] * year[S.UNIT_PRICE]).merge(
+        geo, on=S.CUSTOMER_ID, how="inner").groupby(S.CITY).agg(
+        units=(S.QUANTITY, "sum"), revenue=("revenue", "sum"), lon=(S.LON, "mean"),
+        lat=(S.LAT, "mean"))
     value = geo.assign(clv=geo[S.CUSTOMER_ID].map(clv).fillna(0.0)).groupby(S.CITY)["clv"].sum()
     cities = units.join(value, how="left").fillna({"clv": 0.0})
     km = logistics.road_km(logistics.great_circle_km(
@@ -1028,6 +1042,7 @@ def outage_network(orders: pd.DataFrame, customers: pd.DataFrame, sites: pd.Data
     return {"nodes": list(sites.loc[cur, S.SITE_ID]), "cities": list(cities.index),
             "scale": float(volume_scale),
             "demand": demand, "clv": cities["clv"].to_numpy(float),
+            "revenue": cities["revenue"].to_numpy(float) * 365 / covered,
             "capacity": capacity[cur], "inventory": stock, "can_serve": reach[:, cur],
             "backups": {"nodes": list(sites.loc[~cur, S.SITE_ID]),
                         "capacity": capacity[~cur], "can_serve": reach[:, ~cur],
@@ -1149,15 +1164,16 @@ def segment_exposure(orders: pd.DataFrame, customers: pd.DataFrame, products: pd
 
 
 def mitigation_comparison(network: dict, choose_on, judge_on, churn: float = 0.3,
-                          n_boot: int = 2000, seed: int = 0) -> dict:
+                          margin: float = 1.0, n_boot: int = 2000, seed: int = 0) -> dict:
     """One backup site, or none, against the outages of a year, chosen profile-blind and
     profile-aware and judged in money: the backup's fixed cost a year plus the CLV lost
     in the year's outages, at the business's scale (``network["scale"]`` times the
     data's CLV, as the sites' costs and capacities are).
 
-    - **Profile-blind**: once stock is gone, serve the most units; value a customer's
-      loss at the average CLV per unit of demand (every unit alike), and pick the option
-      with the least fixed cost plus expected loss so valued.
+    - **Profile-blind**: once stock is gone, serve the most units; value a lost
+      customer at a year of their margin (``network["revenue"]`` a year times
+      ``margin``), and pick the option with the least fixed cost plus expected loss so
+      valued.
     - **Profile-aware**: serve the most CLV per unit first; value losses at each city's
       own CLV, and pick the same way.
 
@@ -1170,17 +1186,19 @@ def mitigation_comparison(network: dict, choose_on, judge_on, churn: float = 0.3
     scale = float(network.get("scale", 1.0))
     d, clv = np.asarray(network["demand"], float), np.asarray(network["clv"], float)
     value = np.divide(clv, d, out=np.zeros(len(d)), where=d > 0)
-    flat = {**network, "clv": d * clv.sum() / d.sum()}  # every unit worth the same
+    if not 0 < margin <= 1:
+        raise ValueError(f"mitigation_comparison: margin must lie in (0, 1], got {margin}")
+    seen = margin * np.asarray(network["revenue"], float)  # what the blind side can value
     backups = network["backups"]
     if "fixed_cost" not in backups:
         raise ValueError("mitigation_comparison: the backup sites need a fixed_cost (a year), "
                          "to weigh against the value they protect")
-    options = [("no backup", network, flat, 0.0)] + [
-        (name, with_backup(network, k), {**with_backup(network, k), "clv": flat["clv"]},
+    options = [("no backup", network, {**network, "clv": seen}, 0.0)] + [
+        (name, with_backup(network, k), {**with_backup(network, k), "clv": seen},
          float(backups["fixed_cost"][k])) for k, name in enumerate(backups["nodes"])]
     rows, nets = [], {}
-    for name, net, net_flat, fixed in options:
-        blind_view = outage_losses(net_flat, choose_on, None, churn)
+    for name, net, net_seen, fixed in options:
+        blind_view = outage_losses(net_seen, choose_on, None, churn)
         aware_view = outage_losses(net, choose_on, value, churn)
         nets[name] = (net, fixed)
         rows.append({"backup": name, "fixed_cost": fixed,
