@@ -1,10 +1,20 @@
 """Supply-chain risk (供应链风险管理): whose demand the business cannot afford to lose.
 
-- :func:`hhi` and :func:`pareto` measure how concentrated revenue (or CLV) is over
-  customers, segments, cities, products or suppliers; :func:`concentration` gives one row
-  per dimension of the order lines: the Herfindahl-Hirschman index, the number of
-  equal-sized holders it corresponds to, and the share of the top 1%, 5% and 20% and of
-  the single largest holder.
+- **Concentration.** :func:`hhi` and :func:`pareto` measure how concentrated revenue (or
+  CLV) is over customers, segments, cities, products or suppliers; :func:`concentration`
+  gives one row per dimension of the order lines.
+- **Key customers lapsing.** :func:`early_warning_comparison`: alert rules and rankings
+  from each customer's own history against the same with P(alive), judged in money on
+  who bought again, at free thresholds and at equal cost, with a placebo.
+- **Drift.** :func:`share_drift`: CUSUMs on each group's category shares, thresholds
+  simulated (:func:`drift_threshold`) for a number of false alarms a year.
+- **Quality.** :func:`quality_monitors`: daily binomial charts per product, at its own
+  rate or at its buyers' segments' rates; :func:`quality_comparison` judges them on
+  injected incidents. :func:`return_alarms` and :func:`p_chart` are the weekly charts.
+- **Stress test.** :func:`time_to_survive` (the TTS linear programme),
+  :func:`segment_exposure` (what a site, supplier or region down costs per segment),
+  :func:`outage_scenarios` / :func:`named_outages` and :func:`outage_losses` (years of
+  outages), and :func:`mitigation_comparison` (a backup site, or none, chosen in money).
 """
 
 from __future__ import annotations
