@@ -87,7 +87,7 @@ def scoring_at_scale(summary: pd.DataFrame, fit, value: pd.Series, n: int = 1_00
             risk._score(f, risk._delays(f, *rule), 20.0, 0.2)
         for ranking in risk.RANKINGS:
             for q in risk.BUDGETS:
-                risk._contact_top(f, ranking, q, 20.0, 0.2)
+                risk._contact_top(f, ranking, q, 0.2)
 
     t_all, _ = timed(score_all)
     n_rules = len(risk.QUIET_DAYS) + len(risk.GAPS_OVER) + len(risk.ALIVE_BELOW)
