@@ -49,6 +49,7 @@ bench: env ## time the heavy paths; prints figures to compare (installs the benc
 	$(BIN)/python benchmarks/bench_logistics.py
 	$(BIN)/python benchmarks/bench_production.py
 	$(BIN)/python benchmarks/bench_risk.py
+	$(BIN)/python benchmarks/bench_service.py
 	$(BIN)/python benchmarks/bench_cli.py
 
 constraints: env ## re-pin constraints.txt to what is installed (after tests pass)

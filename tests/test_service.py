@@ -1,0 +1,119 @@
+"""Personalised service: the ranking metrics on microsoft/recommenders' worked examples,
+the recommenders on toy data, and the comparison on the synthetic retailer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import sparse
+
+from chainsight import schema as S
+from chainsight import service
+
+# microsoft/recommenders' evaluation fixtures (rating_true, rating_pred): what three users
+# bought, and what was recommended to them, best first (items 1 to 14).
+TRUE = {1: [3, 1, 2], 2: [1, 4, 5, 6, 7], 3: [2, 5, 6, 8, 9, 10, 11, 12, 13, 14]}
+PRED = {1: [3, 10, 12], 2: [10, 3, 5, 11, 13], 3: [4, 10, 7, 13, 1, 3, 5, 2, 11, 14]}
+
+
+def _relevant(lists, n_items=15):
+    rel = sparse.lil_matrix((len(lists), n_items), dtype=bool)
+    for u, items in enumerate(lists.values()):
+        rel[u, items] = True
+    return rel
+
+
+def _recommended(lists, k=10):
+    rec = -np.ones((len(lists), k), dtype=int)
+    for u, items in enumerate(lists.values()):
+        rec[u, :len(items)] = items
+    return rec
+
+
+def test_ranking_metrics_on_the_worked_examples():
+    m = service.ranking_metrics(_recommended(PRED), _relevant(TRUE), k=10).mean()
+    assert m["precision"] == pytest.approx(0.26666, abs=1e-4)
+    assert m["recall"] == pytest.approx(0.37777, abs=1e-4)
+    assert m["ndcg"] == pytest.approx(0.38172, abs=1e-4)
+    assert m["map"] == pytest.approx(0.23613, abs=1e-4)
+    # Recommending what each bought: precision 0.6 at k = 10 (3, 5 and 10 of 10).
+    best = service.ranking_metrics(_recommended(TRUE), _relevant(TRUE), k=10).mean()
+    assert best.to_dict() == pytest.approx({"precision": 0.6, "recall": 1.0, "ndcg": 1.0,
+                                            "map": 1.0})
+    nohit = service.ranking_metrics(np.full((3, 10), 0), _relevant(TRUE), k=10).mean()
+    assert (nohit == 0).all()
+
+
+def test_ranking_metrics_by_hand_when_more_is_relevant_than_k():
+    """Five items relevant, k = 3, hits at ranks 1 and 3: precision 2/3, recall 2/5,
+    NDCG (1 + 1/2) / (1 + 1/log2 3 + 1/2), AP (1/1 + 2/3) / 3. A customer with nothing
+    relevant has no score."""
+    rel = sparse.csr_matrix(np.array([[1, 1, 1, 1, 1, 0, 0], [0] * 7], dtype=bool))
+    rec = np.array([[0, 6, 1], [0, 1, 2]])
+    m = service.ranking_metrics(rec, rel, k=3)
+    assert m.loc[0].to_dict() == pytest.approx({
+        "precision": 2 / 3, "recall": 2 / 5,
+        "ndcg": (1 + 0.5) / (1 + 1 / np.log2(3) + 0.5), "map": (1 + 2 / 3) / 3})
+    assert m.loc[1].isna().all()
+    with pytest.raises(ValueError, match="k must lie between 1 and the 3 items"):
+        service.ranking_metrics(rec, rel, k=4)
+    with pytest.raises(ValueError, match="2 lists of recommendations for 1 customers"):
+        service.ranking_metrics(rec, rel[:1], k=3)
+
+
+def test_coverage_on_the_worked_example():
+    # diversity_data: recommended items 3, 5, 2, 5, 1, 2 from a catalogue of 5.
+    assert service.coverage(np.array([[3, 5], [2, 5], [1, 2]]), 5) == pytest.approx(0.8)
+
+
+def _toy():
+    """Two groups of buyers: A-C buy items a, b, c; D-F buy x, y, z; item a sells most."""
+    lines = [("A", "a"), ("A", "b"), ("B", "a"), ("B", "c"), ("C", "a"), ("C", "b"),
+             ("D", "x"), ("D", "y"), ("E", "x"), ("E", "z"), ("F", "y"), ("F", "z"),
+             ("G", "a")]
+    orders = pd.DataFrame(lines, columns=[S.CUSTOMER_ID, S.PRODUCT_ID])
+    segments = pd.DataFrame({S.CUSTOMER_ID: list("ABCDEFH"),
+                             "segment": [1, 1, 1, 2, 2, 2, 2]})
+    return orders, segments
+
+
+def test_recommenders_on_toy_data():
+    orders, segments = _toy()
+    who = ["A", "D", "H"]  # H has no history: cold start, segment 2
+    top = {m: service.recommend(orders, m, who, segments, k=3, seed=1) for m in
+           service.RECOMMENDERS}
+    items = top["popularity"][1]
+
+    def names(method, row):
+        return list(items[top[method][0][row]])
+
+    assert names("popularity", 0)[0] == "a" and names("popularity", 0) == names("popularity", 2)
+    assert set(names("buy again", 0)[:2]) == {"a", "b"}
+    # Segment 2's best-sellers for D and for H, who has no history but a segment.
+    assert set(names("segment popularity", 1)) == {"x", "y", "z"}
+    assert set(names("segment popularity", 2)) == {"x", "y", "z"}
+    assert set(names("item-item", 1)) == {"x", "y", "z"}
+    assert set(names("ALS", 1)) == {"x", "y", "z"} and set(names("ALS", 0)) == {"a", "b", "c"}
+    again = service.recommend(orders, "ALS", who, segments, k=3, seed=1)[0]
+    assert (again == top["ALS"][0]).all()  # the same seed, the same lists
+    with pytest.raises(ValueError, match="unknown method 'random'"):
+        service.recommend(orders, "random", who, segments)
+
+
+def test_recommendation_comparison_on_the_synthetic_retailer():
+    from chainsight import datasets
+
+    ds = datasets.load("synthetic", size="small", seed=42)
+    truth = datasets.load_truth("small", 42).customers
+    personas = truth[[S.CUSTOMER_ID, "persona"]].rename(columns={"persona": "segment"})
+    r = service.recommendation_comparison(ds.orders, "2025-01-01", 90, personas, n_boot=200)
+    t = r["methods"]
+    assert list(t.index) == list(service.RECOMMENDERS)
+    assert ((t[["precision", "recall", "ndcg", "map", "coverage"]] >= 0)
+            & (t[["precision", "recall", "ndcg", "map", "coverage"]] <= 1)).all().all()
+    assert r["chosen"]["blind"] in service.BLIND and r["chosen"]["aware"] in service.AWARE
+    assert r["value"].n_units == r["customers"] and 0 < r["cold"] < r["customers"]
+    assert set(r["by_segment"].index) <= set(personas["segment"]) | {"none"}
+    with pytest.raises(ValueError, match="no order lines before 2020-01-01"):
+        service.recommendation_comparison(ds.orders, "2020-04-01", 91)
