@@ -131,11 +131,15 @@ def _scores_item_item(x, segment, seed):
 
 def _scores_als(x, segment, seed):
     import implicit
+    from threadpoolctl import threadpool_limits
 
-    model = implicit.als.AlternatingLeastSquares(factors=32, regularization=0.05,
-                                                 iterations=15, random_state=seed,
-                                                 num_threads=1)
-    model.fit((x > 0).astype(np.float32).tocsr(), show_progress=False)
+    # implicit solves its own small systems; BLAS threads on top of that slow it down
+    # (and it warns), so BLAS runs on one thread while it fits.
+    with threadpool_limits(1, "blas"):
+        model = implicit.als.AlternatingLeastSquares(factors=32, regularization=0.05,
+                                                     iterations=15, random_state=seed,
+                                                     num_threads=1)
+        model.fit((x > 0).astype(np.float32).tocsr(), show_progress=False)
     user, item = np.asarray(model.user_factors), np.asarray(model.item_factors)
     scores = user @ item.T
     cold = np.asarray(x.sum(axis=1)).ravel() == 0
