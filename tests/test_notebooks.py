@@ -12,7 +12,7 @@ import pandas as pd
 import papermill as pm
 import pytest
 
-from chainsight import cli, clv, compare, datasets, exercises, profiling, readiness, report
+from chainsight import cli, clv, compare, datasets, exercises, profiling, readiness, report, service
 from chainsight import schema as S
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +54,7 @@ def test_parameter_sets_only_use_declared_parameters():
 
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
-    """Notebooks 00-06 on the quick parameter set, through the users' command."""
+    """Every notebook on the quick parameter set, through the users' command."""
     out = tmp_path_factory.mktemp("reports") / "quick"
     code = cli.main(["report", "--params", str(ROOT / "reports/params/quick.yaml"),
                      "--out", str(out), "--jobs", "2"])
@@ -262,6 +262,29 @@ def test_notebook_06_on_quick(quick_run):
         assert heading in html, heading
 
 
+def test_notebook_07_on_quick(quick_run):
+    out, metrics = quick_run
+    m = metrics["07_personalised_service"]["metrics"]
+    reco = m["recommendations"]
+    assert reco["chosen"]["blind"] in service.BLIND
+    assert reco["chosen"]["aware"] in service.AWARE
+    assert reco["comparison"]["unit"] == "customer"
+    assert reco["comparison"]["n_units"] == reco["customers"] and reco["cold"] > 0
+    assert set(reco["ndcg"]) == set(service.RECOMMENDERS)
+    assert all(0 <= v <= 1 for v in reco["ndcg"].values())
+    assert set(m["takeaways"]) == {"recommendations"} and "skipped" not in m
+    html = (out / "07_personalised_service.html").read_text()
+    for heading in ("The data and the profile", "Recommendations", "Key takeaways"):
+        assert heading in html, heading
+
+
+def test_notebook_07_on_online_retail(online_retail_run):
+    _, metrics = online_retail_run
+    m = metrics["07_personalised_service"]["metrics"]
+    assert m["recommendations"]["customers"] > 1000
+    assert set(m["takeaways"]) == {"recommendations"}
+
+
 def test_notebook_06_on_online_retail(online_retail_run):
     out, metrics = online_retail_run
     m = metrics["06_supply_chain_risk"]["metrics"]
@@ -284,7 +307,7 @@ def test_effect_strengths_reach_the_notebooks(tmp_path):
 
 @pytest.fixture(scope="module")
 def online_retail_run(tmp_path_factory):
-    """Notebooks 00-06 on the real Online Retail data, through the users' command."""
+    """Every notebook on the real Online Retail data, through the users' command."""
     out = tmp_path_factory.mktemp("reports") / "online_retail"
     code = cli.main(["report", "--params", str(ROOT / "reports/params/online_retail.yaml"),
                      "--out", str(out), "--jobs", "2"])
@@ -397,7 +420,7 @@ def test_the_notebooks_that_use_the_profile_declare_its_settings_alike():
         found[p.stem] = {k: declared[k]["default"] for k in PROFILE_PARAMETERS}
     assert set(found) == {"01_customer_profiles", "02_demand_forecasting", "03_inventory",
                           "04_logistics", "05_customised_production",
-                          "06_supply_chain_risk"}
+                          "06_supply_chain_risk", "07_personalised_service"}
     assert len({tuple(v.items()) for v in found.values()}) == 1, found
 
 
@@ -482,6 +505,10 @@ SOLUTIONS = {
     "06_supply_chain_risk": {
         "answer_1 = None": "answer_1 = 0.5 ** 2 + 0.3 ** 2 + 0.2 ** 2",
         "answer_2 = None": "answer_2 = 60 / (30 - 15)",
+    },
+    "07_personalised_service": {
+        "answer_1 = None": "answer_1 = 2 / 5",
+        "answer_2 = None": "answer_2 = 2 / 3",
     },
     "04_logistics": {
         "answer_1 = None": "answer_1 = 2",

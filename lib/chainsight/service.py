@@ -5,9 +5,9 @@
   tests), vectorised over all customers at once; :func:`coverage` the share of the
   catalogue recommended.
 - Recommenders on the order lines before a date (:data:`RECOMMENDERS`):
-  - profile-blind: ``popularity`` (best-sellers for all), ``buy again`` (the customer's
+  - profile-blind: ``best-sellers`` (the same for all), ``buy again`` (the customer's
     own purchases first, then best-sellers: their own history);
-  - profile-aware: ``segment popularity`` (best-sellers of the customer's segment),
+  - profile-aware: ``segment best-sellers`` (those of the customer's segment),
     ``item-item`` (SAR-style: items bought with the customer's, by Jaccard
     co-occurrence), ``ALS`` (implicit-feedback matrix factorisation, the ``implicit``
     package).
@@ -147,11 +147,11 @@ def _scores_als(x, segment, seed):
     return scores
 
 
-RECOMMENDERS = {"popularity": _scores_popularity, "buy again": _scores_buy_again,
-                "segment popularity": _scores_segment, "item-item": _scores_item_item,
+RECOMMENDERS = {"best-sellers": _scores_popularity, "buy again": _scores_buy_again,
+                "segment best-sellers": _scores_segment, "item-item": _scores_item_item,
                 "ALS": _scores_als}
-BLIND = ("popularity", "buy again")
-AWARE = ("segment popularity", "item-item", "ALS")
+BLIND = ("best-sellers", "buy again")
+AWARE = ("segment best-sellers", "item-item", "ALS")
 
 
 def recommend(orders: pd.DataFrame, method: str, customers, segments: pd.DataFrame | None,
@@ -159,7 +159,7 @@ def recommend(orders: pd.DataFrame, method: str, customers, segments: pd.DataFra
               ) -> tuple[np.ndarray, pd.Index]:
     """The ``k`` items ``method`` (:data:`RECOMMENDERS`) recommends to each of
     ``customers``, learned from ``orders``; a customer with no history there gets their
-    segment's best-sellers from segment popularity and the best-sellers of all from the
+    segment's best-sellers from segment best-sellers and the best-sellers of all from the
     others. Returns item positions (customers x k) and the items they index."""
     if method not in RECOMMENDERS:
         raise ValueError(f"recommend: unknown method {method!r}; one of {list(RECOMMENDERS)}")
@@ -216,7 +216,7 @@ def recommendation_comparison(orders: pd.DataFrame, start, horizon_days: int = 9
     customer who bought then, precision, recall, NDCG and MAP at ``k``, catalogue
     coverage, and the paired difference of NDCG@k over those customers. A customer
     with no history (cold start) is recommended their segment's best-sellers by segment
-    popularity and everyone's by the rest; items first sold in the holdout cannot be
+    best-sellers and everyone's by the rest; items first sold in the holdout cannot be
     recommended, and their lines are counted."""
     from chainsight import compare
 
