@@ -130,8 +130,16 @@ def _scores_item_item(x, segment, seed):
 
 
 def _scores_als(x, segment, seed):
-    import implicit
+    import warnings
+
     from threadpoolctl import threadpool_limits
+    from tqdm import TqdmWarning
+
+    # implicit loads tqdm's notebook progress bars, which warn in a notebook without
+    # ipywidgets; its progress bar is switched off below, so the warning says nothing.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=TqdmWarning)
+        import implicit
 
     # implicit solves its own small systems; BLAS threads on top of that slow it down
     # (and it warns), so BLAS runs on one thread while it fits.
