@@ -270,7 +270,7 @@ def test_notebook_07_on_quick(quick_run):
     assert reco["chosen"]["aware"] in service.AWARE
     assert reco["comparison"]["unit"] == "customer"
     assert reco["comparison"]["n_units"] == reco["customers"] and reco["cold"] > 0
-    assert set(reco["ndcg"]) == set(service.RECOMMENDERS)
+    assert set(reco["ndcg"]) == set(reco["placebo_ndcg"]) == set(service.RECOMMENDERS)
     assert all(0 <= v <= 1 for v in reco["ndcg"].values())
     assert set(m["takeaways"]) == {"recommendations"} and "skipped" not in m
     html = (out / "07_personalised_service.html").read_text()

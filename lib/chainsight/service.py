@@ -216,7 +216,8 @@ def _judged(orders: pd.DataFrame, start, horizon_days: int, segments, k: int, se
 
 def recommendation_comparison(orders: pd.DataFrame, start, horizon_days: int = 90,
                               segments: pd.DataFrame | None = None, k: int = 10,
-                              n_boot: int = 2000, seed: int = 0) -> dict:
+                              n_boot: int = 2000, seed: int = 0, placebo: bool = False
+                              ) -> dict:
     """Best-sellers and the customer's own purchases (profile-blind) against segment
     best-sellers, item-item co-occurrence and ALS (profile-aware), each side's
     recommender chosen by NDCG@k on the ``horizon_days`` before ``start`` (learned on
@@ -225,7 +226,9 @@ def recommendation_comparison(orders: pd.DataFrame, start, horizon_days: int = 9
     coverage, and the paired difference of NDCG@k over those customers. A customer
     with no history (cold start) is recommended their segment's best-sellers by segment
     best-sellers and everyone's by the rest; items first sold in the holdout cannot be
-    recommended, and their lines are counted."""
+    recommended, and their lines are counted. ``placebo``: the segments shuffled among
+    the customers (random segments of the same sizes), the negative control: segment
+    best-sellers must then not beat best-sellers."""
     from chainsight import compare
 
     S.require_columns(orders, "orders", [S.CUSTOMER_ID, S.PRODUCT_ID, S.TIMESTAMP])
@@ -233,6 +236,13 @@ def recommendation_comparison(orders: pd.DataFrame, start, horizon_days: int = 9
         raise ValueError(f"recommendation_comparison: k and horizon_days must be positive, "
                          f"got {k} and {horizon_days}")
     start = pd.Timestamp(start)
+    if placebo:
+        if segments is None:
+            raise ValueError("recommendation_comparison: the placebo shuffles the segments, "
+                             "and none were given")
+        segments = segments.drop_duplicates(S.CUSTOMER_ID)
+        segments = segments.assign(segment=np.random.default_rng(seed).permutation(
+            segments["segment"].to_numpy()))
     check = _judged(orders, start - pd.Timedelta(days=horizon_days), horizon_days,
                     segments, k, seed, RECOMMENDERS)
     tuned = {m: float(v["ndcg"].mean()) for m, v in check["metrics"].items()}
