@@ -52,8 +52,10 @@ def test_feature_sets_split_demographics_from_behaviour(small):
 
 def test_segmentation_ari_three_ways():
     """Behaviour shuffled between customers carries no persona: the behaviour-only ARI
-    falls to chance, while demographics keep the all-features ARI above it."""
-    f, persona = _features(1_500, 3)
+    falls to chance, while demographics keep the all-features ARI above it. (On 1,500
+    customers the mixture sometimes settles on clusters that ignore demographics, and
+    the all-features ARI is then at chance too: 3,000 customers.)"""
+    f, persona = _features(3_000, 3)
     behaviour = [c for c in f.columns if c.startswith(("cat_", "ship_", "channel_"))
                  or c in ("discount_share", "festival_share", "avg_order_value",
                           "orders_per_year", "purchase_days")]

@@ -155,7 +155,7 @@ def test_quality_incident_on_and_off(effects_on_off):
 def test_scenario_strengths_validate_and_name_the_data():
     sc = synthetic.Scenario.from_dict({"acquisition_shift": 0, "category_shift": 0.5})
     assert sc.strengths() == {"acquisition_shift": 0, "customisation_ramp": 1,
-                              "category_shift": 0.5, "quality_incident": 1}
+                              "category_shift": 0.5, "quality_incident": 1, "coupon_response": 1}
     assert sc.key() == "acquisition_shift0-category_shift0.5"
     assert synthetic.Scenario().key() == ""
     assert any(line.startswith("acquisition_shift = 0 (off)") for line in sc.describe())
@@ -242,7 +242,10 @@ def test_customers_drop_out_and_truth_is_apart(small):
     t = small.truth.customers
     assert t["lapsed_by_end"].mean() > 0.2
     assert S.CUSTOMER_ID in t and "persona" not in small.customers.columns
-    assert (t["n_orders"] == small.orders.groupby(S.CUSTOMER_ID)[S.ORDER_ID].nunique()
+    # Every order is either from the purchase process or an extra order a coupon brought.
+    extra = small.truth.campaigns.groupby(S.CUSTOMER_ID)["extra_orders"].sum()
+    assert (t["n_orders"] + t[S.CUSTOMER_ID].map(extra).fillna(0)
+            == small.orders.groupby(S.CUSTOMER_ID)[S.ORDER_ID].nunique()
             .reindex(t[S.CUSTOMER_ID]).fillna(0).to_numpy()).all()
 
 
@@ -328,3 +331,35 @@ def test_tier_mix_placebo_tiers_do_not_win(small):
     _, paired = overview.mix_holdout_comparison(small.orders, shuffled, small.products,
                                                 "2025-01-01", n_boot=500)
     assert paired.verdict != "better", paired.sentence()
+
+
+def test_coupon_campaigns_have_control_groups_and_their_truth(small):
+    c, t = small.campaigns, small.truth.campaigns
+    assert len(c) == len(t) and c[S.CAMPAIGN_ID].nunique() == len(synthetic.CAMPAIGNS)
+    share = c.groupby(S.CAMPAIGN_ID)[S.COUPON].mean()
+    assert share.between(0.4, 0.6).all()  # half the audience couponed, the rest control
+    # Only couponed customers who are alive get extra orders; none with the effect off.
+    assert (t.loc[~t[S.COUPON] | ~t["alive"], "extra_orders"] == 0).all()
+    assert t["extra_orders"].sum() > 0
+    assert t["extra_orders"].sum() == pytest.approx(t["expected_extra_orders"][t[S.COUPON]].sum(),
+                                                    rel=0.25)
+    # The coupon: the first order a couponed customer places in the window, once.
+    o = small.orders.merge(c, on=S.CUSTOMER_ID)
+    inside = o[(o[S.TIMESTAMP] >= o[S.DATE])
+               & (o[S.TIMESTAMP] < o[S.DATE] + pd.Timedelta(days=synthetic.CAMPAIGN_DAYS))]
+    first = inside.sort_values([S.TIMESTAMP, S.ORDER_ID]).drop_duplicates(
+        [S.CAMPAIGN_ID, S.CUSTOMER_ID])
+    couponed = first[first[S.COUPON]]
+    rate = 1 - couponed[S.UNIT_PRICE] / couponed[S.LIST_PRICE]
+    assert (rate >= synthetic.COUPON_RATE - 0.01).all()
+    control = first[~first[S.COUPON]]
+    assert (control[S.DISCOUNT] < synthetic.COUPON_RATE - 1e-9).mean() > 0.5
+
+
+def test_coupon_response_off_brings_no_extra_orders():
+    off = synthetic.generate(1_500, seed=3, effects={"coupon_response": 0})
+    on = synthetic.generate(1_500, seed=3)
+    assert off.truth.campaigns["extra_orders"].sum() == 0
+    assert on.truth.campaigns["extra_orders"].sum() > 0
+    assert off.campaigns.equals(on.campaigns)  # the same audiences and coupons
+    assert off.truth.customers.equals(on.truth.customers)

@@ -277,11 +277,12 @@ def _write_synthetic(size: str | int, seed: int, out: Path, chunk_customers: int
     writers: dict[str, pq.ParquetWriter] = {}
     effects = None
     try:
-        for customers, orders, truth, eff in synthetic.iter_chunks(
+        for customers, orders, truth, eff, campaigns, campaign_truth in synthetic.iter_chunks(
                 size, seed, products, sites, calendar, chunk_customers, scenario):
             effects = effects or eff
             for name, frame in (("customers", customers), ("orders", orders),
-                                ("truth/customers", truth)):
+                                ("campaigns", campaigns), ("truth/customers", truth),
+                                ("truth/campaigns", campaign_truth)):
                 table = pa.Table.from_pandas(frame, preserve_index=False)
                 if name not in writers:
                     writers[name] = pq.ParquetWriter(out / f"{name}.parquet", table.schema)
@@ -334,6 +335,7 @@ def load_truth(size: str | int, seed: int, effects=None) -> synthetic.GroundTrut
         pd.read_parquet(path / "truth" / "customers.parquet"),
         pd.read_csv(path / "truth" / "personas.csv"),
         json.loads((path / "truth" / "effects.json").read_text()),
+        pd.read_parquet(path / "truth" / "campaigns.parquet"),
     )
 
 

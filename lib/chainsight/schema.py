@@ -1,12 +1,14 @@
 """The data contract: canonical tables, their columns, validation and the row ledger.
 
 Every dataset Chainsight analyses (the synthetic retailer, a reference dataset or a
-user's own order lines) arrives as the same five canonical tables:
+user's own order lines) arrives as the same canonical tables:
 
 ``customers``, ``products``, ``orders`` (one row per order line), ``sites``
-(candidate warehouses) and ``calendar`` (one row per day, with festivals and
-promotions). Only a few columns are required; the rest are optional and a
-notebook whose optional input is absent says so and skips that section.
+(candidate warehouses), ``calendar`` (one row per day, with festivals and
+promotions) and ``campaigns`` (one row per customer in a coupon campaign's audience,
+sent the coupon or in the control group). Only a few columns are required; the rest
+are optional, and a notebook whose optional input is absent says so and skips that
+section.
 
 Loading never drops a row silently: a :class:`Ledger` accounts for every input
 row as kept or dropped with a reason, and ``rows_in == kept + dropped`` always.
@@ -68,7 +70,12 @@ DATE = "date"
 EVENT = "event"
 EVENT_KIND = "event_kind"  # "festival" or "promotion"
 
-TABLES = ("customers", "products", "orders", "sites", "calendar")
+CAMPAIGN_ID = "campaign_id"
+COUPON = "coupon"  # True: sent the coupon; False: in the campaign's control group
+CAMPAIGN_DAYS = "days"  # the campaign's window, from its date
+COUPON_RATE = "coupon_rate"  # share taken off the order the coupon is used on
+
+TABLES = ("customers", "products", "orders", "sites", "calendar", "campaigns")
 
 REQUIRED: dict[str, tuple[str, ...]] = {
     "orders": (CUSTOMER_ID, TIMESTAMP, PRODUCT_ID, QUANTITY, UNIT_PRICE),
@@ -76,6 +83,7 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "products": (PRODUCT_ID,),
     "sites": (SITE_ID, CITY, LON, LAT),
     "calendar": (DATE,),
+    "campaigns": (CAMPAIGN_ID, CUSTOMER_ID, DATE, CAMPAIGN_DAYS, COUPON),
 }
 
 # Columns whose values are timestamps / dates, parsed on load.
@@ -83,6 +91,7 @@ DATETIME_COLUMNS: dict[str, tuple[str, ...]] = {
     "orders": (TIMESTAMP,),
     "customers": (SIGNUP_DATE,),
     "calendar": (DATE,),
+    "campaigns": (DATE,),
 }
 
 # Numeric columns, checked on load so that "12 pcs" in a quantity column is an error.
@@ -92,6 +101,7 @@ NUMERIC_COLUMNS: dict[str, tuple[str, ...]] = {
     "products": (UNIT_PRICE, UNIT_COST, LEAD_TIME_DAYS, SHELF_LIFE_DAYS),
     "sites": (LON, LAT, FIXED_COST, CAPACITY),
     "calendar": (),
+    "campaigns": (CAMPAIGN_DAYS, COUPON_RATE),
 }
 
 # Every canonical column of each table. A mapping may name only these, and the tables it
@@ -106,6 +116,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                  LEAD_TIME_DAYS, SHELF_LIFE_DAYS, CUSTOMISABLE),
     "sites": (SITE_ID, CITY, LON, LAT, CITY_TIER, FIXED_COST, CAPACITY, "current"),
     "calendar": (DATE, EVENT, EVENT_KIND, "peak", "uplift", "weekday"),
+    "campaigns": (CAMPAIGN_ID, CUSTOMER_ID, DATE, CAMPAIGN_DAYS, COUPON, COUPON_RATE),
 }
 
 SHIP_MODES = ("express", "standard", "economy", "pickup")
@@ -297,6 +308,13 @@ def _schema(table: str) -> pa.DataFrameSchema:
         }
     elif table == "calendar":
         cols = {DATE: pa.Column("datetime64[ns]", unique=True)}
+    elif table == "campaigns":
+        cols = {
+            COUPON: pa.Column(bool, nullable=False),
+            CAMPAIGN_DAYS: pa.Column(float, pa.Check.gt(0), required=False, coerce=True),
+            COUPON_RATE: pa.Column(float, pa.Check.in_range(0, 1), required=False,
+                                   coerce=True),
+        }
     return pa.DataFrameSchema(cols, strict=False)
 
 
@@ -464,7 +482,7 @@ def validate(frame: pd.DataFrame, table: str, date_format: str | None = None, *,
         raise DataContractError(f"table '{table}': no rows")
     require_columns(frame, table, REQUIRED[table])
     frame = frame.copy()
-    for col in (CUSTOMER_ID, PRODUCT_ID, ORDER_ID, SITE_ID):
+    for col in (CUSTOMER_ID, PRODUCT_ID, ORDER_ID, SITE_ID, CAMPAIGN_ID):
         if col in frame.columns:
             missing = frame[col].isna()
             if missing.any() and col in REQUIRED[table]:
@@ -494,14 +512,16 @@ def _id_strings(col: pd.Series) -> pd.Series:
 
 
 def check_references(tables: dict[str, pd.DataFrame]) -> None:
-    """Order lines may only name customers and products that their tables list."""
-    orders = tables["orders"]
-    for ref_table, col in (("customers", CUSTOMER_ID), ("products", PRODUCT_ID)):
-        ref = tables.get(ref_table)
-        if ref is None:
+    """Order lines and campaigns may only name customers and products that their tables
+    list."""
+    for table, ref_table, col in (("orders", "customers", CUSTOMER_ID),
+                                  ("orders", "products", PRODUCT_ID),
+                                  ("campaigns", "customers", CUSTOMER_ID)):
+        frame, ref = tables.get(table), tables.get(ref_table)
+        if frame is None or ref is None:
             continue
-        unknown = ~orders[col].isin(ref[col])
+        unknown = ~frame[col].isin(ref[col])
         if unknown.any():
             raise contract_error(
-                "orders", col, f"values not found in table '{ref_table}'", orders, unknown
+                table, col, f"values not found in table '{ref_table}'", frame, unknown
             )

@@ -263,3 +263,313 @@ def recommendation_comparison(orders: pd.DataFrame, start, horizon_days: int = 9
     return {"methods": table, "chosen": chosen, "value": paired, "by_segment": by_segment,
             "customers": len(now["customers"]), "cold": now["cold"],
             "new_item_lines_share": now["new_item_lines_share"]}
+
+
+# ---------------------------------------------------------------------------
+# Coupon campaigns: who to send a coupon, judged on a campaign with a control group
+# ---------------------------------------------------------------------------
+OWN_HISTORY = ("recency_days", "orders_before", "revenue_before", "tenure_days",
+               "order_value", "discount_share")
+_DEMOGRAPHICS = (S.AGE, S.GENDER, S.INCOME_BAND, S.CITY_TIER)
+
+_CAMPAIGN_SQL = """
+WITH lines AS (
+    SELECT o.customer_id, o.order_id, o.timestamp,
+           o.quantity * o.unit_price AS revenue,
+           o.quantity * (o.unit_price - coalesce(p.unit_cost, 0)) AS margin,
+           CASE WHEN coalesce(o.discount, 0) > 0 THEN 1 ELSE 0 END AS discounted
+    FROM orders o LEFT JOIN products p ON o.product_id = p.product_id
+)
+SELECT c.campaign_id, c.customer_id, c.coupon,
+       count(DISTINCT CASE WHEN l.timestamp < c.date THEN l.order_id END) AS orders_before,
+       coalesce(sum(CASE WHEN l.timestamp < c.date THEN l.revenue END), 0) AS revenue_before,
+       date_diff('day', max(CASE WHEN l.timestamp < c.date THEN l.timestamp END), c.date)
+           AS recency_days,
+       date_diff('day', min(l.timestamp), c.date) AS tenure_days,
+       avg(CASE WHEN l.timestamp < c.date THEN l.discounted END) AS discount_share,
+       count(DISTINCT CASE WHEN l.timestamp >= c.date THEN l.order_id END) AS orders,
+       coalesce(sum(CASE WHEN l.timestamp >= c.date THEN l.revenue END), 0) AS revenue,
+       coalesce(sum(CASE WHEN l.timestamp >= c.date THEN l.margin END), 0) AS margin
+FROM campaigns c
+LEFT JOIN lines l ON l.customer_id = c.customer_id
+    AND l.timestamp < c.date + to_days(CAST(c.days AS INTEGER))
+GROUP BY c.campaign_id, c.customer_id, c.coupon, c.date
+"""
+
+
+def campaign_frame(orders: pd.DataFrame, campaigns: pd.DataFrame,
+                   products: pd.DataFrame | None = None,
+                   customers: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per customer in each campaign's audience: whether they were sent the
+    coupon, what they bought in the campaign's window (orders, revenue, and margin: the
+    revenue less the products' unit cost, the coupon already taken off the price), and
+    who they were on the campaign's date: their own history before it
+    (:data:`OWN_HISTORY`) and, from ``customers``, their demographics.
+
+    A campaign whose audience is all couponed or all control cannot show what the coupon
+    does, and is an error: uplift is estimated against a control group."""
+    from chainsight import sql
+
+    S.require_columns(campaigns, "campaigns", S.REQUIRED["campaigns"])
+    S.require_columns(orders, "orders", [S.ORDER_ID, S.CUSTOMER_ID, S.TIMESTAMP, S.QUANTITY,
+                                         S.UNIT_PRICE])
+    groups = campaigns.groupby(S.CAMPAIGN_ID)[S.COUPON].agg(["min", "max"])
+    one_sided = groups.index[groups["min"] == groups["max"]]
+    if len(one_sided):
+        which = ", ".join(map(str, one_sided[:5]))
+        raise ValueError(f"campaigns {which}: every customer in the audience was "
+                         f"{'sent' if groups.loc[one_sided[0], 'max'] else 'not sent'} the "
+                         "coupon, so there is no group to compare with; uplift is estimated "
+                         "only against a random control group (customers left without the "
+                         "coupon)")
+    dup = campaigns.duplicated([S.CAMPAIGN_ID, S.CUSTOMER_ID])
+    if dup.any():
+        raise ValueError(f"campaigns: {int(dup.sum())} customer(s) appear twice in the same "
+                         f"campaign, e.g. {campaigns.loc[dup, S.CUSTOMER_ID].iloc[0]} in "
+                         f"{campaigns.loc[dup, S.CAMPAIGN_ID].iloc[0]}")
+    cols = [S.PRODUCT_ID, S.UNIT_COST]
+    prods = (products[cols] if products is not None and S.UNIT_COST in products.columns
+             else pd.DataFrame({S.PRODUCT_ID: pd.Series(dtype=object),
+                                S.UNIT_COST: pd.Series(dtype=float)}))
+    o = orders[[S.ORDER_ID, S.CUSTOMER_ID, S.TIMESTAMP, S.QUANTITY, S.UNIT_PRICE,
+                S.PRODUCT_ID]].assign(
+        **{S.DISCOUNT: orders[S.DISCOUNT] if S.DISCOUNT in orders.columns else 0.0})
+    c = campaigns[[S.CAMPAIGN_ID, S.CUSTOMER_ID, S.DATE, S.CAMPAIGN_DAYS, S.COUPON]]
+    out = sql.query(_CAMPAIGN_SQL, orders=o, campaigns=c, products=prods)
+    out = c[[S.CAMPAIGN_ID, S.CUSTOMER_ID, S.DATE]].merge(
+        out, on=[S.CAMPAIGN_ID, S.CUSTOMER_ID], how="left")
+    out["order_value"] = np.where(out["orders_before"] > 0,
+                                  out["revenue_before"] / out["orders_before"].clip(lower=1), 0)
+    never = out["orders_before"] == 0
+    out.loc[never, "recency_days"] = out.loc[never, "tenure_days"].fillna(0)
+    out[list(OWN_HISTORY)] = out[list(OWN_HISTORY)].astype(float).fillna(0.0)
+    out["coupon"] = out["coupon"].astype(bool)
+    out["has_cost"] = S.UNIT_COST in prods.columns and len(prods) > 0
+    if customers is not None:
+        demo = [col for col in _DEMOGRAPHICS if col in customers.columns]
+        out = out.merge(customers[[S.CUSTOMER_ID, *demo]].drop_duplicates(S.CUSTOMER_ID),
+                        on=S.CUSTOMER_ID, how="left")
+    return out.sort_values([S.DATE, S.CAMPAIGN_ID, S.CUSTOMER_ID], ignore_index=True)
+
+
+def _design(frame: pd.DataFrame, aware: bool, segments: pd.DataFrame | None,
+            levels: dict | None = None) -> tuple[np.ndarray, dict]:
+    """The model's inputs: own history, and for the profile-aware model the customer's
+    segment and demographics (one-hot, with the levels seen in training)."""
+    x = frame[list(OWN_HISTORY)].to_numpy(float)
+    if not aware:
+        return x, {}
+    cat = {}
+    if segments is not None:
+        seg = segments.drop_duplicates(S.CUSTOMER_ID).set_index(S.CUSTOMER_ID)["segment"]
+        cat["segment"] = frame[S.CUSTOMER_ID].map(seg).astype(str)
+    for col in _DEMOGRAPHICS:
+        if col in frame.columns:
+            if col == S.AGE:
+                age = pd.to_numeric(frame[col], errors="coerce")
+                x = np.column_stack([x, age.fillna(age.median()).to_numpy(float),
+                                     age.isna().to_numpy(float)])
+            else:
+                cat[col] = frame[col].astype(str)
+    levels = levels or {k: sorted(v.unique()) for k, v in cat.items()}
+    for k, lv in levels.items():
+        x = np.column_stack([x, (cat[k].to_numpy()[:, None] == np.array(lv)[None, :])
+                             .astype(float)])
+    return x, levels
+
+
+def uplift_model(frame: pd.DataFrame, aware: bool = False,
+                 segments: pd.DataFrame | None = None, outcome: str = "margin",
+                 seed: int = 0):
+    """A two-model (T-learner) uplift model: gradient-boosted trees (scikit-learn)
+    predict ``outcome`` in the window for couponed and for control customers; the
+    uplift is the difference. Returns ``predict(frame) -> uplift per row``."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    x, levels = _design(frame, aware, segments)
+    y = frame[outcome].to_numpy(float)
+    t = frame["coupon"].to_numpy(bool)
+    models = []
+    for group in (t, ~t):
+        m = HistGradientBoostingRegressor(max_iter=100, learning_rate=0.05, max_leaf_nodes=15,
+                                          min_samples_leaf=200, l2_regularization=1.0,
+                                          early_stopping=False, random_state=seed)
+        models.append(m.fit(x[group], y[group]))
+
+    def predict(new: pd.DataFrame) -> np.ndarray:
+        xn, _ = _design(new, aware, segments, levels)
+        return models[0].predict(xn) - models[1].predict(xn)
+
+    return predict
+
+
+def policy_value(frame: pd.DataFrame, send, outcome: str = "margin") -> np.ndarray:
+    """Per customer of a campaign with a random control group, the inverse-propensity
+    estimate of ``outcome`` under the policy ``send`` (True: send the coupon): the
+    customer's outcome over the chance of the group they were in, if that group is the
+    one the policy picks, else 0. Its mean over the audience is the policy's value per
+    customer, unbiased because the coupon was given at random."""
+    t = frame["coupon"].to_numpy(bool)
+    p = frame.groupby(S.CAMPAIGN_ID)["coupon"].transform("mean").to_numpy(float)
+    send = np.broadcast_to(np.asarray(send, dtype=bool), t.shape)
+    y = frame[outcome].to_numpy(float)
+    return np.where(send == t, y / np.where(t, p, 1 - p), 0.0)
+
+
+def qini_curve(score, coupon, outcome) -> pd.DataFrame:
+    """The Qini curve: customers sorted by ``score`` (highest first); at each distinct
+    score, the share of the audience targeted and the incremental outcome of that top
+    part: the couponed's total less the control's scaled to as many customers, as
+    scikit-uplift's ``qini_curve`` computes it. Starts at (0, 0)."""
+    score, t, y = (np.asarray(v) for v in (score, coupon, outcome))
+    t = t.astype(bool)
+    order = np.argsort(-score, kind="stable")
+    score, t, y = score[order], t[order], y[order].astype(float)
+    last = np.r_[np.flatnonzero(np.diff(score) != 0), len(score) - 1]
+    n_t = np.cumsum(t)[last]
+    n_c = last + 1 - n_t
+    y_t = np.cumsum(y * t)[last]
+    y_c = np.cumsum(y * ~t)[last]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inc = y_t - np.where(n_c > 0, y_c * n_t / np.where(n_c > 0, n_c, 1), 0.0)
+    return pd.DataFrame({"share": np.r_[0.0, (last + 1) / len(score)],
+                         "incremental": np.r_[0.0, inc]})
+
+
+def qini_coefficient(curve: pd.DataFrame) -> float:
+    """The area between the Qini curve and the straight line to its end (random
+    targeting), over the share targeted: above 0, the score ranks uplift better than
+    chance."""
+    x, y = curve["share"].to_numpy(), curve["incremental"].to_numpy()
+    return float(np.trapezoid(y, x) - y[-1] / 2)
+
+
+def uplift_by_segment(frame: pd.DataFrame, segments: pd.DataFrame, outcome: str = "orders",
+                      level: float = 0.95) -> pd.DataFrame:
+    """Per segment: the mean ``outcome`` of couponed and control customers, the
+    difference (the coupon's average effect there) and its normal-approximation
+    interval, over the campaigns in ``frame``."""
+    from scipy.stats import norm
+
+    seg = segments.drop_duplicates(S.CUSTOMER_ID).set_index(S.CUSTOMER_ID)["segment"]
+    f = frame.assign(segment=frame[S.CUSTOMER_ID].map(seg))
+    missing = f["segment"].isna()
+    if missing.any():
+        raise ValueError(f"uplift_by_segment: {int(missing.sum())} campaign row(s) have no "
+                         f"segment, e.g. customer {f.loc[missing, S.CUSTOMER_ID].iloc[0]}")
+    g = f.groupby(["segment", "coupon"])[outcome].agg(["mean", "var", "size"]).unstack()
+    diff = g[("mean", True)] - g[("mean", False)]
+    se = np.sqrt(g[("var", True)] / g[("size", True)] + g[("var", False)] / g[("size", False)])
+    z = norm.ppf(0.5 + level / 2)
+    return pd.DataFrame({"couponed": g[("size", True)], "control": g[("size", False)],
+                         "mean_couponed": g[("mean", True)], "mean_control": g[("mean", False)],
+                         "uplift": diff, "lo": diff - z * se, "hi": diff + z * se})
+
+
+CAMPAIGN_BLIND = ("no coupon", "coupon for all", "uplift, own history")
+CAMPAIGN_AWARE = ("uplift, profile", "segment uplift", "top CLV")
+BUDGETS = (0.1, 0.25, 0.5, 0.75)
+
+
+def _shuffled_profile(frame: pd.DataFrame, segments: pd.DataFrame | None, seed: int):
+    """The placebo: every customer gets another's segment and demographics (the same
+    permutation for both), their own history untouched."""
+    who = pd.Index(frame[S.CUSTOMER_ID].unique())
+    perm = pd.Series(np.random.default_rng(seed).permutation(who), index=who)
+    demo = [c for c in _DEMOGRAPHICS if c in frame.columns]
+    if demo:
+        first = frame.drop_duplicates(S.CUSTOMER_ID).set_index(S.CUSTOMER_ID)[demo]
+        frame = frame.assign(**{c: frame[S.CUSTOMER_ID].map(perm).map(first[c]).to_numpy()
+                                for c in demo})
+    if segments is not None:
+        seg = segments.drop_duplicates(S.CUSTOMER_ID).set_index(S.CUSTOMER_ID)["segment"]
+        segments = pd.DataFrame({S.CUSTOMER_ID: who, "segment": perm.map(seg).to_numpy()})
+    return frame, segments
+
+
+def _policies(train: pd.DataFrame, judge: pd.DataFrame, segments, value, seed: int) -> dict:
+    """What each candidate policy sends on ``judge``, learned on ``train``, and the
+    uplift scores that rank customers."""
+    own = uplift_model(train, False, None, seed=seed)(judge)
+    prof = uplift_model(train, True, segments, seed=seed)(judge)
+    send = {"no coupon": np.zeros(len(judge), bool), "coupon for all": np.ones(len(judge), bool),
+            "uplift, own history": own > 0, "uplift, profile": prof > 0}
+    scores = {"uplift, own history": own, "uplift, profile": prof}
+    if segments is not None:
+        by_seg = uplift_by_segment(train, segments, "margin")["uplift"]
+        seg = segments.drop_duplicates(S.CUSTOMER_ID).set_index(S.CUSTOMER_ID)["segment"]
+        s = judge[S.CUSTOMER_ID].map(seg).map(by_seg).fillna(0.0).to_numpy(float)
+        send["segment uplift"], scores["segment uplift"] = s > 0, s
+    if value is not None:
+        v = judge[S.CUSTOMER_ID].map(value).fillna(0.0).to_numpy(float)
+        n = int(send["uplift, profile"].sum())  # as many coupons as the profile model sends
+        top = np.zeros(len(judge), bool)
+        top[np.argsort(-v, kind="stable")[:n]] = True
+        send["top CLV"], scores["top CLV"] = top, v
+    return {"send": send, "scores": scores}
+
+
+def campaign_comparison(frame: pd.DataFrame, start, segments: pd.DataFrame | None = None,
+                        value: pd.Series | None = None, outcome: str = "margin",
+                        n_boot: int = 2000, seed: int = 0, placebo: bool = False) -> dict:
+    """Who to send a coupon: profile-blind (no coupon, a coupon for all, or an uplift
+    model on the customer's own history) against profile-aware (an uplift model that
+    also knows the segment and demographics, the segments whose coupon paid, or the top
+    customers by CLV ``value``, as many as the profile model sends).
+
+    ``frame``: from :func:`campaign_frame`. The campaigns from ``start`` on are the
+    holdout; each side's policy is chosen on the last campaign before it (learned on
+    those before that), then learned again on all campaigns before ``start`` and judged
+    on the holdout's audience: the margin per customer (revenue less cost, the coupon
+    taken off), estimated from the random control group (:func:`policy_value`), paired
+    over customers. Also at equal cost: each side's uplift ranking sending the same
+    number of coupons (:data:`BUDGETS`), and the Qini curves. ``placebo``: the profile
+    (segment and demographics) shuffled among the customers, the negative control."""
+    from chainsight import compare
+
+    if outcome not in frame.columns:
+        raise ValueError(f"campaign_comparison: no column {outcome!r} in the campaign frame")
+    start = pd.Timestamp(start)
+    dates = frame.groupby(S.CAMPAIGN_ID)[S.DATE].min().sort_values()
+    before, after = dates[dates < start], dates[dates >= start]
+    if len(before) < 2 or after.empty:
+        raise ValueError(f"campaign_comparison: needs at least two campaigns before "
+                         f"{start:%Y-%m-%d} (one to learn on, one to choose on) and one from "
+                         f"it on to judge; got {len(before)} before and {len(after)} after")
+    if placebo:
+        frame, segments = _shuffled_profile(frame, segments, seed)
+    in_ = frame[S.CAMPAIGN_ID].isin
+    learn, check = frame[in_(before.index[:-1])], frame[in_(before.index[-1:])]
+    train, test = frame[in_(before.index)], frame[in_(after.index)]
+    tuned = _policies(learn, check, segments, value, seed)
+    on_check = {m: float(policy_value(check, s, outcome).mean())
+                for m, s in tuned["send"].items()}
+    chosen = {"blind": max((m for m in CAMPAIGN_BLIND if m in on_check), key=on_check.get),
+              "aware": max((m for m in CAMPAIGN_AWARE if m in on_check), key=on_check.get)}
+    now = _policies(train, test, segments, value, seed)
+    per = {m: policy_value(test, s, outcome) for m, s in now["send"].items()}
+    table = pd.DataFrame({
+        "side": ["profile-blind" if m in CAMPAIGN_BLIND else "profile-aware" for m in per],
+        "coupons_sent": [float(now["send"][m].mean()) for m in per],
+        f"{outcome}_per_customer": [float(v.mean()) for v in per.values()],
+        "on_the_campaign_before": [on_check[m] for m in per]}, index=list(per))
+    unit = "customer in the audience"
+    result = compare.paired(per[chosen["blind"]], per[chosen["aware"]],
+                            metric=f"{outcome} per customer", unit=unit,
+                            lower_is_better=False, n_boot=n_boot, seed=seed)
+    equal_cost = {}
+    for b in BUDGETS:
+        n = int(round(b * len(test)))
+        sides = []
+        for m in ("uplift, own history", "uplift, profile"):
+            send = np.zeros(len(test), bool)
+            send[np.argsort(-now["scores"][m], kind="stable")[:n]] = True
+            sides.append(policy_value(test, send, outcome))
+        equal_cost[f"{b:.0%} of the audience"] = compare.paired(
+            *sides, metric=f"{outcome} per customer", unit=unit, lower_is_better=False,
+            n_boot=n_boot, seed=seed)
+    qini = {m: qini_curve(s, test["coupon"], test[outcome]) for m, s in now["scores"].items()}
+    return {"policies": table, "chosen": chosen, "value": result, "equal_cost": equal_cost,
+            "qini": qini, "qini_coefficient": {m: qini_coefficient(c) for m, c in qini.items()},
+            "holdout": list(after.index), "audience": len(test),
+            "coupon_share": float(test["coupon"].mean())}

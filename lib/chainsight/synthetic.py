@@ -20,7 +20,18 @@ documented default) and listed in the dataset's description:
 * **category shift**: ``silver_shopper`` customers move from packaged food towards
   electronics (electronics share 8% -> 35%);
 * **quality incident**: one packaged-food SKU has a quality problem for three
-  weeks (returns and complaints jump), and its demand halves for eight weeks after.
+  weeks (returns and complaints jump), and its demand halves for eight weeks after;
+* **coupon response**: the retailer's coupon campaigns (:data:`CAMPAIGNS`, each with a
+  random control group) bring extra orders from the customers they reach, in
+  proportion to their persona's discount sensitivity (value seekers most, urban
+  professionals least).
+
+The campaigns themselves run in every scenario: for each, half of the customers signed
+up at least a month before are in the audience, half of the audience is sent a coupon
+(the rest is the control group), and the coupon takes :data:`COUPON_RATE` off the
+first order in the campaign's window. Their draws come from a random stream of their
+own, so every other draw is the same as without them; what they change is stated in
+:func:`_campaigns`.
 
 Besides the effects, individuals differ from their persona (purchase rate,
 dropout, category and ship-mode mix, festival response), and some customers
@@ -50,7 +61,7 @@ from chainsight.logistics import (
 )
 
 # Bumped whenever the generator's output changes, so cached data is regenerated.
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 SIZES = {"small": 3_000, "default": 20_000, "large": 1_000_000}
 START = pd.Timestamp("2023-01-01")
 END = pd.Timestamp("2025-12-31")
@@ -67,6 +78,17 @@ CATEGORY_SHIFT = ("silver_shopper", (0.10, 0.35, 0.10, 0.45))  # shares at the e
 INCIDENT = dict(start="2024-07-08", days=21, recovery_days=56, return_rate=0.35,
                 complaint_rate=0.30, demand_kept=0.5)  # fmt: skip
 
+# Coupon campaigns: start dates, window, coupon and the audience sampled from the base.
+CAMPAIGNS = ("2023-09-05", "2023-12-05", "2024-03-05", "2024-05-07", "2024-09-03", "2024-12-03",
+             "2025-03-04", "2025-05-06", "2025-09-02", "2025-12-02")
+CAMPAIGN_DAYS = 14
+COUPON_RATE = 0.10
+CAMPAIGN_AUDIENCE = 0.5  # share of the eligible customers in a campaign's audience
+CAMPAIGN_MIN_TENURE_DAYS = 30
+# Extra orders in the window from a coupon, per unit of discount sensitivity, as a
+# share of the orders the customer places in that time anyway (alive customers only).
+COUPON_LIFT = 0.5
+
 # Share of customers who change their habits part-way (another persona's mix).
 SWITCH_SHARE = 0.15
 # How tightly individuals follow their persona's category and ship-mode mix
@@ -82,6 +104,8 @@ EFFECTS = {
                       "(electronics 8% to 35% of their lines)",
     "quality_incident": "one food SKU has a three-week quality problem, then loses half its "
                         "demand for eight weeks",
+    "coupon_response": "a coupon brings extra orders in its campaign's window, by the "
+                       "persona's discount sensitivity (value seekers most)",
 }
 EFFECTS_OFF: dict[str, float] = {name: 0.0 for name in EFFECTS}  # the negative control
 
@@ -98,6 +122,7 @@ class Scenario:
     customisation_ramp: float = 1.0
     category_shift: float = 1.0
     quality_incident: float = 1.0
+    coupon_response: float = 1.0
 
     def __post_init__(self):
         for name in EFFECTS:
@@ -142,6 +167,9 @@ class GroundTruth:
     customers: pd.DataFrame  # customer_id, persona, purchase_rate_per_year, dropout_prob
     personas: pd.DataFrame
     effects: dict = field(default_factory=dict)
+    # campaign_id, customer_id, coupon, alive, expected_extra_orders (the coupon's true
+    # effect on the customer's orders in the window), extra_orders (those it brought)
+    campaigns: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 @dataclass(frozen=True)
@@ -151,6 +179,7 @@ class RetailData:
     orders: pd.DataFrame
     sites: pd.DataFrame
     calendar: pd.DataFrame
+    campaigns: pd.DataFrame
     truth: GroundTruth
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -534,10 +563,110 @@ def _chunk(chunk: int, n: int, first_index: int, seed: int, products: pd.DataFra
         S.COMPLAINT: rng.random(len(sku)) < np.clip(p_cmp, 0, 0.95),
         S.CUSTOMISED: customised,
     })
+    campaigns, orders, campaign_truth = _campaigns(
+        np.random.default_rng([seed, 3, chunk]), np.random.default_rng([seed, 4, chunk]),
+        chunk, orders, n_lines, cust, day, ids, signup,
+        rate, np.array([p["discount_sensitivity"] for p in P])[persona] * indiv[:, 2],
+        truth["lapsed_by_end"].to_numpy(), cal, scenario.coupon_response)
     orders = orders.sort_values([S.TIMESTAMP, S.ORDER_ID], kind="stable", ignore_index=True)
     effects = {"incident_sku": products[S.PRODUCT_ID].iloc[incident_sku],
                "incident_substitute_sku": products[S.PRODUCT_ID].iloc[substitute]}
-    return customers, orders, truth, effects
+    return customers, orders, truth, effects, campaigns, campaign_truth
+
+
+def _campaigns(rng, rng_extra, chunk: int, orders: pd.DataFrame, n_lines: np.ndarray,
+               cust: np.ndarray, day: np.ndarray, ids: np.ndarray, signup: np.ndarray,
+               rate: np.ndarray, sensitivity: np.ndarray, lapsed: np.ndarray,
+               calendar: pd.DataFrame, strength: float):
+    """The coupon campaigns of :data:`CAMPAIGNS` for one chunk of customers.
+
+    ``orders``: the chunk's order lines, order by order (``n_lines`` each), the orders
+    sorted by customer (``cust``) and day (``day``, index into the calendar).
+    ``sensitivity``: each customer's discount sensitivity (the persona's times their
+    own); ``lapsed``: whether they lapsed before the end (then after their last order).
+
+    Returns the campaigns table (one row per customer in a campaign's audience: the
+    campaign, its start, its window in days, whether the customer was sent the coupon,
+    the coupon's rate), the order lines with the campaigns' two changes, and the truth.
+    Audiences and coupons are drawn from ``rng``, the extra orders from ``rng_extra``
+    (so the same customers are couponed whatever the effect's strength). The changes to
+    the order lines:
+
+    * extra orders: a customer sent a coupon and still alive on the start day places
+      Poisson(``strength`` x :data:`COUPON_LIFT` x their discount sensitivity x their
+      purchase rate x the window) extra orders on days of the window, each a repeat of
+      one of their own earlier baskets at list price (the lapse process does not count
+      them);
+    * the coupon: the first order a couponed customer places in the window (an extra
+      one or their own) has :data:`COUPON_RATE` more taken off its lines' price.
+    """
+    n, n_days = len(ids), len(calendar)
+    dates = calendar[S.DATE].to_numpy()
+    last = np.full(n, -1)
+    np.maximum.at(last, cust, day)
+    alive_until = np.where(lapsed, last, n_days)
+    key = cust.astype(np.int64) * (n_days + 1) + day  # orders sorted by customer, day
+    line_start = np.concatenate([[0], np.cumsum(n_lines)])
+    tables, truths, extra_lines = [], [], []
+    next_order = len(n_lines)
+    for c, start in enumerate(CAMPAIGNS):
+        t0 = int((pd.Timestamp(start) - pd.Timestamp(dates[0])).days)
+        if t0 < 0 or t0 + CAMPAIGN_DAYS > n_days:
+            continue
+        eligible = signup <= t0 - CAMPAIGN_MIN_TENURE_DAYS
+        audience = np.flatnonzero(eligible & (rng.random(n) < CAMPAIGN_AUDIENCE))
+        coupon = rng.random(len(audience)) < 0.5
+        alive = alive_until[audience] >= t0
+        expected = (strength * COUPON_LIFT * sensitivity[audience] * rate[audience]
+                    * CAMPAIGN_DAYS * alive)
+        extra = np.where(coupon, rng_extra.poisson(expected), 0)
+        cid = f"CP{c + 1:02d}"
+        tables.append(pd.DataFrame({
+            "campaign_id": cid, S.CUSTOMER_ID: ids[audience], S.DATE: dates[t0],
+            "days": CAMPAIGN_DAYS, "coupon": coupon, "coupon_rate": COUPON_RATE}))
+        truths.append(pd.DataFrame({
+            "campaign_id": cid, S.CUSTOMER_ID: ids[audience], "coupon": coupon,
+            "alive": alive, "expected_extra_orders": expected, "extra_orders": extra}))
+        who = np.repeat(audience, extra)
+        if len(who) == 0:
+            continue
+        # A repeat of one of the customer's own orders from before the start (every
+        # customer in the audience has one: the first, on the signup day).
+        lo = np.searchsorted(key, who.astype(np.int64) * (n_days + 1))
+        hi = np.searchsorted(key, who.astype(np.int64) * (n_days + 1) + t0)
+        src = lo + np.minimum((rng_extra.random(len(who)) * (hi - lo)).astype(int),
+                              hi - lo - 1)
+        when = t0 + rng_extra.integers(0, CAMPAIGN_DAYS, len(who))
+        stamp = (dates[when]
+                 + rng_extra.choice(24, len(who), p=_HOURS).astype("timedelta64[h]")
+                 + rng_extra.integers(0, 3600, len(who)).astype("timedelta64[s]"))
+        counts = n_lines[src]
+        rows = (np.repeat(line_start[src] - np.cumsum(counts) + counts, counts)
+                + np.arange(counts.sum()))
+        new = orders.iloc[rows].copy()
+        new[S.ORDER_ID] = np.repeat(np.char.add("O", np.char.zfill(
+            (chunk * 10_000_000 + next_order + np.arange(len(who))).astype(str), 10)), counts)
+        next_order += len(who)
+        new[S.TIMESTAMP] = np.repeat(stamp, counts)
+        new[S.DISCOUNT] = 0.0
+        new[S.UNIT_PRICE] = new[S.LIST_PRICE]
+        extra_lines.append(new)
+    orders = pd.concat([orders, *extra_lines], ignore_index=True)
+    campaigns = pd.concat(tables, ignore_index=True)
+    # The coupon, on the first order each couponed customer places in the window.
+    sent = campaigns.loc[campaigns["coupon"].to_numpy(), [S.CUSTOMER_ID, S.DATE]]
+    window = orders[[S.CUSTOMER_ID, S.TIMESTAMP, S.ORDER_ID]].merge(sent, on=S.CUSTOMER_ID)
+    window = window[(window[S.TIMESTAMP] >= window[S.DATE])
+                    & (window[S.TIMESTAMP] < window[S.DATE] + pd.Timedelta(days=CAMPAIGN_DAYS))]
+    first = window.sort_values([S.TIMESTAMP, S.ORDER_ID]).drop_duplicates([S.CUSTOMER_ID, S.DATE])
+    redeemed = orders[S.ORDER_ID].isin(first[S.ORDER_ID]).to_numpy()
+    disc = np.round(1 - (1 - orders[S.DISCOUNT].to_numpy()) * (1 - COUPON_RATE), 3)
+    orders[S.DISCOUNT] = np.where(redeemed, disc, orders[S.DISCOUNT].to_numpy())
+    orders[S.UNIT_PRICE] = np.where(
+        redeemed, np.round(orders[S.LIST_PRICE].to_numpy() * (1 - disc), 2),
+        orders[S.UNIT_PRICE].to_numpy())
+    orders[S.PROMO] = orders[S.DISCOUNT].to_numpy() >= 0.08
+    return campaigns, orders, pd.concat(truths, ignore_index=True)
 
 
 # Hour-of-day purchase profile (evening peak).
@@ -549,8 +678,9 @@ _HOURS = _HOURS / _HOURS.sum()
 def iter_chunks(size: str | int, seed: int, products: pd.DataFrame, sites: pd.DataFrame,
                 calendar: pd.DataFrame, chunk_customers: int = CHUNK_CUSTOMERS,
                 scenario: Scenario | None = None
-                ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]]:
-    """Yield (customers, orders, truth, effects) per chunk of customers."""
+                ) -> Iterator[tuple]:
+    """Yield (customers, orders, truth, effects, campaigns, campaign truth) per chunk of
+    customers."""
     n_total = SIZES[size] if isinstance(size, str) else int(size)
     scenario = scenario or Scenario()
     for chunk, first in enumerate(range(0, n_total, chunk_customers)):
@@ -572,6 +702,11 @@ def effects_doc(effects: dict, scenario: Scenario | None = None) -> dict:
                                                   strict=True))},
         "quality_incident": {**INCIDENT, "sku": effects["incident_sku"],
                              "substitute_sku": effects["incident_substitute_sku"]},
+        "coupon_response": {"campaigns": list(CAMPAIGNS), "days": CAMPAIGN_DAYS,
+                            "coupon_rate": COUPON_RATE, "audience_share": CAMPAIGN_AUDIENCE,
+                            "coupon_share": 0.5, "lift_per_sensitivity": COUPON_LIFT,
+                            "discount_sensitivity": {k: p["discount_sensitivity"]
+                                                     for k, p in ref.PERSONAS.items()}},
         "behaviour_switch": {"share_of_customers": SWITCH_SHARE},
         "festivals": {k: {"window_multiplier": v[3], "peak_multiplier": v[4]}
                       for k, v in ref.FESTIVALS.items()},
@@ -601,6 +736,8 @@ def generate(size: str | int = "default", seed: int = 42,
     customers = pd.concat([p[0] for p in parts], ignore_index=True)
     orders = pd.concat([p[1] for p in parts], ignore_index=True)
     truth_c = pd.concat([p[2] for p in parts], ignore_index=True)
-    truth = GroundTruth(truth_c, _persona_table(), effects_doc(parts[0][3], scenario))
+    campaigns = pd.concat([p[4] for p in parts], ignore_index=True)
+    truth = GroundTruth(truth_c, _persona_table(), effects_doc(parts[0][3], scenario),
+                        pd.concat([p[5] for p in parts], ignore_index=True))
     return RetailData(customers, products.drop(columns="popularity"), orders, sites,
-                      calendar, truth)
+                      calendar, campaigns, truth)
