@@ -242,3 +242,39 @@ def test_coupon_targeting_negative_controls(default_campaigns):
                                           placebo=True)
     assert placebo["value"].verdict != "better"
     assert set(placebo["equal_cost"]) == {f"{b:.0%} of the audience" for b in service.BUDGETS}
+
+
+# ---------------------------------------------------------------------------
+# Price sensitivity
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("seed", [42, 7])
+def test_promotion_response_finds_the_personas_discount_sensitivity(seed):
+    """With the true personas as segments, each persona's estimated promotion uplift
+    holds its true one (0.3 x its discount sensitivity: promotions lift demand by 30%
+    for an average customer) inside its interval, and the two most discount-sensitive
+    personas are estimated above the least."""
+    from chainsight import reference_tables as ref
+    from chainsight import synthetic
+
+    d = synthetic.generate("default", seed=seed)
+    personas = d.truth.customers[[S.CUSTOMER_ID, "persona"]].rename(
+        columns={"persona": "segment"})
+    est = service.promotion_response(d.orders, d.calendar, personas, "2025-01-01")
+    truth = pd.Series({k: 0.3 * p["discount_sensitivity"] for k, p in ref.PERSONAS.items()})
+    est = est.drop(index="all")
+    truth = truth.reindex(est.index)
+    assert ((est["lo"] <= truth) & (truth <= est["hi"])).all(), est.assign(truth=truth)
+    top = est.loc[["value_seeker", "young_trendsetter"], "lo"]
+    assert (top > est.loc["urban_professional", "uplift"]).all()
+
+
+def test_promotion_response_needs_promotions(small):
+    cal = small.calendar.assign(event_kind="")
+    with pytest.raises(ValueError, match="only 0 promotion day"):
+        service.promotion_response(small.orders, cal, None, "2025-01-01")
+    with pytest.raises(ValueError, match="needs a calendar with an event_kind"):
+        service.promotion_comparison(small.orders, None, None, "2025-01-01")
+    r = service.promotion_comparison(small.orders, small.calendar, None, "2025-01-01",
+                                     n_boot=200)
+    assert list(r["response"].index) == ["all"]  # no segments: one uplift for all
+    assert r["value"].difference == pytest.approx(0.0)
