@@ -732,8 +732,8 @@ def promotion_comparison(orders: pd.DataFrame, calendar: pd.DataFrame,
     up = response["uplift"]
     segs = [s for s in panel.columns if s != "all"]
     blind = base["all"].to_numpy() * (1 + up["all"])
-    aware = sum(base[s].to_numpy() * (1 + (up[s] if s in up.index else up["all"]))
-                for s in segs)
+    aware = sum((base[s].to_numpy() * (1 + up[s]) for s in segs),
+                start=np.zeros(len(promo))) if segs else blind  # no segments: one uplift
     result = compare.paired(np.abs(blind - actual), np.abs(aware - actual), weight=actual,
                             metric="WAPE of units on promotion days", unit="promotion day",
                             n_boot=n_boot, seed=seed)
