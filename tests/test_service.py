@@ -278,3 +278,72 @@ def test_promotion_response_needs_promotions(small):
                                      n_boot=200)
     assert list(r["response"].index) == ["all"]  # no segments: one uplift for all
     assert r["value"].difference == pytest.approx(0.0)
+
+
+# ---------------------------------------------------------------------------
+# Service tiers and what service does to stock
+# ---------------------------------------------------------------------------
+def test_tier_matrix_places_segments_by_value_and_sensitivity():
+    prof = pd.DataFrame({"segment": [1, 1, 2, 2, 3, 4], "clv": [900, 1100, 800, 1000, 10, 20]})
+    response = pd.DataFrame({"uplift": [0.1, 0.6, 0.2, 0.5, 0.3]},
+                            index=["1", "2", "3", "4", "all"])
+    m = service.tier_matrix(prof, response).set_index("segment")
+    assert m.loc[1, "tier"] == "premium" and m.loc[1, "delivery"] == "express"
+    assert m.loc[2, "tier"] == "valued" and m.loc[3, "tier"] == "core"
+    assert m.loc[4, "tier"] == "economy" and m.loc[4, "stock_target"] == 0.90
+    with pytest.raises(ValueError, match="row 'all'"):
+        service.tier_matrix(prof, response.drop(index="all"))
+
+
+def test_delivery_tiers_offers_the_tiers_it_is_given(small):
+    from chainsight import logistics
+
+    seg = small.truth.customers[[S.CUSTOMER_ID, "persona"]].rename(
+        columns={"persona": "segment"})
+    sites = small.sites[small.sites["current"]]
+    offer = {"urban_professional": "express", "value_seeker": "economy"}
+    d = logistics.delivery_tiers(small.orders, small.customers, seg, sites, "2025-01-01",
+                                 products=small.products, offer=offer, n_boot=200)
+    assert dict(zip(d["recommended"]["segment"], d["recommended"]["tier"],
+                    strict=True)) == offer
+    with pytest.raises(ValueError, match="unknown tier.*'drone'"):
+        logistics.delivery_tiers(small.orders, small.customers, seg, sites, "2025-01-01",
+                                 offer={"value_seeker": "drone"})
+
+
+def test_recommendation_stock_without_conversion_changes_nothing(small):
+    start = pd.Timestamp("2025-07-01")
+    before = small.orders[small.orders[S.TIMESTAMP] < start]
+    customers = pd.Index(sorted(before[S.CUSTOMER_ID].unique()))
+    rec, items = service.recommend(before, "best-sellers", customers, None, 5)
+    none = service.recommendation_stock(small.orders, small.products, rec, customers, items,
+                                        start, conversion=0.0, n_boot=200)
+    assert none["moved_lines"] == 0 and none["value"].difference == 0
+    some = service.recommendation_stock(small.orders, small.products, rec, customers, items,
+                                        start, conversion=0.3, n_boot=200)
+    assert some["moved_lines"] > 0
+    moved = some["per_item"]["moved_units"]
+    assert (moved > 0).any() and (moved < 0).any()
+    # Moved, not made: only lines of products first sold after the start (not in the
+    # catalogue the lists come from) can add units to it.
+    after = small.orders[(small.orders[S.TIMESTAMP] >= start)
+                         & (small.orders[S.TIMESTAMP] < start + pd.Timedelta(days=90))]
+    assert 0 <= moved.sum() <= after.loc[~after[S.PRODUCT_ID].isin(items), S.QUANTITY].sum()
+    top = items.get_indexer(pd.Index(items[rec[0]]))
+    assert (some["per_item"]["expected_shift"].to_numpy()[top] > 0).all()
+    with pytest.raises(ValueError, match="conversion must lie between 0 and 1"):
+        service.recommendation_stock(small.orders, small.products, rec, customers, items,
+                                     start, conversion=1.5)
+
+
+def test_campaign_stock_builds_for_the_campaign(default_campaigns):
+    d, frame, personas = default_campaigns
+    r = service.campaign_stock(d.orders, d.products, frame, "2025-09-01", personas,
+                               n_boot=200)
+    assert r["campaigns"] == ["CP09", "CP10"]
+    s = r["summary"]
+    # A pre-build holds more stock than none and loses fewer sales.
+    assert (s["holding_cost"].drop("no pre-build") > s.loc["no pre-build", "holding_cost"]).all()
+    assert r["stockouts_avoided"] > 0
+    with pytest.raises(ValueError, match="needs campaigns before"):
+        service.campaign_stock(d.orders, d.products, frame, "2023-01-01", personas)

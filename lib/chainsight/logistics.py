@@ -1024,7 +1024,7 @@ def delivery_tiers(orders: pd.DataFrame, customers: pd.DataFrame, segments: pd.D
                    open_sites: pd.DataFrame, holdout_start, *, products: pd.DataFrame | None = None,
                    margin_rate: float = 0.25, tariffs: dict | None = None,
                    protect_share: float = 0.8, detour: float = DETOUR_FACTOR, seed: int = 0,
-                   n_boot: int = 2000) -> dict:
+                   n_boot: int = 2000, offer: dict | None = None) -> dict:
     """Which delivery tier to offer each segment from a given network, in money.
 
     Every delivered order has a cost to serve by tier (the tariff's fixed part + per
@@ -1038,7 +1038,9 @@ def delivery_tiers(orders: pd.DataFrame, customers: pd.DataFrame, segments: pd.D
     - *by segment* (profile-aware): each segment is offered one tier, the one with the
       least total cost per order among those that keep at least ``protect_share`` of
       its revenue, decided on the orders before ``holdout_start`` (express if none
-      does; a segment first seen later keeps its choice).
+      does; a segment first seen later keeps its choice). ``offer`` (segment -> tier)
+      sets the tiers instead, as a service-tier matrix decides them; a segment it
+      leaves out keeps its choice.
     - *standard for all*: a strawman.
 
     Judged on the holdout orders, paired over customers (:func:`compare.paired`,
@@ -1094,6 +1096,12 @@ def delivery_tiers(orders: pd.DataFrame, customers: pd.DataFrame, segments: pd.D
     ok = decide[decide["revenue_protected"] >= protect_share]
     pick = (ok.sort_values(["segment", "total_per_order"]).groupby("segment")["tier"].first()
             .reindex(decide["segment"].unique()).fillna("express"))
+    if offer is not None:
+        unknown = sorted({str(t) for t in offer.values()} - set(known))
+        if unknown:
+            raise ValueError(f"delivery_tiers: offer names unknown tier(s) {unknown}; the "
+                             f"tiers are {known}")
+        pick = pd.Series(offer, dtype=object).rename_axis("segment")
     hold = o[o["holdout"]].copy()
     if hold.empty:
         raise ValueError(f"delivery_tiers: no delivered orders from {start.date()}")
