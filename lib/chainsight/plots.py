@@ -220,6 +220,28 @@ def method_bars(frame: pd.DataFrame, value: str, title: str, xlabel: str,
     return ax
 
 
+def intervals(frame: pd.DataFrame, value: str, lo: str, hi: str, title: str, xlabel: str,
+              marker: str | None = None, marker_label: str = "", percent: bool = False
+              ) -> plt.Axes:
+    """One row per index entry: the estimate with its interval, and optionally a second
+    value (``marker``, e.g. what the holdout showed) as a cross."""
+    k = 100 if percent else 1
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(frame) + 1.4))
+    y = np.arange(len(frame))
+    v = frame[value].to_numpy(float) * k
+    err = np.vstack([v - frame[lo].to_numpy(float) * k, frame[hi].to_numpy(float) * k - v])
+    ax.errorbar(v, y, xerr=err, fmt="o", capsize=3, label="estimate, 95% interval")
+    if marker is not None:
+        ax.scatter(frame[marker].to_numpy(float) * k, y, marker="x", s=60, color="black",
+                   zorder=3, label=marker_label)
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_yticks(y, [str(i) for i in frame.index])
+    ax.set(title=title, xlabel=xlabel, ylabel="")
+    ax.invert_yaxis()
+    ax.legend(loc="lower right", fontsize=9)
+    return ax
+
+
 def heatmap(table: pd.DataFrame, title: str, xlabel: str, ylabel: str, value_label: str,
             fmt: str = ".0%") -> plt.Axes:
     """A table of values (rows x columns) as an annotated heatmap."""

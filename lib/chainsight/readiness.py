@@ -61,6 +61,14 @@ NEEDS: tuple[Need, ...] = (
                                ("customers", S.LAT), ("sites", S.CAPACITY),
                                ("sites", "current"))),
     Need("06", "negative control", (EFFECTS,)),
+    Need("07", "price sensitivity", (("calendar", S.EVENT_KIND),),
+         "the service tiers follow value alone"),
+    Need("07", "delivery tiers", (("customers", S.CITY), ("customers", S.LON),
+                                  ("customers", S.LAT), ("sites", None),
+                                  ("orders", S.SHIP_MODE)),
+         "the service tiers set stock priority only"),
+    Need("07", "campaigns", (("campaigns", None),)),
+    Need("07", "negative control", (EFFECTS,)),
 )
 
 

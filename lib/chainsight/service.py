@@ -285,7 +285,8 @@ SELECT c.campaign_id, c.customer_id, c.coupon,
        coalesce(sum(CASE WHEN l.timestamp < c.date THEN l.revenue END), 0) AS revenue_before,
        date_diff('day', max(CASE WHEN l.timestamp < c.date THEN l.timestamp END), c.date)
            AS recency_days,
-       date_diff('day', min(l.timestamp), c.date) AS tenure_days,
+       date_diff('day', min(CASE WHEN l.timestamp < c.date THEN l.timestamp END), c.date)
+           AS tenure_days,
        avg(CASE WHEN l.timestamp < c.date THEN l.discounted END) AS discount_share,
        count(DISTINCT CASE WHEN l.timestamp >= c.date THEN l.order_id END) AS orders,
        coalesce(sum(CASE WHEN l.timestamp >= c.date THEN l.quantity END), 0) AS units,
@@ -341,8 +342,6 @@ def campaign_frame(orders: pd.DataFrame, campaigns: pd.DataFrame,
         out, on=[S.CAMPAIGN_ID, S.CUSTOMER_ID], how="left")
     out["order_value"] = np.where(out["orders_before"] > 0,
                                   out["revenue_before"] / out["orders_before"].clip(lower=1), 0)
-    never = out["orders_before"] == 0
-    out.loc[never, "recency_days"] = out.loc[never, "tenure_days"].fillna(0)
     out[list(OWN_HISTORY)] = out[list(OWN_HISTORY)].astype(float).fillna(0.0)
     out["coupon"] = out["coupon"].astype(bool)
     out["has_cost"] = S.UNIT_COST in prods.columns and len(prods) > 0
@@ -467,14 +466,18 @@ def uplift_by_segment(frame: pd.DataFrame, segments: pd.DataFrame, outcome: str 
                          "uplift": diff, "lo": diff - z * se, "hi": diff + z * se})
 
 
-CAMPAIGN_BLIND = ("no coupon", "coupon for all", "uplift, own history")
-CAMPAIGN_AWARE = ("uplift, profile", "segment uplift", "top CLV")
+# Who to send a coupon. Each side may also decide not to target: no coupon, or one for all.
+BLANKET = ("no coupon", "coupon for all")
+CAMPAIGN_BLIND = (*BLANKET, "discount users", "uplift, own history")
+CAMPAIGN_AWARE = (*BLANKET, "uplift, profile", "segment uplift", "top CLV")
 BUDGETS = (0.1, 0.25, 0.5, 0.75)
+CHECK_CAMPAIGNS = 2  # the campaigns before the holdout each side's policy is chosen on
 
 
-def _shuffled_profile(frame: pd.DataFrame, segments: pd.DataFrame | None, seed: int):
-    """The placebo: every customer gets another's segment and demographics (the same
-    permutation for both), their own history untouched."""
+def _shuffled_profile(frame: pd.DataFrame, segments: pd.DataFrame | None,
+                      value: pd.Series | None, seed: int):
+    """The placebo: every customer gets another's segment, demographics and CLV (the
+    same permutation for all three), their own history untouched."""
     who = pd.Index(frame[S.CUSTOMER_ID].unique())
     perm = pd.Series(np.random.default_rng(seed).permutation(who), index=who)
     demo = [c for c in _DEMOGRAPHICS if c in frame.columns]
@@ -485,7 +488,9 @@ def _shuffled_profile(frame: pd.DataFrame, segments: pd.DataFrame | None, seed: 
     if segments is not None:
         seg = segments.drop_duplicates(S.CUSTOMER_ID).set_index(S.CUSTOMER_ID)["segment"]
         segments = pd.DataFrame({S.CUSTOMER_ID: who, "segment": perm.map(seg).to_numpy()})
-    return frame, segments
+    if value is not None:
+        value = pd.Series(perm.map(value).to_numpy(), index=who)
+    return frame, segments, value
 
 
 def _policies(train: pd.DataFrame, judge: pd.DataFrame, segments, value, seed: int) -> dict:
@@ -493,9 +498,12 @@ def _policies(train: pd.DataFrame, judge: pd.DataFrame, segments, value, seed: i
     uplift scores that rank customers."""
     own = uplift_model(train, False, None, seed=seed)(judge)
     prof = uplift_model(train, True, segments, seed=seed)(judge)
+    share = judge["discount_share"].to_numpy(float)
     send = {"no coupon": np.zeros(len(judge), bool), "coupon for all": np.ones(len(judge), bool),
+            # own history: those who took discounts before (above the first quartile)
+            "discount users": share > np.quantile(train["discount_share"], 0.25),
             "uplift, own history": own > 0, "uplift, profile": prof > 0}
-    scores = {"uplift, own history": own, "uplift, profile": prof}
+    scores = {"discount users": share, "uplift, own history": own, "uplift, profile": prof}
     if segments is not None:
         by_seg = uplift_by_segment(train, segments, "margin")["uplift"]
         seg = segments.drop_duplicates(S.CUSTOMER_ID).set_index(S.CUSTOMER_ID)["segment"]
@@ -513,19 +521,22 @@ def _policies(train: pd.DataFrame, judge: pd.DataFrame, segments, value, seed: i
 def campaign_comparison(frame: pd.DataFrame, start, segments: pd.DataFrame | None = None,
                         value: pd.Series | None = None, outcome: str = "margin",
                         n_boot: int = 2000, seed: int = 0, placebo: bool = False) -> dict:
-    """Who to send a coupon: profile-blind (no coupon, a coupon for all, or an uplift
-    model on the customer's own history) against profile-aware (an uplift model that
-    also knows the segment and demographics, the segments whose coupon paid, or the top
-    customers by CLV ``value``, as many as the profile model sends).
+    """Who to send a coupon. Either side may send none or send to all; profile-blind
+    also has the customers who took discounts before (own history) and an uplift model
+    on the customer's own history; profile-aware has an uplift model that also knows the
+    segment and demographics, the segments whose coupon paid, and the top customers by
+    CLV ``value`` (as many as the profile model sends).
 
     ``frame``: from :func:`campaign_frame`. The campaigns from ``start`` on are the
-    holdout; each side's policy is chosen on the last campaign before it (learned on
-    those before that), then learned again on all campaigns before ``start`` and judged
-    on the holdout's audience: the margin per customer (revenue less cost, the coupon
-    taken off), estimated from the random control group (:func:`policy_value`), paired
-    over customers. Also at equal cost: each side's uplift ranking sending the same
-    number of coupons (:data:`BUDGETS`), and the Qini curves. ``placebo``: the profile
-    (segment and demographics) shuffled among the customers, the negative control."""
+    holdout. Each side's policy is chosen on the :data:`CHECK_CAMPAIGNS` campaigns before
+    it (each judged with what was learned on the campaigns before it, the values
+    averaged), then learned again on all campaigns before ``start`` and judged on the
+    holdout's audience: the margin per customer (revenue less cost, the coupon taken
+    off), estimated from the random control group (:func:`policy_value`), paired over
+    customers. Also at equal cost: the two uplift rankings sending the same number of
+    coupons (:data:`BUDGETS`; the intervals widened for the number of budgets,
+    Bonferroni), and the Qini curves. ``placebo``: the profile (segment, demographics
+    and CLV) shuffled among the customers, the negative control."""
     from chainsight import compare
 
     if outcome not in frame.columns:
@@ -538,22 +549,30 @@ def campaign_comparison(frame: pd.DataFrame, start, segments: pd.DataFrame | Non
                          f"{start:%Y-%m-%d} (one to learn on, one to choose on) and one from "
                          f"it on to judge; got {len(before)} before and {len(after)} after")
     if placebo:
-        frame, segments = _shuffled_profile(frame, segments, seed)
+        frame, segments, value = _shuffled_profile(frame, segments, value, seed)
     in_ = frame[S.CAMPAIGN_ID].isin
-    learn, check = frame[in_(before.index[:-1])], frame[in_(before.index[-1:])]
+    checks = before.index[max(1, len(before) - CHECK_CAMPAIGNS):]
+    values, weights = [], []
+    for cid in checks:
+        at = list(before.index).index(cid)
+        check = frame[in_([cid])]
+        tuned = _policies(frame[in_(before.index[:at])], check, segments, value, seed)
+        values.append({m: float(policy_value(check, s, outcome).mean())
+                       for m, s in tuned["send"].items()})
+        weights.append(len(check))
+    on_check = {m: float(np.average([v[m] for v in values], weights=weights))
+                for m in values[0]}
     train, test = frame[in_(before.index)], frame[in_(after.index)]
-    tuned = _policies(learn, check, segments, value, seed)
-    on_check = {m: float(policy_value(check, s, outcome).mean())
-                for m, s in tuned["send"].items()}
     chosen = {"blind": max((m for m in CAMPAIGN_BLIND if m in on_check), key=on_check.get),
               "aware": max((m for m in CAMPAIGN_AWARE if m in on_check), key=on_check.get)}
     now = _policies(train, test, segments, value, seed)
     per = {m: policy_value(test, s, outcome) for m, s in now["send"].items()}
     table = pd.DataFrame({
-        "side": ["profile-blind" if m in CAMPAIGN_BLIND else "profile-aware" for m in per],
+        "side": ["either" if m in BLANKET else "profile-blind" if m in CAMPAIGN_BLIND
+                 else "profile-aware" for m in per],
         "coupons_sent": [float(now["send"][m].mean()) for m in per],
         f"{outcome}_per_customer": [float(v.mean()) for v in per.values()],
-        "on_the_campaign_before": [on_check[m] for m in per]}, index=list(per))
+        "on_the_campaigns_before": [on_check[m] for m in per]}, index=list(per))
     unit = "customer in the audience"
     result = compare.paired(per[chosen["blind"]], per[chosen["aware"]],
                             metric=f"{outcome} per customer", unit=unit,
@@ -568,11 +587,11 @@ def campaign_comparison(frame: pd.DataFrame, start, segments: pd.DataFrame | Non
             sides.append(policy_value(test, send, outcome))
         equal_cost[f"{b:.0%} of the audience"] = compare.paired(
             *sides, metric=f"{outcome} per customer", unit=unit, lower_is_better=False,
-            n_boot=n_boot, seed=seed)
+            n_boot=n_boot, seed=seed, level=1 - 0.05 / len(BUDGETS))
     qini = {m: qini_curve(s, test["coupon"], test[outcome]) for m, s in now["scores"].items()}
     return {"policies": table, "chosen": chosen, "value": result, "equal_cost": equal_cost,
             "qini": qini, "qini_coefficient": {m: qini_coefficient(c) for m, c in qini.items()},
-            "holdout": list(after.index), "audience": len(test),
+            "holdout": list(after.index), "checked_on": list(checks), "audience": len(test),
             "coupon_share": float(test["coupon"].mean())}
 
 
@@ -730,8 +749,9 @@ def promotion_comparison(orders: pd.DataFrame, calendar: pd.DataFrame,
         base[i] = panel.iloc[before].mean(axis=0).to_numpy()
     base = pd.DataFrame(base, columns=panel.columns)
     actual = panel.iloc[promo]["all"].to_numpy()
-    up = response["uplift"]
     segs = [s for s in panel.columns if s != "all"]
+    # A segment with no promotion seen before (none bought again then) takes the business's.
+    up = response["uplift"].reindex(segs + ["all"]).fillna(response.loc["all", "uplift"])
     blind = base["all"].to_numpy() * (1 + up["all"])
     aware = sum((base[s].to_numpy() * (1 + up[s]) for s in segs),
                 start=np.zeros(len(promo))) if segs else blind  # no segments: one uplift
@@ -759,15 +779,19 @@ SERVICE_TIERS = {
 }
 
 
-def tier_matrix(profile_customers: pd.DataFrame, response: pd.DataFrame,
+def tier_matrix(profile_customers: pd.DataFrame, response: pd.DataFrame | None,
                 tiers: dict | None = None) -> pd.DataFrame:
     """One row per segment: its customers, CLV per customer and promotion uplift
     (:func:`promotion_response`), whether its value is above the average customer's and
     its uplift above the whole business's, and the tier that places it in
     (:data:`SERVICE_TIERS`, or ``tiers`` in the same form): delivery tier, stock target
-    and returns handling. A segment with no estimated uplift is taken as average."""
+    and returns handling. A segment with no estimated uplift is taken as average; with
+    no ``response`` at all (data without promotions), every segment is, and the tiers
+    follow value alone."""
     tiers = SERVICE_TIERS if tiers is None else tiers
     S.require_columns(profile_customers, "profile", ["segment", "clv"])
+    if response is None:
+        response = pd.DataFrame({"uplift": [np.nan]}, index=["all"])
     if "all" not in response.index:
         raise ValueError("tier_matrix: the response needs the whole business's row 'all' "
                          "(from promotion_response)")

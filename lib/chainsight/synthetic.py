@@ -592,11 +592,10 @@ def _campaigns(rng, rng_extra, chunk: int, orders: pd.DataFrame, n_lines: np.nda
     (so the same customers are couponed whatever the effect's strength). The changes to
     the order lines:
 
-    * extra orders: a customer sent a coupon and still alive on the start day places
-      Poisson(``strength`` x :data:`COUPON_LIFT` x their discount sensitivity x their
-      purchase rate x the window) extra orders on days of the window, each a repeat of
-      one of their own earlier baskets at list price (the lapse process does not count
-      them);
+    * extra orders: a customer sent a coupon places Poisson(``strength`` x
+      :data:`COUPON_LIFT` x their discount sensitivity x their purchase rate x the days
+      of the window they are alive) extra orders on those days, each a repeat of one of
+      their own earlier baskets at list price (the lapse process does not count them);
     * the coupon: the first order a couponed customer places in the window (an extra
       one or their own) has :data:`COUPON_RATE` more taken off its lines' price.
     """
@@ -616,9 +615,12 @@ def _campaigns(rng, rng_extra, chunk: int, orders: pd.DataFrame, n_lines: np.nda
         eligible = signup <= t0 - CAMPAIGN_MIN_TENURE_DAYS
         audience = np.flatnonzero(eligible & (rng.random(n) < CAMPAIGN_AUDIENCE))
         coupon = rng.random(len(audience)) < 0.5
-        alive = alive_until[audience] >= t0
+        # Days of the window the customer is alive (one who lapses does so after their
+        # last purchase).
+        alive_days = np.clip(alive_until[audience] - t0 + 1, 0, CAMPAIGN_DAYS)
+        alive = alive_days > 0
         expected = (strength * COUPON_LIFT * sensitivity[audience] * rate[audience]
-                    * CAMPAIGN_DAYS * alive)
+                    * alive_days)
         extra = np.where(coupon, rng_extra.poisson(expected), 0)
         cid = f"CP{c + 1:02d}"
         tables.append(pd.DataFrame({
@@ -636,7 +638,9 @@ def _campaigns(rng, rng_extra, chunk: int, orders: pd.DataFrame, n_lines: np.nda
         hi = np.searchsorted(key, who.astype(np.int64) * (n_days + 1) + t0)
         src = lo + np.minimum((rng_extra.random(len(who)) * (hi - lo)).astype(int),
                               hi - lo - 1)
-        when = t0 + rng_extra.integers(0, CAMPAIGN_DAYS, len(who))
+        # On a day of the window while the customer is still alive.
+        span = np.minimum(CAMPAIGN_DAYS, alive_until[who] - t0 + 1)
+        when = t0 + (rng_extra.random(len(who)) * span).astype(int)
         stamp = (dates[when]
                  + rng_extra.choice(24, len(who), p=_HOURS).astype("timedelta64[h]")
                  + rng_extra.integers(0, 3600, len(who)).astype("timedelta64[s]"))
