@@ -272,9 +272,28 @@ def test_notebook_07_on_quick(quick_run):
     assert reco["comparison"]["n_units"] == reco["customers"] and reco["cold"] > 0
     assert set(reco["ndcg"]) == set(reco["placebo_ndcg"]) == set(service.RECOMMENDERS)
     assert all(0 <= v <= 1 for v in reco["ndcg"].values())
-    assert set(m["takeaways"]) == {"recommendations"} and "skipped" not in m
+    assert set(m["takeaways"]) == {"recommendations", "recommendations and stock",
+                                   "price sensitivity", "service tiers", "campaigns",
+                                   "negative control", "campaign stock"}
+    assert "skipped" not in m
+    assert m["recommendation_stock"]["moved_lines"] > 0
+    assert m["recommendation_stock"]["comparison"]["unit"] == "SKU"
+    assert set(m["price_sensitivity"]["uplift"]) >= {"all"}
+    assert m["price_sensitivity"]["comparison"]["unit"] == "promotion day"
+    names = {t[0] for t in service.SERVICE_TIERS.values()}
+    assert set(m["service_tiers"]["tiers"].values()) <= names
+    assert {"stock", "delivery"} <= set(m["service_tiers"])
+    camp = m["campaigns"]
+    assert camp["chosen"]["blind"] in service.CAMPAIGN_BLIND
+    assert camp["chosen"]["aware"] in service.CAMPAIGN_AWARE
+    assert camp["comparison"]["unit"] == "customer in the audience"
+    assert set(camp["equal_cost"]) == {f"{b:.0%} of the audience" for b in service.BUDGETS}
+    # The negative control: with the coupon doing nothing, targeting cannot win.
+    assert camp["coupon_response_off"]["verdict"] != "better"
     html = (out / "07_personalised_service.html").read_text()
-    for heading in ("The data and the profile", "Recommendations", "Key takeaways"):
+    for heading in ("The data and the profile", "Recommendations", "Price sensitivity",
+                    "Service tiers", "Coupon campaigns", "Stock for the campaign",
+                    "Key takeaways"):
         assert heading in html, heading
 
 
@@ -282,7 +301,12 @@ def test_notebook_07_on_online_retail(online_retail_run):
     _, metrics = online_retail_run
     m = metrics["07_personalised_service"]["metrics"]
     assert m["recommendations"]["customers"] > 1000
-    assert set(m["takeaways"]) == {"recommendations"}
+    # No promotions, no delivery data, no campaigns: those sections say so; the service
+    # tiers follow value alone and set stock priority.
+    assert set(m["skipped"]) == {"price sensitivity", "delivery tiers", "campaigns"}
+    assert set(m["takeaways"]) == {"recommendations", "recommendations and stock",
+                                   "service tiers"}
+    assert "delivery" not in m["service_tiers"] and "campaigns" not in m
 
 
 def test_notebook_06_on_online_retail(online_retail_run):
@@ -509,6 +533,7 @@ SOLUTIONS = {
     "07_personalised_service": {
         "answer_1 = None": "answer_1 = 2 / 5",
         "answer_2 = None": "answer_2 = 2 / 3",
+        "answer_3 = None": "answer_3 = 60 / 1000 - 45 / 1000",
     },
     "04_logistics": {
         "answer_1 = None": "answer_1 = 2",
