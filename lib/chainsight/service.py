@@ -718,51 +718,104 @@ def promotion_response(orders: pd.DataFrame, calendar: pd.DataFrame,
     return pd.DataFrame(rows).set_index("segment")
 
 
+PROMOTION_WINDOWS = (182, 365, None)  # days of history an uplift is estimated on; None: all
+PROMOTION_CHECK_DAYS = 182  # the promotions before the holdout each side's window is chosen on
+
+
+def _promotion_errors(panel: pd.DataFrame, quiet: np.ndarray, promo: np.ndarray,
+                      uplift: pd.Series, base_days: int, aware: bool) -> np.ndarray:
+    """Units forecast on the promotion days ``promo`` (positions in ``panel``): the units of
+    the ``base_days`` event-free days before each, times one uplift for all (``aware``
+    False) or each segment's times its own (a segment without one takes the business's).
+    Returns the forecasts."""
+    segs = [c for c in panel.columns if c != "all"]
+    up = uplift.reindex(segs + ["all"]).fillna(uplift["all"])
+    base = np.empty((len(promo), panel.shape[1]))
+    for i, day in enumerate(promo):
+        base[i] = panel.iloc[np.flatnonzero(quiet[:day])[-base_days:]].mean(axis=0).to_numpy()
+    base = pd.DataFrame(base, columns=panel.columns)
+    if not aware or not segs:
+        return base["all"].to_numpy() * (1 + up["all"])
+    return sum((base[c].to_numpy() * (1 + up[c]) for c in segs), start=np.zeros(len(promo)))
+
+
 def promotion_comparison(orders: pd.DataFrame, calendar: pd.DataFrame,
                          segments: pd.DataFrame | None, start, end=None, base_days: int = 14,
-                         n_boot: int = 2000, seed: int = 0) -> dict:
-    """Units on the promotion days from ``start`` on (to ``end``, else the last order),
-    forecast from the responses estimated before ``start`` (:func:`promotion_response`):
-    profile-blind, the business's units on the ``base_days`` event-free days before the
-    promotion times one uplift for all; profile-aware, each segment's units on those days
-    times its own uplift, summed. Judged on the units bought again on each promotion day:
-    WAPE, paired over promotion days. Also per segment, the uplift estimated before
-    against the one seen on the holdout promotions."""
+                         n_boot: int = 2000, seed: int = 0, placebo: bool = False) -> dict:
+    """Units bought again on the promotion days from ``start`` on (to ``end``, else the
+    last order), forecast from the units of the ``base_days`` event-free days before each
+    promotion: profile-blind, the business's units times one uplift for all; profile-aware,
+    each segment's units times its own uplift (:func:`promotion_response`), summed.
+
+    The uplifts are estimated on the last 182 or 365 days before, or on all of it
+    (:data:`PROMOTION_WINDOWS`), whichever made the profile-blind forecast of the
+    promotions of the :data:`PROMOTION_CHECK_DAYS` before ``start`` best (learned before
+    those); both sides then use that much history before ``start``, so that they differ
+    in the segments alone. Judged by WAPE, paired over promotions (a promotion's days
+    together). Also per segment, the uplift estimated before against the
+    one seen on the holdout's promotions. ``placebo``: the segments shuffled among the
+    customers."""
     from chainsight import compare
 
     _needs_promotions(calendar, "promotion_comparison")
     start = pd.Timestamp(start)
     end = (pd.Timestamp(end) if end is not None
            else orders[S.TIMESTAMP].max().normalize() + pd.Timedelta(days=1))
-    response = promotion_response(orders, calendar, segments, start)
-    panel = _daily_units(orders, segments, start - pd.Timedelta(days=4 * base_days), end)
-    c = calendar.set_index(S.DATE)[S.EVENT_KIND].reindex(panel.index).fillna("")
-    promo = np.flatnonzero((c == "promotion").to_numpy()
-                           & (panel.index >= start).astype(bool))
-    if len(promo) < 2:
-        raise ValueError(f"promotion_comparison: {len(promo)} promotion day(s) from "
-                         f"{start:%Y-%m-%d}; at least 2 are needed to judge")
-    quiet = (c == "").to_numpy()
-    base = np.empty((len(promo), panel.shape[1]))
-    for i, day in enumerate(promo):
-        before = np.flatnonzero(quiet[:day])[-base_days:]  # event-free days before it
-        base[i] = panel.iloc[before].mean(axis=0).to_numpy()
-    base = pd.DataFrame(base, columns=panel.columns)
-    actual = panel.iloc[promo]["all"].to_numpy()
-    segs = [s for s in panel.columns if s != "all"]
-    # A segment with no promotion seen before (none bought again then) takes the business's.
-    up = response["uplift"].reindex(segs + ["all"]).fillna(response.loc["all", "uplift"])
-    blind = base["all"].to_numpy() * (1 + up["all"])
-    aware = sum((base[s].to_numpy() * (1 + up[s]) for s in segs),
-                start=np.zeros(len(promo))) if segs else blind  # no segments: one uplift
-    result = compare.paired(np.abs(blind - actual), np.abs(aware - actual), weight=actual,
-                            metric="WAPE of units on promotion days", unit="promotion day",
+    if placebo and segments is not None:
+        segments = segments.drop_duplicates(S.CUSTOMER_ID)
+        segments = segments.assign(segment=np.random.default_rng(seed).permutation(
+            segments["segment"].to_numpy()))
+    first = orders[S.TIMESTAMP].min().normalize()
+    panel = _daily_units(orders, segments, first, end)
+    kind = calendar.set_index(S.DATE)[S.EVENT_KIND].reindex(panel.index).fillna("")
+    is_promo, quiet = (kind == "promotion").to_numpy(), (kind == "").to_numpy()
+
+    def promos(lo, hi):
+        return np.flatnonzero(is_promo & (panel.index >= lo) & (panel.index < hi))
+
+    def fitted(cut, window):
+        lo = None if window is None else cut - pd.Timedelta(days=window)
+        return promotion_response(orders, calendar, segments, cut,
+                                  start=lo if lo is None or lo > first else None)
+
+    check = start - pd.Timedelta(days=PROMOTION_CHECK_DAYS)
+    on_check = {"blind": {}, "aware": {}}
+    days = promos(check, start)
+    for window in PROMOTION_WINDOWS:
+        try:
+            up = fitted(check, window)["uplift"]
+        except ValueError:  # too few promotions in that window
+            continue
+        actual = panel["all"].to_numpy()[days]
+        for side in on_check:
+            f = _promotion_errors(panel, quiet, days, up, base_days, side == "aware")
+            on_check[side][window] = float(np.abs(f - actual).sum() / max(actual.sum(), 1e-9))
+    window = min(on_check["blind"], key=on_check["blind"].get) if on_check["blind"] else None
+    chosen = {"blind": window, "aware": window}
+    days = promos(start, end)
+    runs = np.cumsum(np.r_[1, np.diff(days) > 1]) - 1  # which promotion each day is in
+    if len(days) == 0 or runs[-1] < 1:
+        raise ValueError(f"promotion_comparison: {runs[-1] + 1 if len(days) else 0} "
+                         f"promotion(s) from {start:%Y-%m-%d}; at least 2 are needed to judge")
+    actual = panel["all"].to_numpy()[days]
+    forecast, responses = {}, {}
+    for side, window in chosen.items():
+        responses[side] = fitted(start, window)
+        forecast[side] = _promotion_errors(panel, quiet, days, responses[side]["uplift"],
+                                           base_days, side == "aware")
+    err = {side: np.bincount(runs, weights=np.abs(f - actual)) for side, f in forecast.items()}
+    result = compare.paired(err["blind"], err["aware"], weight=np.bincount(runs, weights=actual),
+                            metric="WAPE of units on promotion days", unit="promotion",
                             n_boot=n_boot, seed=seed)
-    seen = panel.iloc[promo][segs + ["all"]].sum(axis=0) / base[segs + ["all"]].sum(axis=0) - 1
-    table = response.assign(seen_on_holdout=seen.reindex(response.index))
-    return {"response": table, "value": result, "days": panel.index[promo],
-            "forecast": pd.DataFrame({"actual": actual, "profile-blind": blind,
-                                      "profile-aware": aware}, index=panel.index[promo])}
+    cols = list(panel.columns)
+    base = np.array([panel.iloc[np.flatnonzero(quiet[:d])[-base_days:]].mean(axis=0).to_numpy()
+                     for d in days])
+    seen = pd.Series(panel.iloc[days].sum(axis=0).to_numpy() / base.sum(axis=0) - 1, index=cols)
+    table = responses["aware"].assign(seen_on_holdout=seen.reindex(
+        responses["aware"].index))
+    return {"response": table, "value": result, "windows": chosen, "on_check": on_check,
+            "days": panel.index[days], "promotions": int(runs[-1] + 1),
+            "forecast": pd.DataFrame({"actual": actual, **forecast}, index=panel.index[days])}
 
 
 # ---------------------------------------------------------------------------
@@ -783,7 +836,7 @@ def tier_matrix(profile_customers: pd.DataFrame, response: pd.DataFrame | None,
                 tiers: dict | None = None) -> pd.DataFrame:
     """One row per segment: its customers, CLV per customer and promotion uplift
     (:func:`promotion_response`), whether its value is above the average customer's and
-    its uplift above the whole business's, and the tier that places it in
+    its uplift's interval above the whole business's uplift, and the tier that places it in
     (:data:`SERVICE_TIERS`, or ``tiers`` in the same form): delivery tier, stock target
     and returns handling. A segment with no estimated uplift is taken as average; with
     no ``response`` at all (data without promotions), every segment is, and the tiers
@@ -800,7 +853,11 @@ def tier_matrix(profile_customers: pd.DataFrame, response: pd.DataFrame | None,
     g["promotion_uplift"] = g.index.astype(str).map(response["uplift"]).fillna(
         response.loc["all", "uplift"]).to_numpy(float)
     g["high_value"] = g["clv_per_customer"] > profile_customers["clv"].mean()
-    g["price_sensitive"] = g["promotion_uplift"] > response.loc["all", "uplift"]
+    # Price-sensitive only where the segment's interval lies above the business's uplift:
+    # a point estimate above it is often noise.
+    lo = g.index.astype(str).map(response["lo"]) if "lo" in response else None
+    g["price_sensitive"] = (np.asarray(lo, dtype=float) > response.loc["all", "uplift"]
+                            if lo is not None else False)
     rows = [tiers[(bool(v), bool(p))] for v, p in zip(g["high_value"], g["price_sensitive"],
                                                       strict=True)]
     g[["tier", "delivery", "stock_target", "returns"]] = pd.DataFrame(rows, index=g.index)
@@ -1002,8 +1059,7 @@ def campaign_stock(orders: pd.DataFrame, products: pd.DataFrame | None, frame: p
     g = train.groupby("coupon")["units"].mean()
     per_coupon = float(g.get(True, 0.0) - g.get(False, 0.0))
     model = uplift_model(train, True, segments, outcome="units", seed=seed)
-    rng = np.random.default_rng(seed)
-    parts = []
+    parts, sizing = [], []
     for cid, day in now.items():
         window = int(frame.loc[frame[S.CAMPAIGN_ID] == cid, S.CAMPAIGN_DAYS].max())
         days = pd.date_range(day, periods=window + after_days)
@@ -1022,11 +1078,18 @@ def campaign_stock(orders: pd.DataFrame, products: pd.DataFrame | None, frame: p
         np.add.at(m, (r[ok], c[ok]), own[S.QUANTITY].to_numpy(float)[ok])
         rows = m.sum(axis=1)
         m = np.where(rows[:, None] > 0, m / np.maximum(rows, 1e-9)[:, None], mix[None, :])
-        aware_extra = np.maximum(pred, 0.0) @ m
+        # Predictions below zero count too (noise either way), the sum per SKU kept >= 0.
+        aware_extra = np.maximum(pred @ m, 0.0)
+        g_now = frame[frame[S.CAMPAIGN_ID] == cid].groupby("coupon")["units"].mean()
+        sizing.append({"campaign": cid, "profile-blind": float(blind_extra.sum()),
+                       "profile-aware": float(aware_extra.sum()),
+                       "seen": float((g_now.get(True, 0.0) - g_now.get(False, 0.0))
+                                     * len(sent))})
         demand = _daily_matrix(orders, items, days)
         builds = {}
         for name, extra in (("pre-build, one uplift for all", blind_extra),
                             ("pre-build by customer", aware_extra)):
+            rng = np.random.default_rng([seed, len(parts)])  # the same draws for both sides
             q = np.zeros(len(items))
             for i in np.flatnonzero(extra > 0):
                 q[i] = inventory.prebuild_quantity(
@@ -1045,5 +1108,9 @@ def campaign_stock(orders: pd.DataFrame, products: pd.DataFrame | None, frame: p
                           replay["pre-build by customer"], "total cost (lost margin + holding)",
                           n_boot, seed, unit="SKU x campaign")
     return {"summary": summary, "value": value, "campaigns": list(now.index),
+            "after_days": after_days,
+            # extra units expected by each side, and seen (couponed less control, times
+            # the customers couponed)
+            "extra_units": pd.DataFrame(sizing).set_index("campaign"),
             "stockouts_avoided": float(summary.loc["no pre-build", "lost_units"]
                                        - summary.loc["pre-build by customer", "lost_units"])}
