@@ -279,7 +279,7 @@ def test_notebook_07_on_quick(quick_run):
     assert m["recommendation_stock"]["moved_lines"] > 0
     assert m["recommendation_stock"]["comparison"]["unit"] == "SKU"
     assert set(m["price_sensitivity"]["uplift"]) >= {"all"}
-    assert m["price_sensitivity"]["comparison"]["unit"] == "promotion day"
+    assert m["price_sensitivity"]["comparison"]["unit"] == "promotion"
     names = {t[0] for t in service.SERVICE_TIERS.values()}
     assert set(m["service_tiers"]["tiers"].values()) <= names
     assert {"stock", "delivery"} <= set(m["service_tiers"])
@@ -303,7 +303,8 @@ def test_notebook_07_on_online_retail(online_retail_run):
     assert m["recommendations"]["customers"] > 1000
     # No promotions, no delivery data, no campaigns: those sections say so; the service
     # tiers follow value alone and set stock priority.
-    assert set(m["skipped"]) == {"price sensitivity", "delivery tiers", "campaigns"}
+    assert set(m["skipped"]) == {"price sensitivity", "delivery tiers", "campaigns",
+                                 "negative control"}
     assert set(m["takeaways"]) == {"recommendations", "recommendations and stock",
                                    "service tiers"}
     assert "delivery" not in m["service_tiers"] and "campaigns" not in m

@@ -84,7 +84,8 @@ PAYLOADS = ("<script>alert(1)</script>", "<img src=x onerror=alert(2)>",
             "'; DROP TABLE orders; --")
 TEXT = {"customers": (S.CITY, S.OCCUPATION), "products": (S.CATEGORY, "family", S.DESCRIPTION,
                                                           S.SUPPLIER),
-        "orders": (S.CHANNEL,), "sites": (S.CITY,), "calendar": (S.EVENT,)}
+        "orders": (S.CHANNEL,), "sites": (S.CITY,), "calendar": (S.EVENT,),
+        "campaigns": (S.CAMPAIGN_ID,)}
 
 
 def _with_payloads(values: pd.Series, shared: dict) -> pd.Series:

@@ -359,3 +359,21 @@ def test_campaign_stock_builds_for_the_campaign(default_campaigns):
         s.loc["no pre-build", "lost_units"] - s.loc["pre-build by customer", "lost_units"])
     with pytest.raises(ValueError, match="needs campaigns before"):
         service.campaign_stock(d.orders, d.products, frame, "2023-01-01", personas)
+
+
+def test_a_users_campaigns_table_is_checked_on_load():
+    """The campaigns table of the data contract: the coupon flag must be true or false,
+    and every customer in an audience must be a known customer."""
+    frame = pd.DataFrame({S.CAMPAIGN_ID: ["C1", "C1"], S.CUSTOMER_ID: ["a", "b"],
+                          S.DATE: ["2024-03-01", "2024-03-01"], S.CAMPAIGN_DAYS: [14, 14],
+                          S.COUPON: [True, "maybe"]})
+    with pytest.raises(S.DataContractError, match="campaigns.*coupon"):
+        S.validate(frame, "campaigns")
+    good = S.validate(frame.assign(coupon=[True, False]), "campaigns")
+    customers = pd.DataFrame({S.CUSTOMER_ID: ["a"]})
+    orders = pd.DataFrame({S.CUSTOMER_ID: ["a"], S.PRODUCT_ID: ["p"]})
+    with pytest.raises(S.DataContractError, match="campaigns.*customer_id.*customers"):
+        S.check_references({"orders": orders, "customers": customers, "campaigns": good})
+    with pytest.raises(S.DataContractError, match="campaigns.*days"):
+        S.validate(frame.drop(columns=S.CAMPAIGN_DAYS).assign(coupon=[True, False]),
+                   "campaigns")
