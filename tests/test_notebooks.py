@@ -297,6 +297,27 @@ def test_notebook_07_on_quick(quick_run):
         assert heading in html, heading
 
 
+def test_notebook_08_sums_up_the_run(quick_run):
+    """The cockpit reads every other notebook of the run (it runs last) and counts each
+    decision the run judged; the index opens with the same table."""
+    from chainsight import report
+
+    out, metrics = quick_run
+    m = metrics["08_summary_cockpit"]["metrics"]["cockpit"]
+    others = {k: v["metrics"] for k, v in metrics.items() if k != "08_summary_cockpit"}
+    table = report.comparisons(others)
+    assert m["notebooks"] == len(others) == 8
+    assert m["decisions"] == int((table["role"] == "decision").sum()) > 10
+    assert m["controls"] == int((table["role"] == "control").sum()) > 0
+    assert sum(m["verdicts"].values()) == m["decisions"]
+    assert set(metrics["08_summary_cockpit"]["metrics"]["takeaways"]) == {"cockpit", "controls"}
+    index = (out / "index.html").read_text()
+    assert f"{m['decisions']} decisions judged" in index
+    assert index.index("Profile-blind against profile-aware") < index.index("<th>duration")
+    page = (out / "08_summary_cockpit.html").read_text()
+    assert "decisions judged" in page and "The controls" in page
+
+
 def test_notebook_07_on_online_retail(online_retail_run):
     _, metrics = online_retail_run
     m = metrics["07_personalised_service"]["metrics"]

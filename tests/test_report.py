@@ -165,3 +165,66 @@ def test_a_skipped_section_loses_its_method_prose_in_the_report():
             report.METRIC_MIME: {report.SKIPPED_KEY: {"x": "no data for x"}}})])])
     html = report.export_html(nb)
     assert "PROSE_OF_X" not in html and "PROSE_OF_Y" in html
+
+
+def _paired(blind, aware, lo, hi, verdict, lower=True):
+    return {"metric": "cost", "unit": "SKU", "n_units": 10, "blind": blind, "aware": aware,
+            "difference": aware - blind, "lo": lo, "hi": hi, "level": 0.95,
+            "lower_is_better": lower, "verdict": verdict, "n_boot": 100}
+
+
+def test_the_cockpit_finds_every_comparison_and_tells_decisions_from_controls():
+    runs = {
+        "03_x": {"holdout_start": "2025-01-01",
+                 "policies": {"total_cost": _paired(100.0, 80.0, -30.0, -10.0, "better")},
+                 "negative_control": {"total_cost": _paired(100.0, 101.0, -2.0, 4.0,
+                                                            "no measurable difference")},
+                 report.TAKEAWAYS_KEY: {"a": ["not a comparison"]}},
+        "04_x": {"tiers": {"against standard for all (strawman)": _paired(
+            5.0, 4.0, -2.0, -0.5, "better")}},
+        "07_x": {"campaigns": {"comparison": _paired(10.0, 12.0, 1.0, 3.0, "better",
+                                                     lower=False),
+                               "placebo": _paired(10.0, 9.0, -2.0, 0.5,
+                                                  "no measurable difference", lower=False)},
+                 "ranking": [_paired(0.2, 0.1, -0.15, -0.05, "worse", lower=False)]},
+    }
+    t = report.comparisons(runs)
+    assert list(t["decision"]) == ["policies › total cost", "negative control › total cost",
+                                   "tiers › against standard for all (strawman)",
+                                   "campaigns › comparison", "campaigns › placebo",
+                                   "ranking › 1"]
+    assert list(t["role"]) == ["decision", "control", "beside", "decision", "control",
+                               "decision"]
+    assert list(t["judged_from"].fillna("")) == ["2025-01-01", "2025-01-01", "", "", "", ""]
+    g = report.profile_gain(t).set_index("decision")
+    # Lower cost and higher margin both read as a gain; the interval turns with the sign.
+    assert g.loc["policies › total cost", "gain"] == pytest.approx(0.2)
+    assert g.loc["policies › total cost", ["gain_lo", "gain_hi"]].tolist() == pytest.approx(
+        [0.1, 0.3])
+    assert g.loc["campaigns › comparison", "gain"] == pytest.approx(0.2)
+    assert g.loc["ranking › 1", "gain"] == pytest.approx(-0.5)
+    index = report.render_index(report.ParamSet("p", {}), [
+        report.NotebookResult(k, "ok", 1.0, {}, v) for k, v in runs.items()], "now")
+    assert "3 decisions judged: the profile did better in 2, worse in 1" in index
+    assert index.index("Profile-blind against profile-aware") < index.index("<th>duration")
+    assert report.comparisons({}).empty and report.cockpit_table({}) == ""
+
+
+def test_a_notebook_that_sums_up_the_run_runs_last_and_is_given_the_folder(tmp_path):
+    nbs = tmp_path / "notebooks"
+    nbs.mkdir()
+    _notebook(nbs / "00_sum.ipynb", "from chainsight import report\n"
+              "from chainsight.report import record\n"
+              "from pathlib import Path\n"
+              "record('seen', sorted(report.read_run(Path(report_dir), ('00_sum',))))",
+              params="report_dir = ''\n")
+    _notebook(nbs / "01_a.ipynb", "from chainsight.report import record\nrecord('x', x)")
+    params = tmp_path / "p.yaml"
+    params.write_text("name: fixture\nparameters:\n  x: 1\n")
+    out = tmp_path / "out"
+    assert cli.main(["report", "--params", str(params), "--notebooks-dir", str(nbs),
+                     "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())["notebooks"]
+    assert list(metrics) == ["01_a", "00_sum"]
+    assert metrics["00_sum"]["metrics"]["seen"] == ["01_a"]
+    assert metrics["00_sum"]["parameters"]["report_dir"] == str(out.resolve())

@@ -24,9 +24,13 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import nbformat
 import yaml
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 METRIC_MIME = "application/vnd.chainsight.metrics+json"
 LEDGER_KEY = "data_ledger"
@@ -147,6 +151,102 @@ def read_metrics(nb) -> dict:
                 payload = data[METRIC_MIME]
                 out.update(json.loads(payload) if isinstance(payload, str) else payload)
     return out
+
+
+# ---------------------------------------------------------------------------
+# The run's comparisons, for the cockpit (notebook 08) and the index
+# ---------------------------------------------------------------------------
+_PAIRED_KEYS = {"metric", "unit", "blind", "aware", "difference", "lo", "hi", "verdict",
+                "lower_is_better"}
+# A recorded comparison whose name or measure holds one of these words checks the method
+# (a placebo, an effect switched off) rather than making a decision ...
+CONTROL_WORDS = ("placebo", "control", "effects off", "response off")
+# ... or sets the profile beside something other than the strongest blind baseline (a
+# strawman, a gain both sides get without segments).
+BESIDE_WORDS = ("strawman", "without segments")
+HOLDOUT_KEY = "holdout_start"
+REPORT_DIR_PARAM = "report_dir"  # the run's folder, given to the notebook that sums it up
+COMPARISON_COLUMNS = ["notebook", "decision", "role", "metric", "unit", "n_units", "blind",
+                      "aware", "difference", "lo", "hi", "level", "verdict",
+                      "lower_is_better", "judged_from"]
+
+
+def comparisons(runs: dict[str, dict]) -> pd.DataFrame:
+    """Every profile-blind against profile-aware comparison recorded in a run: one row per
+    :meth:`chainsight.compare.Paired.as_dict` found anywhere in a notebook's metrics
+    (``runs``: notebook name -> its metrics), named by where it was recorded (``campaigns
+    › placebo``), with its role (``decision``; ``control`` for a placebo or an effect
+    switched off, :data:`CONTROL_WORDS`; ``beside`` for a strawman or a gain without
+    segments, :data:`BESIDE_WORDS`) and the day the notebook's holdout starts, when it
+    recorded one (:data:`HOLDOUT_KEY`)."""
+    import pandas as pd
+
+    rows = []
+
+    def walk(notebook: str, path: list[str], value, judged) -> None:
+        if isinstance(value, dict) and _PAIRED_KEYS <= set(value):
+            name = " › ".join(path).replace("_", " ")
+            words = f"{name} {value.get('metric', '')}".lower()
+            role = ("beside" if any(w in words for w in BESIDE_WORDS)
+                    else "control" if any(w in words for w in CONTROL_WORDS) else "decision")
+            rows.append({"notebook": notebook, "decision": name, "role": role,
+                         "judged_from": judged,
+                         **{k: value.get(k) for k in COMPARISON_COLUMNS
+                            if k in value}})
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(notebook, [*path, str(k)], v, judged)
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(notebook, [*path, str(i + 1)], v, judged)
+
+    for notebook, metrics in runs.items():
+        judged = metrics.get(HOLDOUT_KEY)
+        for key, value in metrics.items():
+            if key not in (LEDGER_KEY, "versions", TAKEAWAYS_KEY, SKIPPED_KEY, HOLDOUT_KEY):
+                walk(notebook, [key], value, judged)
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+def profile_gain(table: pd.DataFrame) -> pd.DataFrame:
+    """The comparisons as the profile's relative gain over the blind side (positive: the
+    profile did better, whichever way the measure points), with the interval likewise;
+    none where the blind side is zero."""
+    import numpy as np
+
+    t = table.copy()
+    sign = np.where(t["lower_is_better"].astype(bool), -1.0, 1.0)
+    base = t["blind"].abs().astype(float).where(t["blind"].astype(float) != 0)
+    lo, hi = t["lo"].astype(float) * sign / base, t["hi"].astype(float) * sign / base
+    t["gain"] = t["difference"].astype(float) * sign / base
+    t["gain_lo"], t["gain_hi"] = np.minimum(lo, hi), np.maximum(lo, hi)
+    return t
+
+
+def run_status(executed) -> dict:
+    """Status and duration of an executed notebook, from papermill's record in it."""
+    meta = executed.metadata.get("papermill", {})
+    failed = bool(meta.get("exception"))
+    return {"status": "failed" if failed else "ok", "seconds": meta.get("duration")}
+
+
+def read_run(folder: Path, exclude: tuple[str, ...] = ()) -> dict[str, dict]:
+    """The executed notebooks of a report folder (``NN_name.ipynb``, in order), each as
+    ``{"status", "seconds", "metrics"}``; ``exclude``: notebook names to leave out (the
+    one reading)."""
+    out = {}
+    for path in sorted(Path(folder).glob("[0-9][0-9]_*.ipynb")):
+        if path.stem in exclude:
+            continue
+        nb = nbformat.read(path, as_version=4)
+        out[path.stem] = {**run_status(nb), "metrics": read_metrics(nb)}
+    return out
+
+
+def latest_run(root: Path) -> Path | None:
+    """The report folder under ``root`` (``reports/``) written last, or None."""
+    runs = [p.parent for p in Path(root).glob("*/[0-9][0-9]_*.ipynb")]
+    return max(runs, key=lambda p: p.stat().st_mtime) if runs else None
 
 
 # ---------------------------------------------------------------------------
@@ -309,9 +409,16 @@ def run_reports(params: ParamSet, notebooks_dir: Path, out_dir: Path,
     """Run the selected notebooks into ``out_dir`` and write its index.
 
     ``out_dir`` holds exactly one run: an earlier run's pages are removed first, so
-    nothing from it is left looking current (:func:`clear_report_dir`).
+    nothing from it is left looking current (:func:`clear_report_dir`). A notebook that
+    declares the parameter ``report_dir`` (the cockpit) sums up the run: it is given
+    ``out_dir`` and runs after the others.
     """
+    import papermill as pm
+
     paths = find_notebooks(notebooks_dir, select or params.notebooks)
+    summing = [p for p in paths if REPORT_DIR_PARAM in pm.inspect_notebook(str(p))]
+    paths = [p for p in paths if p not in summing] + summing
+    parameters = {**params.parameters, REPORT_DIR_PARAM: str(Path(out_dir).resolve())}
     clear_report_dir(out_dir)
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     total = len(paths)
@@ -323,18 +430,19 @@ def run_reports(params: ParamSet, notebooks_dir: Path, out_dir: Path,
         progress(msg + (f"  ({r.error.splitlines()[0][:200]})" if r.error else ""))
 
     with _thread_cap(jobs if total > 1 else 1):
-        if jobs > 1 and total > 1:
+        first = [p for p in paths if p not in summing]
+        if jobs > 1 and len(first) > 1:
             with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = [pool.submit(execute_one, p, params.parameters, out_dir)
-                           for p in paths]
+                futures = [pool.submit(execute_one, p, parameters, out_dir) for p in first]
                 for i, f in enumerate(futures, start=1):
                     results.append(f.result())
                     report(i, results[-1])
-        else:
-            for i, p in enumerate(paths, start=1):
-                progress(f"[{i}/{total}] {p.stem}: running ...")
-                results.append(execute_one(p, params.parameters, out_dir))
-                report(i, results[-1])
+        for i, p in enumerate(paths, start=1):
+            if i <= len(results):
+                continue
+            progress(f"[{i}/{total}] {p.stem}: running ...")
+            results.append(execute_one(p, parameters, out_dir))
+            report(i, results[-1])
     (out_dir / "metrics.json").write_text(json.dumps(
         {"parameter_set": params.name, "started": started,
          "notebooks": {r.notebook: asdict(r) for r in results}}, indent=2))
@@ -356,7 +464,37 @@ text-align:left;vertical-align:top} th{background:#f4f4f4}
 .card{border:1px solid #ddd;border-radius:6px;padding:.5em 1em;margin:1em 0}
 pre{white-space:pre-wrap;background:#fff4f4;padding:.5em}
 .skipped{color:#666}
+.better{color:#1a7f37;font-weight:bold} .worse{color:#c62828;font-weight:bold}
+.wide{overflow-x:auto;max-width:100%}
 """
+
+
+def cockpit_table(runs: dict[str, dict]) -> str:
+    """The cockpit's headline as HTML: every decision the run judged, profile-blind
+    against profile-aware, with the difference, its interval and the verdict; '' when the
+    run recorded none."""
+    table = comparisons(runs)
+    table = table[table["role"] == "decision"]
+    if table.empty:
+        return ""
+    rows = []
+    for r in table.itertuples():
+        verdict = {"better": "better", "worse": "worse"}.get(r.verdict, "")
+        rows.append(
+            f"<tr><td>{html.escape(r.notebook)}</td><td>{html.escape(r.decision)}</td>"
+            f"<td>{html.escape(r.metric)}</td><td>{_fmt(r.blind)}</td><td>{_fmt(r.aware)}</td>"
+            f"<td>{_fmt(r.difference)} ({_fmt(r.lo)} to {_fmt(r.hi)})</td>"
+            f"<td class='{verdict}'>{html.escape(r.verdict)}</td>"
+            f"<td>{html.escape(str(r.n_units))} {html.escape(r.unit)}</td></tr>")
+    counts = table["verdict"].value_counts()
+    head = ("<tr><th>notebook</th><th>decision</th><th>measure</th><th>profile-blind</th>"
+            "<th>profile-aware</th><th>difference (interval)</th><th>verdict</th>"
+            "<th>judged over</th></tr>")
+    return (f"<h2>Profile-blind against profile-aware</h2><p>{len(table)} decisions judged: "
+            f"the profile did better in {counts.get('better', 0)}, worse in "
+            f"{counts.get('worse', 0)}, and made no measurable difference in "
+            f"{counts.get('no measurable difference', 0)}.</p>"
+            f"<div class='wide'><table>{head}{''.join(rows)}</table></div>")
 
 
 def _fmt(v) -> str:
@@ -423,7 +561,9 @@ def render_index(params: ParamSet, results: list[NotebookResult], started: str) 
             f"{html.escape(params.name)}</title><style>{_CSS}</style></head><body>"
             f"<h1>Chainsight reports</h1><p class='sub'>Parameter set "
             f"<b>{html.escape(params.name)}</b> · started {started} · {summary}</p>"
-            f"<p>{html.escape(params.description)}</p>{overview}{''.join(cards)}</body></html>")
+            f"<p>{html.escape(params.description)}</p>"
+            f"{cockpit_table({r.notebook: r.metrics for r in results})}"
+            f"{overview}{''.join(cards)}</body></html>")
 
 
 def _readable(v) -> str:
