@@ -3,6 +3,8 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
+# JupyterLab refuses to start as root unless told to (Docker, training-room machines).
+LAB_FLAGS := $(if $(filter 0,$(shell id -u)),--allow-root,)
 STAMP  := $(VENV)/.installed
 PARAMS ?= reports/params/default.yaml
 SIZE   ?= default
@@ -25,8 +27,8 @@ $(STAMP): pyproject.toml constraints.txt
 data: env ## generate the synthetic retailer (SIZE=small|default|large, SEED=42)
 	$(BIN)/chainsight data --size $(SIZE) --seed $(SEED)
 
-lab: env ## open the notebooks in JupyterLab
-	$(BIN)/jupyter lab notebooks/
+lab: env ## open the notebooks in JupyterLab (as root too, e.g. in Docker or a training room)
+	$(BIN)/jupyter lab notebooks/ $(LAB_FLAGS)
 
 reports: env ## run the notebooks into HTML reports (PARAMS=reports/params/<set>.yaml)
 	$(BIN)/chainsight report --params $(PARAMS)

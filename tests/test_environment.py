@@ -52,3 +52,13 @@ def test_ruff_is_clean():
     out = subprocess.run([sys.executable, "-m", "ruff", "check", "lib", "tests", "benchmarks",
                           "notebooks"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_make_lab_starts_as_root_too():
+    """JupyterLab exits as root without --allow-root; `make lab` passes it then only."""
+    import os
+
+    out = subprocess.run(["make", "-n", "-W", ".venv/.installed", "lab"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    line = next(row for row in out.splitlines() if "jupyter lab" in row)
+    assert ("--allow-root" in line) == (os.geteuid() == 0), line

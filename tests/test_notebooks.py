@@ -557,6 +557,10 @@ SOLUTIONS = {
         "answer_2 = None": "answer_2 = 2 / 3",
         "answer_3 = None": "answer_3 = 60 / 1000 - 45 / 1000",
     },
+    "08_summary_cockpit": {
+        "answer_1 = None": "answer_1 = int((decisions['verdict'] == 'better').sum())",
+        "answer_2 = None": "answer_2 = 'no measurable difference'",
+    },
     "04_logistics": {
         "answer_1 = None": "answer_1 = 2",
         "answer_2 = None": "nn = net['networks'].set_index('network')['total_cost']\n"

@@ -177,7 +177,9 @@ def _as_vector(values, name: str) -> np.ndarray:
     return arr
 
 
-def _verdict(lo: float, hi: float, lower_is_better: bool) -> str:
+def verdict(lo: float, hi: float, lower_is_better: bool) -> str:
+    """The verdict an interval of ``aware - blind`` gives: no measurable difference if it
+    holds 0, else better or worse by its side of 0 and the measure's direction."""
     if lo <= 0 <= hi:
         return "no measurable difference"
     improved = hi < 0 if lower_is_better else lo > 0
@@ -297,7 +299,7 @@ def paired(blind, aware, weight=None, *, metric: str, unit: str, lower_is_better
         metric=metric, unit=unit, n_units=n, blind=blind_stat, aware=aware_stat,
         difference=aware_stat - blind_stat, lo=lo, hi=hi, level=float(level),
         lower_is_better=bool(lower_is_better),
-        verdict=_verdict(lo, hi, bool(lower_is_better)), n_boot=n_boot,
+        verdict=verdict(lo, hi, bool(lower_is_better)), n_boot=n_boot,
     )
 
 
@@ -337,7 +339,7 @@ def paired_statistic(n_units: int, statistic: Callable[[np.ndarray], tuple[float
         metric=metric, unit=unit, n_units=n, blind=blind_stat, aware=aware_stat,
         difference=aware_stat - blind_stat, lo=lo, hi=hi, level=float(level),
         lower_is_better=bool(lower_is_better),
-        verdict=_verdict(lo, hi, bool(lower_is_better)), n_boot=int(n_boot),
+        verdict=verdict(lo, hi, bool(lower_is_better)), n_boot=int(n_boot),
     )
 
 
