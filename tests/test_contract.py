@@ -669,3 +669,25 @@ def test_cancellations_are_matched_with_epoch_times(tmp_path):
     spec.write_text(spec.read_text().replace("timestamp: Order date", "timestamp: When"))
     ds = datasets.load_mapped(spec)
     assert list(ds.orders[S.ORDER_ID]) == ["1002"]
+
+
+def test_sql_aggregates_are_the_same_bits_on_every_run(monkeypatch):
+    """Floating sums on several DuckDB threads change in their last bits from run to run
+    (a tie in a ranking then breaks another way); the default single thread does not."""
+    import numpy as np
+
+    from chainsight import sql
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"cid": rng.integers(0, 2000, 1_000_000),
+                          "v": rng.gamma(2.0, 50.0, 1_000_000)})
+    q = "SELECT cid, avg(v) AS m, stddev_samp(v) AS s FROM f GROUP BY cid ORDER BY cid"
+    monkeypatch.delenv("CHAINSIGHT_SQL_THREADS", raising=False)
+    first = sql.query(q, f=frame)
+    for _ in range(3):
+        again = sql.query(q, f=frame)
+        assert (again["m"].to_numpy() == first["m"].to_numpy()).all()
+        assert (again["s"].to_numpy() == first["s"].to_numpy()).all()
+    monkeypatch.setenv("CHAINSIGHT_SQL_THREADS", "two")
+    with pytest.raises(ValueError, match="CHAINSIGHT_SQL_THREADS must be a whole number"):
+        sql.query(q, f=frame)
