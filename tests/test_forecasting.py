@@ -177,8 +177,8 @@ def test_share_window_is_tuned_on_the_training_weeks():
 # seed, 20,000 customers and 64 forecast weeks leave intervals of about +-1 WAPE point,
 # so the units of three seeds are pooled. At the documented strength the profile's gain
 # over the placebo is within noise (benchmarks/bench_controls.py reports it over five
-# seeds); the positive control therefore doses the acquisition shift at three times its
-# strength, where the truth leaves no doubt.
+# seeds); its positive control, the acquisition shift at three times its strength, does not
+# hold (README) and is measured there too: `python benchmarks/bench_controls.py --runs 5`.
 CONTROL_SEEDS = (42, 43, 44)
 ALL_OFF = synthetic.EFFECTS_OFF
 SPLIT_KEYS = [("split", *lv) for lv in realism.CONTROL_LEVELS]
@@ -187,31 +187,14 @@ PLACEBO_KEYS = [("placebo", *lv) for lv in realism.CONTROL_LEVELS[1:]]
 
 @pytest.fixture(scope="module")
 def controls():
-    out = {}
-    for name, effects in (("off", ALL_OFF), ("x3", {"acquisition_shift": 3})):
-        runs = [realism.forecast_control_units(20_000, seed, effects) for seed in CONTROL_SEEDS]
-        out[name] = {k: forecasting.wape_difference(pd.concat([r[k] for r in runs]))
-                     for k in runs[0]}
-    return out
+    runs = [realism.forecast_control_units(20_000, seed, ALL_OFF) for seed in CONTROL_SEEDS]
+    return {"off": {k: forecasting.wape_difference(pd.concat([r[k] for r in runs]))
+                    for k in runs[0]}}
 
 
 @pytest.mark.parametrize("key", SPLIT_KEYS + PLACEBO_KEYS, ids=str)
 def test_negative_control_profile_does_not_win_without_the_effects(controls, key):
     assert controls["off"][key].verdict != "better", controls["off"][key].sentence()
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    "With complete weeks only, the acquisition shift at 3x gives the profile no measurable "
-    "category-level gain over random groups (seeds 42-44: WAPE 12.2% against 12.3%, -0.1 "
-    "points, 95% interval -1.3 to +1.2); it passed only while the data's partial last week "
-    "was scored. Strict: a pass fails the run, so a fix is noticed."))
-@pytest.mark.parametrize("key", PLACEBO_KEYS, ids=str)
-def test_positive_control_profile_beats_random_groups_when_the_mix_moves(controls, key):
-    """With the acquisition shift at three times its strength, the profile-aware category
-    forecast should beat the same forecast over random groups, all weeks and festival
-    weeks; with every effect off it does not (above)."""
-    assert controls["x3"][key].verdict == "better", controls["x3"][key].sentence()
-    assert controls["x3"][key].difference < controls["off"][key].difference
 
 
 def test_daily_panels_run_through_the_same_backtest():
