@@ -152,7 +152,7 @@ def test_the_index_marks_notebooks_that_skipped_sections():
     index = report.render_index(report.ParamSet("p", {}), [noted], "now")
     assert "aware: 0.5918; &lt;b&gt;: 31,300" in index and "0.59181" not in index
     assert "12,345,679" in index and "Beijing, Wuhan" in index and "{" not in index.split(
-        "<h3>Key metrics</h3>")[1]
+        "Key metrics: 07_x")[1]
 
 
 def test_a_skipped_section_loses_its_method_prose_in_the_report():
@@ -207,6 +207,16 @@ def test_the_cockpit_finds_every_comparison_and_tells_decisions_from_controls():
         report.NotebookResult(k, "ok", 1.0, {}, v) for k, v in runs.items()], "now")
     assert "3 decisions judged: the profile did better in 2, worse in 1" in index
     assert index.index("Profile-blind against profile-aware") < index.index("<th>duration")
+    # Each measure in its own terms: money with the run's currency, shares in % and points.
+    runs["03_x"][report.CURRENCY_KEY] = "CNY"
+    runs["07_x"]["ranking"][0]["metric"] = "share of revenue reached"
+    shown = report.readable(report.comparisons(runs), report.run_currency(runs))
+    first, last = shown.iloc[0], shown.iloc[-1]
+    assert (first["profile-blind"], first["profile-aware"]) == ("100.00 CNY", "80.00 CNY")
+    assert first["difference (interval)"] == "-20.00 CNY (95% -30.00 to -10.00)"
+    assert first["judged over"] == "10 SKUs" and first["notebook"] == "03"
+    assert (last["profile-blind"], last["profile-aware"]) == ("20.0%", "10.0%")
+    assert last["difference (interval)"] == "-10.0 points (95% -15.0 to -5.0)"
     assert report.comparisons({}).empty and report.cockpit_table({}) == ""
 
 
@@ -228,3 +238,42 @@ def test_a_notebook_that_sums_up_the_run_runs_last_and_is_given_the_folder(tmp_p
     assert list(metrics) == ["01_a", "00_sum"]
     assert metrics["00_sum"]["metrics"]["seen"] == ["01_a"]
     assert metrics["00_sum"]["parameters"]["report_dir"] == str(out.resolve())
+
+
+def test_measures_read_in_their_own_terms():
+    assert [report.measure_kind(m) for m in (
+        "WAPE at category", "Fill rate", "holdout cost per order", "CLV kept per key customer",
+        "holdout mean delivery days", "road km per day", "NDCG@10",
+        "mean squared error of purchase days per customer")] == [
+        "share", "share", "money", "money", "days", "km", "number", "number"]
+    assert [report.plural(u, n) for u, n in (
+        ("customer", 1765), ("origin x week", 32), ("city", 44), ("day", 5),
+        ("customer in the audience", 7), ("SKU", 1))] == [
+        "1,765 customers", "32 origin x weeks", "44 cities", "5 days",
+        "7 customers in the audience", "1 SKU"]
+
+
+def test_report_pages_are_self_contained_with_formulas_as_mathml():
+    nb = new_notebook(cells=[new_markdown_cell(
+        "Cost $\\sum_i c_i x_i$ per day, and\n\n$$\\min_x \\; f(x)$$\n\nbut 5 $ is text.")])
+    page = report.export_html(nb)
+    assert "<math" in page and 'display="block"' in page and "<msub>" in page
+    assert "$\\sum" not in page and "5 $ is text" in page
+    assert "cdnjs" not in page and "require.js" not in page and "<script src" not in page
+    with pytest.raises(ValueError, match="cannot be drawn as MathML"):
+        report.markdown_math_to_mathml("$\\frac{1}{$")
+
+
+def test_a_chart_says_what_it_shows_in_its_alt_text():
+    import matplotlib.pyplot as plt
+
+    from chainsight import plots
+
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [3, 4])
+    ax.set(title="Orders per week", xlabel="week", ylabel="orders")
+    assert plots.describe(fig) == "Chart: Orders per week (x: week; y: orders)"
+    plt.close(fig)
+    fig, _ = plt.subplots()
+    assert plots.describe(fig) == "Chart without a title"
+    plt.close(fig)

@@ -1,6 +1,7 @@
 """The ``chainsight`` command.
 
     chainsight report --params reports/params/quick.yaml [--notebooks 00,01] [--out DIR]
+        [--solutions]
     chainsight data [--size default] [--seed 42] [--effect acquisition_shift=0 ...]
     chainsight check --mapping data/user/my_orders.yaml
 """
@@ -21,11 +22,12 @@ def _report(args) -> int:
 
     params = report.load_params(args.params)
     root = datasets.PROJECT_ROOT
-    out = Path(args.out) if args.out else root / "reports" / params.name
+    out = Path(args.out) if args.out else root / "reports" / (
+        params.name + ("-solutions" if args.solutions else ""))
     select = tuple(n.strip().zfill(2) for n in args.notebooks.split(",")) if args.notebooks \
         else None
     results = report.run_reports(params, Path(args.notebooks_dir or root / "notebooks"), out,
-                                 select=select, jobs=args.jobs)
+                                 select=select, jobs=args.jobs, solutions=args.solutions)
     failed = [r.notebook for r in results if r.status != "ok"]
     print(f"Index: {out / 'index.html'}")
     if failed:
@@ -92,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--notebooks", help="comma-separated notebook numbers, e.g. 00,01")
     p.add_argument("--out", help="output folder (default reports/<parameter set name>)")
     p.add_argument("--jobs", type=int, default=1, help="notebooks run in parallel (default 1)")
+    p.add_argument("--solutions", action="store_true",
+                   help="a facilitator's copy: exercises filled with their worked solutions "
+                        "and kept in the pages (default out: reports/<set>-solutions)")
     p.add_argument("--notebooks-dir", help=argparse.SUPPRESS)
     p.set_defaults(func=_report)
     p = sub.add_parser("data", help="generate the synthetic retailer into data/generated/")

@@ -59,6 +59,44 @@ def use_style() -> None:
     sns.set_theme(style="whitegrid", context="notebook", palette="deep")
     plt.rcParams.update({"figure.figsize": (9, 4.5), "figure.dpi": 100,
                          "axes.titleweight": "bold", "savefig.bbox": "tight"})
+    _describe_figures()
+
+
+def describe(fig: plt.Figure) -> str:
+    """A chart in words, for its alt text: its title and each panel's title and axes."""
+    parts = [fig._suptitle.get_text()] if fig._suptitle is not None else []
+    for ax in fig.get_axes():
+        if not ax.get_visible() or not (ax.has_data() or ax.get_title()):
+            continue
+        axes = [f"{k}: {t}" for k, t in (("x", ax.get_xlabel()), ("y", ax.get_ylabel())) if t]
+        parts.append(" ".join(filter(None, [ax.get_title(), f"({'; '.join(axes)})"
+                                            if axes else ""])))
+    text = ". ".join(p.strip() for p in parts if p.strip())
+    return "Chart: " + text if text else "Chart without a title"
+
+
+def _describe_figures() -> None:
+    """In a kernel, give each chart's PNG its :func:`describe` as alt text (the report
+    page writes it into the image's ``alt``)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    plt.close(plt.figure())  # loads the kernel's chart backend, which registers its PNG
+    png = shell.display_formatter.formatters["image/png"]
+    drawn = png.lookup_by_type(plt.Figure) if plt.Figure in png else None
+    if drawn is None or getattr(drawn, "describes", False):
+        return
+
+    def with_alt(fig):
+        data = drawn(fig)
+        return None if data is None else (data, {"alt": describe(fig)})
+
+    with_alt.describes = True
+    png.for_type(plt.Figure, with_alt)
 
 
 def orders_over_time(daily: pd.DataFrame, calendar: pd.DataFrame | None = None,

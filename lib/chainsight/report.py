@@ -17,6 +17,7 @@ import json
 import math
 import os
 import platform
+import re
 import time
 import traceback
 from collections.abc import Callable
@@ -165,6 +166,7 @@ CONTROL_WORDS = ("placebo", "control", "effects off", "response off")
 # strawman, a gain both sides get without segments).
 BESIDE_WORDS = ("strawman", "without segments")
 HOLDOUT_KEY = "holdout_start"
+CURRENCY_KEY = "currency"  # the data's currency, which each notebook records
 REPORT_DIR_PARAM = "report_dir"  # the run's folder, given to the notebook that sums it up
 COMPARISON_COLUMNS = ["notebook", "decision", "role", "metric", "unit", "n_units", "blind",
                       "aware", "difference", "lo", "hi", "level", "verdict",
@@ -203,9 +205,84 @@ def comparisons(runs: dict[str, dict]) -> pd.DataFrame:
     for notebook, metrics in runs.items():
         judged = metrics.get(HOLDOUT_KEY)
         for key, value in metrics.items():
-            if key not in (LEDGER_KEY, "versions", TAKEAWAYS_KEY, SKIPPED_KEY, HOLDOUT_KEY):
+            if key not in (LEDGER_KEY, "versions", TAKEAWAYS_KEY, SKIPPED_KEY, HOLDOUT_KEY,
+                           CURRENCY_KEY):
                 walk(notebook, [key], value, judged)
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+
+
+# How a measure reads, from the words of its name: a share (in %, its difference in
+# points), money (with the currency), days or km; anything else is a plain number.
+_SHARE_WORDS = ("wape", "rate", "share", "on time", "next day", "within the window")
+_MONEY_WORDS = ("cost", "margin", "value", "clv", "revenue")
+
+
+def measure_kind(metric: str) -> str:
+    """'share', 'money', 'days', 'km' or 'number', for :func:`readable`."""
+    m = str(metric).lower()
+    if any(w in m for w in _SHARE_WORDS):
+        return "share"
+    if any(w in m for w in _MONEY_WORDS):
+        return "money"
+    return "days" if "days" in m and "purchase days" not in m else (
+        "km" if "km" in m else "number")
+
+
+def _number(v: float, signed: bool = False) -> str:
+    sign = "+" if signed else ""
+    if abs(v) >= 1000:
+        return f"{v:{sign},.0f}"
+    return f"{v:{sign},.2f}" if abs(v) >= 1 else f"{v:{sign}.3g}"
+
+
+def plural(unit: str, n: int) -> str:
+    """``1,765 customers``, ``32 origin x weeks``, ``7 customers in the audience``."""
+    head, sep, tail = str(unit).partition(" in ")
+    word = head.rsplit(" ", 1)
+    last = word[-1]
+    if n != 1 and last and not last.endswith("s"):
+        last = last[:-1] + "ies" if last.endswith("y") and last[-2:-1] not in "aeiou" else (
+            last + "s")
+    return f"{n:,} " + " ".join([*word[:-1], last]) + sep + tail
+
+
+def readable(table: pd.DataFrame, currency: str = "") -> pd.DataFrame:
+    """Comparisons from :func:`comparisons` as a planner reads them: both sides and the
+    difference with its interval in the measure's own terms (:func:`measure_kind`: 82.0%
+    and points, money with ``currency`` and thousands separators), the verdict, and what
+    the pairing was over."""
+    import numpy as np
+    import pandas as pd
+
+    rows = []
+    for r in table.itertuples():
+        kind = measure_kind(r.metric)
+        vals = [float(x) if x is not None else np.nan
+                for x in (r.blind, r.aware, r.difference, r.lo, r.hi)]
+        if kind == "share":
+            side = [f"{v:.1%}" for v in vals[:2]]
+            diff = [f"{100 * v:+.1f}" for v in vals[2:]]
+            unit = " points"
+        else:
+            after = {"money": f" {currency}" if currency else "", "days": " days",
+                     "km": " km"}.get(kind, "")
+            side = [_number(v) + after for v in vals[:2]]
+            diff = [_number(v, signed=True) for v in vals[2:]]
+            unit = after
+        level = f"{float(r.level):.0%} " if r.level is not None and r.level == r.level else ""
+        rows.append({"notebook": str(r.notebook)[:2], "decision": r.decision,
+                     "measure": r.metric, "profile-blind": side[0], "profile-aware": side[1],
+                     "difference (interval)": f"{diff[0]}{unit} ({level}{diff[1]} to {diff[2]})",
+                     "verdict": r.verdict, "judged over": plural(r.unit, int(r.n_units)),
+                     "holdout from": r.judged_from or ""})
+    return pd.DataFrame(rows, columns=["notebook", "decision", "measure", "profile-blind",
+                                       "profile-aware", "difference (interval)", "verdict",
+                                       "judged over", "holdout from"])
+
+
+def run_currency(runs: dict[str, dict]) -> str:
+    """The currency the run's notebooks recorded ('' when none did)."""
+    return next((m[CURRENCY_KEY] for m in runs.values() if m.get(CURRENCY_KEY)), "")
 
 
 def profile_gain(table: pd.DataFrame) -> pd.DataFrame:
@@ -302,9 +379,16 @@ class NotebookResult:
     html: str = ""
 
 
-def execute_one(path: Path, parameters: dict, out_dir: Path) -> NotebookResult:
-    """Execute one notebook and export it to HTML without code; never raises."""
+def execute_one(path: Path, parameters: dict, out_dir: Path, solutions: bool = False
+                ) -> NotebookResult:
+    """Execute one notebook and export it to HTML without code; never raises. With
+    ``solutions``, the exercises are filled with their worked solutions
+    (:func:`chainsight.exercises.with_solutions`) and kept in the page."""
+    import tempfile
+
     import papermill as pm
+
+    from chainsight import exercises
 
     path = Path(path)
     stem = path.stem
@@ -313,8 +397,15 @@ def execute_one(path: Path, parameters: dict, out_dir: Path) -> NotebookResult:
     passed = {k: v for k, v in parameters.items() if k in declared}
     t0 = time.perf_counter()
     try:
-        pm.execute_notebook(str(path), str(executed), parameters=passed, kernel_name=KERNEL,
-                            cwd=str(path.parent), progress_bar=False, log_output=False)
+        with tempfile.TemporaryDirectory() as tmp:
+            source = path
+            if solutions:
+                source = Path(tmp) / path.name
+                nbformat.write(exercises.with_solutions(nbformat.read(path, as_version=4),
+                                                        stem), source)
+            pm.execute_notebook(str(source), str(executed), parameters=passed,
+                                kernel_name=KERNEL, cwd=str(path.parent), progress_bar=False,
+                                log_output=False)
     except pm.PapermillExecutionError as err:
         return NotebookResult(stem, "failed", time.perf_counter() - t0, passed,
                               _metrics_of(executed), f"{err.ename}: {err.evalue}")
@@ -323,7 +414,7 @@ def execute_one(path: Path, parameters: dict, out_dir: Path) -> NotebookResult:
                               "".join(traceback.format_exception_only(err)).strip())
     seconds = time.perf_counter() - t0
     nb = nbformat.read(executed, as_version=4)
-    (out_dir / f"{stem}.html").write_text(export_html(nb), encoding="utf-8")
+    (out_dir / f"{stem}.html").write_text(export_html(nb, solutions), encoding="utf-8")
     return NotebookResult(stem, "ok", seconds, passed, read_metrics(nb), "", f"{stem}.html")
 
 
@@ -334,15 +425,60 @@ def _metrics_of(executed: Path) -> dict:
         return {}
 
 
-def export_html(nb) -> str:
-    """HTML of an executed notebook without code cells, prompts or exercise cells."""
+TEMPLATES = Path(__file__).parent / "templates"  # the report page: templates/chainsight
+_BLOCK_MATH = re.compile(r"\$\$(.+?)\$\$", re.S)
+_INLINE_MATH = re.compile(r"(?<![\\$])\$(?=\S)([^$\n]+?)(?<=\S)\$(?!\$)")
+
+# The report page's own style, after JupyterLab's: prose and printed sentences in a
+# proportional font that wraps between words; Chinese from the first CJK font present;
+# wide tables scroll in their own box, so the page itself never scrolls sideways.
+REPORT_CSS = """
+body, .jp-RenderedHTMLCommon, .jp-OutputArea-output pre {
+  font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Noto Sans CJK SC",
+    "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", "WenQuanYi Micro Hei",
+    sans-serif; }
+main { max-width: 1100px; margin: 0 auto; padding: 0 1em; box-sizing: border-box; }
+.jp-OutputArea-output pre { white-space: pre-wrap; word-break: normal;
+  overflow-wrap: anywhere; font-size: 0.95em; line-height: 1.45; }
+.jp-RenderedHTMLCommon table { display: block; max-width: 100%; overflow-x: auto; }
+.jp-RenderedImage img { max-width: 100%; height: auto; }
+math[display="block"] { margin: 0.6em 0; overflow-x: auto; max-width: 100%; }
+"""
+
+
+def markdown_math_to_mathml(source: str) -> str:
+    """A markdown cell with its LaTeX (``$$...$$`` as a block, ``$...$`` inline) as
+    MathML, which browsers draw without a script; a formula latex2mathml cannot read is
+    an error naming it."""
+    from latex2mathml.converter import convert
+
+    def to(display):
+        def sub(m):
+            tex = m.group(1).strip()
+            try:
+                return convert(tex, display=display)
+            except Exception as err:  # the converter raises its own assorted errors
+                raise ValueError(f"the formula ${tex}$ cannot be drawn as MathML: "
+                                 f"{err}") from None
+        return sub
+
+    return _INLINE_MATH.sub(to("inline"), _BLOCK_MATH.sub(to("block"), source))
+
+
+def export_html(nb, solutions: bool = False) -> str:
+    """HTML of an executed notebook without code cells, prompts or exercise cells:
+    self-contained (:data:`TEMPLATES`), formulas as MathML. With ``solutions`` (a
+    facilitator's copy) the exercises stay, each code cell shown above its output."""
     from nbconvert import HTMLExporter
+    from nbformat.v4 import new_markdown_cell
     from traitlets.config import Config
 
     c = Config()
-    c.TagRemovePreprocessor.remove_cell_tags = ("exercise", "remove-from-report")
+    c.TagRemovePreprocessor.remove_cell_tags = (
+        ("remove-from-report",) if solutions else ("exercise", "remove-from-report"))
     c.TagRemovePreprocessor.enabled = True
-    exporter = HTMLExporter(config=c, template_name="lab")
+    exporter = HTMLExporter(config=c, template_name="chainsight",
+                            extra_template_basedirs=[str(TEMPLATES)])
     exporter.exclude_input = True
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
@@ -354,7 +490,17 @@ def export_html(nb) -> str:
     for cell in nb.cells:  # recorded metrics are for metrics.json, not for readers
         if "outputs" in cell:
             cell.outputs = [o for o in cell.outputs if METRIC_MIME not in o.get("data", {})]
-    body, _ = exporter.from_notebook_node(nb)
+        elif cell.cell_type == "markdown":
+            cell.source = markdown_math_to_mathml(cell.source)
+    if solutions:  # the exercise code (the worked solution) above what it printed
+        cells = []
+        for cell in nb.cells:
+            if cell.cell_type == "code" and "exercise" in cell.metadata.get("tags", []):
+                cells.append(new_markdown_cell(f"```python\n{cell.source}\n```",
+                                               metadata={"tags": ["exercise"]}))
+            cells.append(cell)
+        nb.cells = cells
+    body, _ = exporter.from_notebook_node(nb, resources={"chainsight_css": REPORT_CSS})
     return body
 
 
@@ -405,8 +551,10 @@ def clear_report_dir(out_dir: Path) -> None:
 
 def run_reports(params: ParamSet, notebooks_dir: Path, out_dir: Path,
                 select: tuple[str, ...] | None = None, jobs: int = 1,
-                progress: Callable[[str], None] = print) -> list[NotebookResult]:
-    """Run the selected notebooks into ``out_dir`` and write its index.
+                progress: Callable[[str], None] = print, solutions: bool = False
+                ) -> list[NotebookResult]:
+    """Run the selected notebooks into ``out_dir`` and write its index; with
+    ``solutions``, a facilitator's copy with the exercises worked (:func:`execute_one`).
 
     ``out_dir`` holds exactly one run: an earlier run's pages are removed first, so
     nothing from it is left looking current (:func:`clear_report_dir`). A notebook that
@@ -433,7 +581,8 @@ def run_reports(params: ParamSet, notebooks_dir: Path, out_dir: Path,
         first = [p for p in paths if p not in summing]
         if jobs > 1 and len(first) > 1:
             with ProcessPoolExecutor(max_workers=jobs) as pool:
-                futures = [pool.submit(execute_one, p, parameters, out_dir) for p in first]
+                futures = [pool.submit(execute_one, p, parameters, out_dir, solutions)
+                           for p in first]
                 for i, f in enumerate(futures, start=1):
                     results.append(f.result())
                     report(i, results[-1])
@@ -441,7 +590,7 @@ def run_reports(params: ParamSet, notebooks_dir: Path, out_dir: Path,
             if i <= len(results):
                 continue
             progress(f"[{i}/{total}] {p.stem}: running ...")
-            results.append(execute_one(p, parameters, out_dir))
+            results.append(execute_one(p, parameters, out_dir, solutions))
             report(i, results[-1])
     (out_dir / "metrics.json").write_text(json.dumps(
         {"parameter_set": params.name, "started": started,
@@ -455,14 +604,15 @@ def run_reports(params: ParamSet, notebooks_dir: Path, out_dir: Path,
 # index.html
 # ---------------------------------------------------------------------------
 _CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1100px;margin:2em auto;
-padding:0 1em;color:#222}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans CJK SC",
+"Source Han Sans SC","PingFang SC","Microsoft YaHei",sans-serif;max-width:1200px;
+margin:2em auto;padding:0 1em;color:#222}
+details{margin:.4em 0} summary{cursor:pointer;font-weight:bold}
+td ul{margin:0;padding-left:1.2em}
 h1{margin-bottom:.2em} .sub{color:#666;margin-top:0}
 table{border-collapse:collapse;margin:.5em 0 1.5em} td,th{border:1px solid #ddd;padding:4px 8px;
 text-align:left;vertical-align:top} th{background:#f4f4f4}
 .ok{color:#1a7f37;font-weight:bold} .failed{color:#c62828;font-weight:bold}
-.card{border:1px solid #ddd;border-radius:6px;padding:.5em 1em;margin:1em 0}
-pre{white-space:pre-wrap;background:#fff4f4;padding:.5em}
 .skipped{color:#666}
 .better{color:#1a7f37;font-weight:bold} .worse{color:#c62828;font-weight:bold}
 .wide{overflow-x:auto;max-width:100%}
@@ -471,30 +621,26 @@ pre{white-space:pre-wrap;background:#fff4f4;padding:.5em}
 
 def cockpit_table(runs: dict[str, dict]) -> str:
     """The cockpit's headline as HTML: every decision the run judged, profile-blind
-    against profile-aware, with the difference, its interval and the verdict; '' when the
-    run recorded none."""
+    against profile-aware (:func:`readable`), with the verdict; '' when the run recorded
+    none."""
     table = comparisons(runs)
     table = table[table["role"] == "decision"]
     if table.empty:
         return ""
+    shown = readable(table, run_currency(runs))
     rows = []
-    for r in table.itertuples():
-        verdict = {"better": "better", "worse": "worse"}.get(r.verdict, "")
-        rows.append(
-            f"<tr><td>{html.escape(r.notebook)}</td><td>{html.escape(r.decision)}</td>"
-            f"<td>{html.escape(r.metric)}</td><td>{_fmt(r.blind)}</td><td>{_fmt(r.aware)}</td>"
-            f"<td>{_fmt(r.difference)} ({_fmt(r.lo)} to {_fmt(r.hi)})</td>"
-            f"<td class='{verdict}'>{html.escape(r.verdict)}</td>"
-            f"<td>{html.escape(str(r.n_units))} {html.escape(r.unit)}</td></tr>")
+    for r in shown.to_dict(orient="records"):
+        cls = {"better": " class='better'", "worse": " class='worse'"}.get(r["verdict"], "")
+        rows.append("<tr>" + "".join(
+            f"<td{cls if k == 'verdict' else ''}>{html.escape(str(v))}</td>"
+            for k, v in r.items()) + "</tr>")
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in shown.columns)
     counts = table["verdict"].value_counts()
-    head = ("<tr><th>notebook</th><th>decision</th><th>measure</th><th>profile-blind</th>"
-            "<th>profile-aware</th><th>difference (interval)</th><th>verdict</th>"
-            "<th>judged over</th></tr>")
     return (f"<h2>Profile-blind against profile-aware</h2><p>{len(table)} decisions judged: "
             f"the profile did better in {counts.get('better', 0)}, worse in "
             f"{counts.get('worse', 0)}, and made no measurable difference in "
             f"{counts.get('no measurable difference', 0)}.</p>"
-            f"<div class='wide'><table>{head}{''.join(rows)}</table></div>")
+            f"<div class='wide'><table><tr>{head}</tr>{''.join(rows)}</table></div>")
 
 
 def _fmt(v) -> str:
@@ -505,7 +651,7 @@ def _table(rows: list[dict], columns: list[str]) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "".join("<tr>" + "".join(f"<td>{_fmt(r.get(c, ''))}</td>" for c in columns)
                    + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f"<div class='wide'><table><tr>{head}</tr>{body}</table></div>"
 
 
 def status_label(r: NotebookResult) -> str:
@@ -516,7 +662,15 @@ def status_label(r: NotebookResult) -> str:
                        if skipped else "")
 
 
+def _details(summary: str, body: str) -> str:
+    return f"<details><summary>{summary}</summary>{body}</details>"
+
+
 def render_index(params: ParamSet, results: list[NotebookResult], started: str) -> str:
+    """The run's first page: the cockpit's table, then one row per notebook (status,
+    duration, its takeaways and skips, and the error of a failed one), then the run's
+    details folded away: parameters, the data ledger (once, when every notebook read the
+    same rows) and each notebook's key metrics."""
     n_failed = sum(r.status != "ok" for r in results)
     summary = (f"{len(results) - n_failed} of {len(results)} notebook(s) ran"
                + (f"; <span class='failed'>{n_failed} failed</span>" if n_failed else ""))
@@ -524,46 +678,46 @@ def render_index(params: ParamSet, results: list[NotebookResult], started: str) 
     for r in results:
         link = (f"<a href='{html.escape(r.html)}'>{html.escape(r.notebook)}</a>" if r.html
                 else html.escape(r.notebook))
-        rows.append(f"<tr><td>{link}</td><td class='{r.status}'>{status_label(r)}</td>"
-                    f"<td>{r.seconds:.1f} s</td></tr>")
-    overview = ("<table><tr><th>notebook</th><th>status</th><th>duration</th></tr>"
-                + "".join(rows) + "</table>")
-    cards = []
-    for r in results:
-        parts = [f"<h2>{html.escape(r.notebook)} <span class='{r.status}'>"
-                 f"{status_label(r)}</span></h2>"]
-        if r.error:
-            parts.append(f"<p>Error:</p><pre>{html.escape(r.error)}</pre>"
-                         "<p>No HTML report was written for this notebook; the executed "
-                         "notebook with the error is in this folder.</p>")
-        parts.append("<h3>Parameters</h3>" + _table(
-            [{"parameter": k, "value": v} for k, v in r.parameters.items()],
-            ["parameter", "value"]))
-        ledger = r.metrics.get(LEDGER_KEY)
-        if ledger:
-            parts.append("<h3>Data ledger</h3>" + _table(ledger, ["table", "outcome",
-                                                                   "reason", "rows"]))
         said = r.metrics.get(TAKEAWAYS_KEY) or {}
-        skipped = r.metrics.get(SKIPPED_KEY) or {}
-        if said or skipped:
-            items = [f"<li>{html.escape(line)}</li>" for lines in said.values() for line in lines]
-            items += [f"<li class='skipped'>Skipped ({html.escape(k)}): {html.escape(v)}</li>"
-                      for k, v in skipped.items()]
-            parts.append("<h3>Key takeaways</h3><ul>" + "".join(items) + "</ul>")
-        keys = [k for k in r.metrics
-                if k not in (LEDGER_KEY, "versions", TAKEAWAYS_KEY, SKIPPED_KEY)]
+        items = [f"<li>{html.escape(line)}</li>" for lines in said.values() for line in lines]
+        items += [f"<li class='skipped'>Skipped ({html.escape(k)}): {html.escape(v)}</li>"
+                  for k, v in (r.metrics.get(SKIPPED_KEY) or {}).items()]
+        if r.error:
+            items.append(f"<li class='failed'>Error: {html.escape(r.error)} (no HTML report; "
+                         "the executed notebook with the error is in this folder)</li>")
+        rows.append(f"<tr><td>{link}</td><td class='{r.status}'>{status_label(r)}</td>"
+                    f"<td>{r.seconds:.1f} s</td><td><ul>{''.join(items)}</ul></td></tr>")
+    overview = ("<h2>Notebooks</h2><div class='wide'><table><tr><th>notebook</th>"
+                "<th>status</th><th>duration</th><th>key takeaways</th></tr>"
+                + "".join(rows) + "</table></div>")
+    details = []
+    shared = {k: v for r in results for k, v in r.parameters.items()}
+    if shared:
+        details.append(_details("Parameters", _table(
+            [{"parameter": k, "value": v} for k, v in shared.items()],
+            ["parameter", "value"])))
+    ledgers = {json.dumps(r.metrics.get(LEDGER_KEY), sort_keys=True, default=str): r
+               for r in results if r.metrics.get(LEDGER_KEY)}
+    for key, r in ledgers.items():
+        name = "Data ledger" + (f" ({html.escape(r.notebook)})" if len(ledgers) > 1 else "")
+        details.append(_details(name, _table(json.loads(key),
+                                             ["table", "outcome", "reason", "rows"])))
+    for r in results:
+        keys = [k for k in r.metrics if k not in (LEDGER_KEY, "versions", TAKEAWAYS_KEY,
+                                                  SKIPPED_KEY, CURRENCY_KEY)]
         if keys:
-            parts.append("<h3>Key metrics</h3>" + _table(
-                [{"metric": k, "value": _short(r.metrics[k])} for k in keys],
-                ["metric", "value"]))
-        cards.append("<div class='card'>" + "".join(parts) + "</div>")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>Chainsight reports: "
-            f"{html.escape(params.name)}</title><style>{_CSS}</style></head><body>"
+            details.append(_details(f"Key metrics: {html.escape(r.notebook)}", _table(
+                [{"metric": k.replace("_", " "), "value": _short(r.metrics[k])}
+                 for k in keys], ["metric", "value"])))
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>Chainsight reports: {html.escape(params.name)}</title>"
+            f"<style>{_CSS}</style></head><body>"
             f"<h1>Chainsight reports</h1><p class='sub'>Parameter set "
             f"<b>{html.escape(params.name)}</b> · started {started} · {summary}</p>"
             f"<p>{html.escape(params.description)}</p>"
             f"{cockpit_table({r.notebook: r.metrics for r in results})}"
-            f"{overview}{''.join(cards)}</body></html>")
+            f"{overview}<h2>Run details</h2>{''.join(details)}</body></html>")
 
 
 def _readable(v) -> str:
