@@ -277,3 +277,26 @@ def test_a_chart_says_what_it_shows_in_its_alt_text():
     fig, _ = plt.subplots()
     assert plots.describe(fig) == "Chart without a title"
     plt.close(fig)
+
+
+def test_what_if_controls_rerun_on_demand_and_stay_out_of_reports(monkeypatch):
+    from chainsight import progress, whatif
+
+    monkeypatch.delenv(progress.REPORT_ENV, raising=False)
+    seen = []
+    box = whatif.panel(lambda a, b: seen.append((a, b)),
+                       a=whatif.slider("a", 0.0, 1.0, 0.1, 0.3),
+                       b=whatif.slider("b", 1.0, 5.0, 1.0, 9.0))
+    a, b, run, _ = box.children
+    assert (a.value, b.value) == (0.3, 5.0)  # a value outside the range is clipped
+    assert seen == []  # nothing runs until Run is pressed
+    b.value = 2.0
+    run.click()
+    assert seen == [(0.3, 2.0)] and not run.disabled
+    assert not progress.bar(range(3), "steps").disable
+    with pytest.raises(ValueError, match="needs low < high"):
+        whatif.slider("x", 1.0, 1.0, 0.1, 1.0)
+    # A report run builds no controls and shows no progress bars.
+    monkeypatch.setenv(progress.REPORT_ENV, "1")
+    assert whatif.panel(lambda: None) is None
+    assert progress.bar(range(3), "steps").disable

@@ -25,11 +25,19 @@ SOLUTIONS = {
         "answer_2 = None": "days = ds.orders.groupby(\"customer_id\")[\"timestamp\"].apply(\n"
                            "    lambda t: t.dt.normalize().nunique())\n"
                            "answer_2 = float((days > 1).mean())",
+        "answer_3 = None": 'answer_3 = overview.mix_holdout_comparison(\n'
+                           '    ds.orders, ds.tables["customers"], ds.tables["products"],'
+                           ' holdout.start,\n'
+                           '    window_days=91, seed=seed)[1].verdict',
     },
     "01_customer_profiles": {
         "answer_1 = None": "answer_1 = (customers.loc[customers[\"segment\"] == 1, \"monetary\"]"
                            ".sum()\n            / customers[\"monetary\"].sum())",
         "answer_2 = None": "answer_2 = int((customers[\"rfm_group\"] == \"champions\").sum())",
+        "answer_3 = None": 'answer_3 = profiling.holdout_check(\n'
+                           '    ds, holdout.start, top_share=0.05, profile=profile,\n'
+                           '    seed=seed)["comparisons"]["share of holdout revenue'
+                           ' reached"].verdict',
     },
     "02_demand_forecasting": {
         "answer_1 = None": "naive = bt[bt[\"model\"] == \"naive\"]\n"
@@ -37,35 +45,58 @@ SOLUTIONS = {
                            "naive[\"y\"].sum()",
         "answer_2 = None": "errors = bt.assign(e=bt[\"yhat\"] - bt[\"y\"])\n"
                            "answer_2 = errors.groupby(\"model\")[\"e\"].sum().abs().idxmin()",
+        "answer_3 = None": 'bt95 = forecasting.backtest(panel, ["ets"], origins, h=horizon,'
+                           ' level=95,\n'
+                           '                           calendar_features=cal_w, seed=seed)\n'
+                           'answer_3 = float(forecasting.accuracy(bt95)["coverage"].iloc[0])',
     },
     "03_inventory": {
         "answer_1 = None": "answer_1 = (2 * 200 * 52 * ltd.weekly_rate[example]"
                            " / (holding_rate * unit_cost)) ** 0.5",
         "answer_2 = None": "answer_2 = float(np.quantile(ltd.samples[example], 0.90))",
+        "answer_3 = None": 'answer_3 = ltd.reorder_points(0.99)[example] -'
+                           ' ltd.reorder_points(0.95)[example]',
+        "answer_4 = None": "answer_4 = rerun_inventory(0.5, default_target)"
+                           "['paired']['total_cost'].verdict",
     },
     "05_customised_production": {
         "answer_1 = None": "answer_1 = 0.8 / (1 - 0.8) * (1 + 1 ** 2) / 2 * 2",
         "answer_2 = None": "answer_2 = production.RED_TOMATO_OPTIMUM['lp'] - production."
                            "aggregate_plan(production.RED_TOMATO_DEMAND, production.PlanCosts("
                            "subcontract=20.0)).cost",
+        "answer_3 = None": 'answer_3 = float(production.queue_wait(0.95, 1.0, 1.0) /'
+                           ' production.queue_wait(0.80, 1.0, 1.0))',
     },
     "06_supply_chain_risk": {
         "answer_1 = None": "answer_1 = 0.5 ** 2 + 0.3 ** 2 + 0.2 ** 2",
         "answer_2 = None": "answer_2 = 60 / (30 - 15)",
+        "answer_3 = None": 'answer_3 = risk.early_warning_comparison(\n'
+                           '    ds.orders, start, horizon_days, key_share, 2 *'
+                           ' contact_cost, save_rate, margin_share,\n'
+                           '    seed=seed)["value"].verdict',
     },
     "07_personalised_service": {
         "answer_1 = None": "answer_1 = 2 / 5",
         "answer_2 = None": "answer_2 = 2 / 3",
         "answer_3 = None": "answer_3 = 60 / 1000 - 45 / 1000",
+        "answer_4 = None": 'answer_4 = service.ranking_metrics([[5, 1, 9, 7, 3, 4, 6, 8, 0,'
+                           ' 2]],\n'
+                           '                                   [[i in (2, 5, 9) for i in'
+                           ' range(10)]],\n'
+                           '                                   k=10)["precision"].iloc[0]',
     },
     "08_summary_cockpit": {
         "answer_1 = None": "answer_1 = int((decisions['verdict'] == 'better').sum())",
         "answer_2 = None": "answer_2 = 'no measurable difference'",
+        "answer_3 = None": 'answer_3 = int((controls["verdict"] == "better").sum())',
     },
     "04_logistics": {
         "answer_1 = None": "answer_1 = 2",
         "answer_2 = None": "nn = net['networks'].set_index('network')['total_cost']\n"
                            "answer_2 = nn['profile-aware'] - nn['ship-mode rule, equal cost']",
+        "answer_3 = None": "further = rerun_network(next_day_km + 200, required_share)\n"
+                           "answer_3 = int(further['networks'].set_index('network')"
+                           ".loc['profile-aware', 'sites'])",
     },
 }
 
@@ -97,10 +128,13 @@ def with_solutions(nb, stem: str):
 
 def check(name: str, answer, expected, rel_tol: float = 1e-3) -> bool | None:
     """Print whether ``answer`` matches ``expected``; return True, False or None
-    (not attempted)."""
+    (not attempted). ``expected`` may be a function of no arguments, called only once an
+    answer is given: an exercise that re-runs a comparison costs nothing until then."""
     if answer is None:
         print(f"{name}: not attempted yet. Replace None with your answer and re-run.")
         return None
+    if callable(expected):
+        expected = expected()
     if isinstance(expected, int | float) and not isinstance(expected, bool):
         try:
             ok = math.isclose(float(answer), float(expected), rel_tol=rel_tol, abs_tol=1e-9)

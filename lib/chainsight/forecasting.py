@@ -34,6 +34,7 @@ import pandas as pd
 from scipy import stats
 from sklearn.ensemble import HistGradientBoostingRegressor
 
+from chainsight import progress
 from chainsight import schema as S
 from chainsight.sql import query, source
 
@@ -545,7 +546,7 @@ def backtest(panel: pd.DataFrame, models, origins, h: int = 8, level: float = 80
     keys = [k for k in KEYS if k in panel.columns]
     periods = pd.DatetimeIndex(np.sort(panel["ds"].unique()))
     parts = []
-    for origin in origins:
+    for origin in progress.bar(origins, f"backtest of {len(models)} model(s)", unit="origin"):
         origin = pd.Timestamp(origin)
         at = periods.searchsorted(origin, side="right")  # periods up to the origin
         train = panel[panel["ds"] <= origin]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -277,6 +278,25 @@ def intervals(frame: pd.DataFrame, value: str, lo: str, hi: str, title: str, xla
     ax.set(title=title, xlabel=xlabel, ylabel="")
     ax.invert_yaxis()
     ax.legend(loc="lower right", fontsize=9)
+    return ax
+
+
+def forecast_fan(forecasts: pd.DataFrame, actual: pd.DataFrame, title: str, xlabel: str,
+                 ylabel: str, level: float = 80) -> plt.Axes:
+    """What came (``actual``: ds, y) as a line, and each origin's forecast (``forecasts``:
+    origin, ds, yhat, lo, hi, as from :func:`chainsight.forecasting.backtest`) with its
+    ``level``% interval as a band; the legend sits outside the data."""
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    ax.plot(actual["ds"], actual["y"], color="black", lw=1.3, label="actual")
+    for i, (_, f) in enumerate(forecasts.sort_values("ds").groupby("origin")):
+        colour = f"C{i % 10}"
+        if f["lo"].notna().any():
+            ax.fill_between(f["ds"], f["lo"], f["hi"], color=colour, alpha=0.25, lw=0,
+                            label=f"{level:g}% interval" if i == 0 else None)
+        ax.plot(f["ds"], f["yhat"], color=colour, lw=1.6, label="forecast" if i == 0 else None)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.yaxis.set_major_formatter(mpl.ticker.StrMethodFormatter("{x:,.0f}"))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
     return ax
 
 

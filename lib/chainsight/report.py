@@ -442,7 +442,8 @@ main { max-width: 1100px; margin: 0 auto; padding: 0 1em; box-sizing: border-box
   overflow-wrap: anywhere; font-size: 0.95em; line-height: 1.45; }
 .jp-RenderedHTMLCommon table { display: block; max-width: 100%; overflow-x: auto; }
 .jp-RenderedImage img { max-width: 100%; height: auto; }
-math[display="block"] { margin: 0.6em 0; overflow-x: auto; max-width: 100%; }
+math[display="block"] { margin: 0.6em 0; overflow-x: auto; max-width: 100%; font-size: 1.15em;
+  math-style: normal; }
 """
 
 
@@ -523,6 +524,23 @@ def _thread_cap(jobs: int):
                 os.environ[var] = value
 
 
+@contextmanager
+def _report_mode():
+    """Tell the notebooks' kernels that they run for a report: no progress bars
+    (:mod:`chainsight.progress`)."""
+    from chainsight.progress import REPORT_ENV
+
+    saved = os.environ.get(REPORT_ENV)
+    os.environ[REPORT_ENV] = "1"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(REPORT_ENV, None)
+        else:
+            os.environ[REPORT_ENV] = saved
+
+
 def _report_file(path: Path) -> bool:
     """A file a report run writes: NN_name.ipynb / .html, index.html, metrics.json."""
     if path.name in ("index.html", "metrics.json"):
@@ -577,7 +595,7 @@ def run_reports(params: ParamSet, notebooks_dir: Path, out_dir: Path,
         msg = f"[{i}/{total}] {r.notebook}: {r.status} in {r.seconds:.1f} s"
         progress(msg + (f"  ({r.error.splitlines()[0][:200]})" if r.error else ""))
 
-    with _thread_cap(jobs if total > 1 else 1):
+    with _thread_cap(jobs if total > 1 else 1), _report_mode():
         first = [p for p in paths if p not in summing]
         if jobs > 1 and len(first) > 1:
             with ProcessPoolExecutor(max_workers=jobs) as pool:
