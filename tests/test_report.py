@@ -59,12 +59,14 @@ def test_failing_notebook_fails_the_run_but_not_the_others(fixture_notebooks, tm
     assert report.METRIC_MIME not in html
 
 
-def test_selecting_notebooks_and_clean_success(fixture_notebooks, tmp_path):
+def test_selecting_notebooks_and_clean_success(fixture_notebooks, tmp_path, capfd):
     nbs, params = fixture_notebooks
     out = tmp_path / "run"
     code = cli.main(["report", "--params", str(params), "--out", str(out),
                      "--notebooks", "0,2", "--notebooks-dir", str(nbs)])
     assert code == 0
+    # The terminal shows the run, not the kernels' start-up notes.
+    assert "IPKernelApp" not in capfd.readouterr().err
     assert sorted(p.name for p in out.glob("*.html")) == ["00_fine.html", "02_after.html",
                                                           "index.html"]
     with pytest.raises(ValueError, match="no notebook numbered"):

@@ -1364,11 +1364,11 @@ def frontier_plot(frontier: pd.DataFrame, networks: pd.DataFrame, currency: str 
         r = networks.set_index("network").loc[name]
         ax.scatter(r["total_cost"] / 1e6, r["holdout_express_next_day"], marker=marker, s=160,
                    color="black", zorder=5, label=f"{name} (operating point)")
-    ax.set(xlabel=f"planned cost (million {currency}/yr)".replace(" /", "/"),
+    ax.set(xlabel=f"planned cost, whole business (million {currency}/yr)".replace(" /", "/"),
            ylabel="holdout express orders next day",
            title="Cost against next-day service, each rule over its required share")
     ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return ax
 
 
@@ -1445,7 +1445,7 @@ def demand_by_country(orders: pd.DataFrame, customers: pd.DataFrame | None) -> p
     return out
 
 
-NETWORK_LABELS = {"sites": "sites", "total_cost": "planned cost (/yr)",
+NETWORK_LABELS = {"sites": "sites", "total_cost": "planned cost, whole business (/yr)",
                   "express_orders_within_radius": "planning year: express orders within reach",
                   "min_segment_share_within_radius": "express segments within reach (worst)",
                   "holdout_express_next_day": "holdout: express orders next day",

@@ -100,6 +100,15 @@ def _describe_figures() -> None:
     png.for_type(plt.Figure, with_alt)
 
 
+def legend_outside(ax: plt.Axes, below: bool = False, **kwargs):
+    """The legend beside the plot (right), or under it with ``below``: never over the
+    data."""
+    if below:
+        return ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18),
+                         ncol=kwargs.pop("ncol", 3), **kwargs)
+    return ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), **kwargs)
+
+
 def orders_over_time(daily: pd.DataFrame, calendar: pd.DataFrame | None = None,
                      freq: str = "W") -> plt.Axes:
     """Orders per week (or ``freq``) with festival peak days marked."""
@@ -119,8 +128,8 @@ def orders_over_time(daily: pd.DataFrame, calendar: pd.DataFrame | None = None,
                            color=palette[name], lw=0, label=name)
         handles, labels = ax.get_legend_handles_labels()
         uniq = dict(zip(labels, handles, strict=True))
-        ax.legend(uniq.values(), uniq.keys(), loc="upper left", fontsize=8, ncol=3,
-                  title="festival windows", title_fontsize=8)
+        legend_outside(ax, handles=list(uniq.values()), labels=list(uniq.keys()), fontsize=8,
+                       title="festival windows", title_fontsize=8)
     return ax
 
 
@@ -136,7 +145,7 @@ def customers_map(by_city: pd.DataFrame) -> plt.Axes:
         ax.annotate(r[S.CITY], (r[S.LON], r[S.LAT]), fontsize=8, xytext=(4, 4),
                     textcoords="offset points")
     ax.set(title="Customers by city", xlabel="longitude (°E)", ylabel="latitude (°N)")
-    ax.legend(loc="lower left", fontsize=8, ncol=2)
+    legend_outside(ax, fontsize=8)
     return ax
 
 
@@ -323,7 +332,7 @@ def frontier(curves: pd.DataFrame, x: str, y: str, by: str, title: str, xlabel: 
             ax.annotate(str(p[label]), (p[x], p[y]), textcoords="offset points",
                         xytext=(6, -12), fontsize=9)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
-    ax.legend(title=by)
+    legend_outside(ax, title=by)
     return ax
 
 
@@ -331,20 +340,28 @@ def network_map(cities: pd.DataFrame, size: str, colour: str, colour_label: str,
                 sites: pd.DataFrame | None = None, title: str = "",
                 ax: plt.Axes | None = None) -> plt.Axes:
     """Cities on a longitude/latitude plot, sized by ``size`` and coloured by
-    ``colour`` (0-1), with the open ``sites`` (rows with ``lon, lat, city``) marked."""
+    ``colour`` (0-1), the largest named, with the open ``sites`` (rows with ``lon, lat,
+    city``) marked."""
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 6))
     pts = ax.scatter(cities[S.LON], cities[S.LAT], s=20 + 600 * cities[size]
                      / cities[size].max(), c=cities[colour], cmap="viridis", vmin=0,
                      vmax=max(cities[colour].max(), 1e-9), alpha=0.75, edgecolor="white")
     ax.figure.colorbar(pts, ax=ax, label=colour_label, shrink=0.8)
+    named = set() if sites is None else set(sites[S.CITY])
+    big = cities.nlargest(8, size)
+    for city, r in zip(big[S.CITY] if S.CITY in big.columns else big.index, big.itertuples(),
+                       strict=True):
+        if city not in named:
+            ax.annotate(str(city), (getattr(r, S.LON), getattr(r, S.LAT)), fontsize=7,
+                        color="#555555", xytext=(4, 4), textcoords="offset points")
     if sites is not None:
         ax.scatter(sites[S.LON], sites[S.LAT], marker="^", s=160, color="#c0392b",
                    edgecolor="black", label="open warehouse", zorder=3)
         for _, r in sites.iterrows():
             ax.annotate(r[S.CITY], (r[S.LON], r[S.LAT]), fontsize=8, xytext=(5, -10),
                         textcoords="offset points")
-        ax.legend(loc="lower left", fontsize=8)
+        legend_outside(ax, below=True, fontsize=8)
     ax.set(title=title, xlabel="longitude (°E)", ylabel="latitude (°N)")
     return ax
 
@@ -369,5 +386,5 @@ def routes_map(points: pd.DataFrame, routes: list, depot: tuple, title: str,
     ax.scatter([depot[0]], [depot[1]], marker="s", s=90, color="black", zorder=4,
                label="depot")
     ax.set(title=title, xlabel="longitude (°E)", ylabel="latitude (°N)")
-    ax.legend(fontsize=7, loc="lower left")
+    legend_outside(ax, fontsize=7)
     return ax

@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 METRIC_MIME = "application/vnd.chainsight.metrics+json"
 LEDGER_KEY = "data_ledger"
 KERNEL = "python3"
+# The kernel's own start-up notes (such as ipykernel's warning that a local kernel talks
+# over TCP) would print into the user's terminal with every notebook; errors still do.
+KERNEL_QUIET = ["--IPKernelApp.log_level=ERROR"]
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -405,7 +408,7 @@ def execute_one(path: Path, parameters: dict, out_dir: Path, solutions: bool = F
                                                         stem), source)
             pm.execute_notebook(str(source), str(executed), parameters=passed,
                                 kernel_name=KERNEL, cwd=str(path.parent), progress_bar=False,
-                                log_output=False)
+                                log_output=False, extra_arguments=KERNEL_QUIET)
     except pm.PapermillExecutionError as err:
         return NotebookResult(stem, "failed", time.perf_counter() - t0, passed,
                               _metrics_of(executed), f"{err.ename}: {err.evalue}")
