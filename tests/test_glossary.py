@@ -42,10 +42,13 @@ def text(path: Path, markdown_only: bool = False) -> str:
 
 
 def uses(entry: dict, body: str) -> bool:
-    """The notebook text names the term, in English (a plural too) or in Chinese."""
-    names = [*entry["english"], entry["chinese"]]
-    return any(re.search(r"(?<![a-z0-9])" + re.escape(n.lower()) + r"(?:e?s)?(?![a-z0-9])",
-                         body.lower()) for n in names)
+    """The notebook text names the term, in English (a plural too; an abbreviation in
+    capitals only, so that MAP is not a map) or in Chinese."""
+    def named(n: str) -> bool:
+        text, n = (body, n) if n.isupper() else (body.lower(), n.lower())
+        return re.search(r"(?<![A-Za-z0-9])" + re.escape(n) + r"(?:e?s)?(?![A-Za-z0-9])",
+                         text) is not None
+    return any(named(n) for n in [*entry["english"], entry["chinese"]])
 
 
 def test_every_entry_is_complete_and_used_where_it_says():

@@ -33,8 +33,8 @@ import pyarrow.parquet as pq
 import yaml
 
 from chainsight import mapping as M
+from chainsight import progress, synthetic
 from chainsight import schema as S
-from chainsight import synthetic
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATASETS = ("synthetic", "online_retail", "cdnow", "custom")
@@ -277,8 +277,12 @@ def _write_synthetic(size: str | int, seed: int, out: Path, chunk_customers: int
     writers: dict[str, pq.ParquetWriter] = {}
     effects = None
     try:
-        for customers, orders, truth, eff, campaigns, campaign_truth in synthetic.iter_chunks(
-                size, seed, products, sites, calendar, chunk_customers, scenario):
+        n = synthetic.SIZES[size] if isinstance(size, str) else int(size)
+        chunks = synthetic.iter_chunks(size, seed, products, sites, calendar, chunk_customers,
+                                       scenario)
+        for customers, orders, truth, eff, campaigns, campaign_truth in progress.bar(
+                chunks, f"generating {n:,} customers", total=-(-n // chunk_customers),
+                unit="chunk"):
             effects = effects or eff
             for name, frame in (("customers", customers), ("orders", orders),
                                 ("campaigns", campaigns), ("truth/customers", truth),

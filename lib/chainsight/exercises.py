@@ -28,7 +28,7 @@ SOLUTIONS = {
         "answer_3 = None": 'answer_3 = overview.mix_holdout_comparison(\n'
                            '    ds.orders, ds.tables["customers"], ds.tables["products"],'
                            ' holdout.start,\n'
-                           '    window_days=91, seed=seed)[1].verdict',
+                           '    window_days=91, seed=seed)[1].difference',
     },
     "01_customer_profiles": {
         "answer_1 = None": "answer_1 = (customers.loc[customers[\"segment\"] == 1, \"monetary\"]"
@@ -37,7 +37,7 @@ SOLUTIONS = {
         "answer_3 = None": 'answer_3 = profiling.holdout_check(\n'
                            '    ds, holdout.start, top_share=0.05, profile=profile,\n'
                            '    seed=seed)["comparisons"]["share of holdout revenue'
-                           ' reached"].verdict',
+                           ' reached"].difference',
     },
     "02_demand_forecasting": {
         "answer_1 = None": "naive = bt[bt[\"model\"] == \"naive\"]\n"
@@ -57,7 +57,7 @@ SOLUTIONS = {
         "answer_3 = None": 'answer_3 = ltd.reorder_points(0.99)[example] -'
                            ' ltd.reorder_points(0.95)[example]',
         "answer_4 = None": "answer_4 = rerun_inventory(0.5, default_target)"
-                           "['paired']['total_cost'].verdict",
+                           "['paired']['total_cost'].difference",
     },
     "05_customised_production": {
         "answer_1 = None": "answer_1 = 0.8 / (1 - 0.8) * (1 + 1 ** 2) / 2 * 2",
@@ -70,10 +70,11 @@ SOLUTIONS = {
     "06_supply_chain_risk": {
         "answer_1 = None": "answer_1 = 0.5 ** 2 + 0.3 ** 2 + 0.2 ** 2",
         "answer_2 = None": "answer_2 = 60 / (30 - 15)",
-        "answer_3 = None": 'answer_3 = risk.early_warning_comparison(\n'
-                           '    ds.orders, start, horizon_days, key_share, 2 *'
-                           ' contact_cost, save_rate, margin_share,\n'
-                           '    seed=seed)["value"].verdict',
+        "answer_3 = None": 'dearer = risk.early_warning_comparison(\n'
+                           '    ds.orders, start, horizon_days, key_share, 2 * contact_cost,'
+                           ' save_rate, margin_share,\n'
+                           '    seed=seed)\n'
+                           'answer_3 = int(dearer["rules"].loc["profile-blind", "flagged"])',
     },
     "07_personalised_service": {
         "answer_1 = None": "answer_1 = 2 / 5",

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from chainsight import progress
+
 
 # ---------------------------------------------------------------------------
 # Textbook policies
@@ -332,7 +334,8 @@ def prebuild_quantity(event_demand_samples, unit_cost: float, price: float,
     """Units to build before a festival, by the newsvendor rule.
 
     Overage (a unit left over): unit cost - what it fetches afterwards (salvage
-    value, or the price after a ``markdown`` share, whichever is higher) + the cost
+    value, or the price after a ``markdown`` share, whichever is higher; ``markdown``
+    0 means no markdown sale, so a leftover fetches its salvage value only) + the cost
     of holding it. A unit whose shelf life runs out before it can be sold after the
     festival (``shelf_life_days`` < ``sell_through_days``) fetches nothing.
     Underage (a sale lost): the margin, price - unit cost.
@@ -690,8 +693,10 @@ def policy_comparison(orders: pd.DataFrame, products: pd.DataFrame, segments: pd
         return row, per_sku, seg_fill, daily
 
     def trace(w, ltd_, families):
+        runs = [(f, t) for f in families for t in frontier]
         return pd.DataFrame([{"policy": f, **run(w, ltd_, f, t)[0]}
-                             for f in families for t in frontier])
+                             for f, t in progress.bar(runs, "replaying the policies",
+                                                      unit="policy")])
 
     days = pd.date_range(start, hold[S.TIMESTAMP].max().normalize(), freq="D")
     hw = window(train, hold, days, ltd)
