@@ -24,6 +24,9 @@ _INSPECT = """() => ({
                .length,
   stderr: document.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"]')
                .length,
+  numbered: Array.from(document.querySelectorAll('table')).filter(t => Array.from(
+               t.querySelectorAll('tbody tr th:first-child')).slice(0, 3)
+               .map(e => e.textContent.trim()).join(',') === '0,1,2').length,
   remote: Array.from(document.querySelectorAll('script[src], link[href]'))
                .map(e => e.src || e.href).filter(u => /^https?:/.test(u)),
   text: document.body.innerText,
@@ -76,6 +79,8 @@ def test_every_report_reads_cleanly_at_1280_px(quick_run, browser):
         problems += [f"image does not load: {b}" for b in seen["broken"]]
         if seen["unnamed"]:
             problems.append(f"{seen['unnamed']} chart(s) without a title for their alt text")
+        if seen["numbered"]:
+            problems.append(f"{seen['numbered']} table(s) numbering their rows 0, 1, 2")
         if seen["stderr"]:
             problems.append(f"{seen['stderr']} error-stream output(s) shown")
         problems += [f"loads from the network: {u}" for u in seen["remote"]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import nbformat
 import pytest
@@ -302,3 +303,18 @@ def test_what_if_controls_rerun_on_demand_and_stay_out_of_reports(monkeypatch):
     monkeypatch.setenv(progress.REPORT_ENV, "1")
     assert whatif.panel(lambda: None) is None
     assert progress.bar(range(3), "steps").disable
+
+
+def test_tables_read_without_row_numbers_and_with_separators():
+    import pandas as pd
+
+    from chainsight import plots
+
+    frame = pd.DataFrame({"table": ["orders", "<b>x</b>"], "rows": [20002, 3],
+                          "share": [0.123456, 12345.678], "n": [1.0, None]})
+    page = plots.table_html(frame)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", page)
+    assert cells == ["orders", "20,002", "0.1235", "1", "&lt;b&gt;x&lt;/b&gt;", "3", "12,346", ""]
+    assert "<th" not in page.split("</thead>")[1]  # no row numbers
+    keyed = plots.table_html(frame.set_index("table").style.format({"share": "{:.1%}"}))
+    assert ">orders</th>" in keyed and "12.3%" in keyed  # a real index and its formats stay

@@ -61,6 +61,47 @@ def use_style() -> None:
     plt.rcParams.update({"figure.figsize": (9, 4.5), "figure.dpi": 100,
                          "axes.titleweight": "bold", "savefig.bbox": "tight"})
     _describe_figures()
+    _readable_tables()
+
+
+def _cell(v) -> str:
+    """A table cell in words: whole numbers with thousands separators, other numbers at
+    4 significant digits (whole below 10,000 and above), nothing for a missing value."""
+    if isinstance(v, bool | np.bool_) or not isinstance(v, int | float | np.integer | np.floating):
+        return str(v)
+    if pd.isna(v):
+        return ""
+    if float(v).is_integer():
+        return f"{int(v):,}"
+    return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
+
+
+def table_html(table) -> str:
+    """A DataFrame (or a pandas Styler) as a reader sees it: a plain row number (a
+    RangeIndex) is hidden rather than shown beside the real columns, and a plain
+    DataFrame's numbers read with thousands separators (:func:`_cell`); at most 60 rows."""
+    from pandas.io.formats.style import Styler
+
+    style = table if isinstance(table, Styler) else table.style.format(_cell, escape="html")
+    if isinstance(style.data.index, pd.RangeIndex) and not any(style.hide_index_):
+        style = style.hide(axis="index")
+    return style.to_html(max_rows=60)
+
+
+def _readable_tables() -> None:
+    """In a kernel, show DataFrames and Stylers through :func:`table_html`."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    from pandas.io.formats.style import Styler
+
+    html_formatter = shell.display_formatter.formatters["text/html"]
+    for kind in (pd.DataFrame, Styler):
+        html_formatter.for_type(kind, table_html)
 
 
 def describe(fig: plt.Figure) -> str:
