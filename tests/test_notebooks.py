@@ -339,18 +339,6 @@ def test_effect_strengths_reach_the_notebooks(tmp_path):
     assert "acquisition_shift = 0 (off)" in html and "category_shift = 1 (on)" in html
 
 
-@pytest.fixture(scope="module")
-def online_retail_run(tmp_path_factory):
-    """Every notebook on the real Online Retail data, through the users' command."""
-    out = tmp_path_factory.mktemp("reports") / "online_retail"
-    code = cli.main(["report", "--params", str(ROOT / "reports/params/online_retail.yaml"),
-                     "--out", str(out), "--jobs", "2"])
-    metrics = json.loads((out / "metrics.json").read_text())["notebooks"]
-    errors = {k: v["error"] for k, v in metrics.items() if v["error"]}
-    assert code == 0, errors
-    return out, metrics
-
-
 _PAIRED_FIELDS = set(compare.Paired.__dataclass_fields__)
 
 

@@ -88,13 +88,18 @@ def table_html(table) -> str:
     return style.to_html(max_rows=60)
 
 
-def _readable_tables() -> None:
-    """In a kernel, show DataFrames and Stylers through :func:`table_html`."""
+def _kernel():
+    """The IPython shell this runs in, or None outside one."""
     try:
         from IPython import get_ipython
     except ImportError:
-        return
-    shell = get_ipython()
+        return None
+    return get_ipython()
+
+
+def _readable_tables() -> None:
+    """In a kernel, show DataFrames and Stylers through :func:`table_html`."""
+    shell = _kernel()
     if shell is None:
         return
     from pandas.io.formats.style import Styler
@@ -120,11 +125,7 @@ def describe(fig: plt.Figure) -> str:
 def _describe_figures() -> None:
     """In a kernel, give each chart's PNG its :func:`describe` as alt text (the report
     page writes it into the image's ``alt``)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return
-    shell = get_ipython()
+    shell = _kernel()
     if shell is None:
         return
     plt.close(plt.figure())  # loads the kernel's chart backend, which registers its PNG
