@@ -11,7 +11,7 @@ SIZE   ?= default
 SEED   ?= 42
 
 .DEFAULT_GOAL := help
-.PHONY: help env data lab reports test lint bench constraints
+.PHONY: help env spark data lab reports test lint bench constraints
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+
+spark: env ## add Apache Spark (engine: spark; needs Java 17+, e.g. apt-get install openjdk-17-jre-headless)
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,spark]'
 
 data: env ## generate the synthetic retailer (SIZE=small|default|large, SEED=42)
 	$(BIN)/chainsight data --size $(SIZE) --seed $(SEED)

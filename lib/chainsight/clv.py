@@ -31,7 +31,8 @@ X, TX, T_, ZBAR = "x", "t_x", "T", "zbar"
 # From order lines to the (x, t_x, T, zbar) summary
 # ---------------------------------------------------------------------------
 def rfm_summary(orders: pd.DataFrame | str, calibration_end: str | pd.Timestamp | None = None,
-                holdout_end: str | pd.Timestamp | None = None) -> pd.DataFrame:
+                holdout_end: str | pd.Timestamp | None = None, engine: str = "duckdb"
+                ) -> pd.DataFrame:
     """Per customer: x, t_x, T (weeks), zbar, first purchase day, and if ``holdout_end``
     is given, the purchase days and value in the holdout period.
 
@@ -39,12 +40,14 @@ def rfm_summary(orders: pd.DataFrame | str, calibration_end: str | pd.Timestamp 
     ``x`` counts purchase days after the first up to ``calibration_end``
     (inclusive; default: the last day in the data); ``zbar`` is the mean value of
     those repeat days (0 when x = 0). ``orders`` is a DataFrame or the path of a
-    Parquet file with customer_id, timestamp, quantity, unit_price.
+    Parquet file with customer_id, timestamp, quantity, unit_price. ``engine``: where the
+    SQL runs (:data:`chainsight.sql.ENGINES`).
     """
     src, columns, tables = source(orders)
     S.require_columns(columns, "orders", (S.CUSTOMER_ID, S.TIMESTAMP, S.QUANTITY, S.UNIT_PRICE))
     if calibration_end is None:
-        calibration_end = query(f"SELECT max({S.TIMESTAMP}) AS t FROM {src}", **tables)["t"][0]
+        calibration_end = query(f"SELECT max({S.TIMESTAMP}) AS t FROM {src}", engine=engine,
+                                **tables)["t"][0]
     cal_end = pd.Timestamp(calibration_end).normalize()
     hold_end = pd.Timestamp(holdout_end).normalize() if holdout_end is not None else cal_end
     return query(f"""
@@ -58,9 +61,9 @@ def rfm_summary(orders: pd.DataFrame | str, calibration_end: str | pd.Timestamp 
               WHERE firsts.first <= $cal_end)
         SELECT cid AS {S.CUSTOMER_ID},
                count(*) FILTER (WHERE day <= $cal_end) - 1 AS {X},
-               date_diff('day', any_value(first),
-                         max(day) FILTER (WHERE day <= $cal_end)) / 7.0 AS {TX},
-               date_diff('day', any_value(first), $cal_end) / 7.0 AS {T_},
+               CAST(date_diff('day', any_value(first),
+                              max(day) FILTER (WHERE day <= $cal_end)) AS DOUBLE) / 7 AS {TX},
+               CAST(date_diff('day', any_value(first), $cal_end) AS DOUBLE) / 7 AS {T_},
                coalesce(avg(value) FILTER (WHERE day > first
                         AND day <= $cal_end), 0) AS {ZBAR},
                any_value(first) AS first_purchase,
@@ -68,7 +71,7 @@ def rfm_summary(orders: pd.DataFrame | str, calibration_end: str | pd.Timestamp 
                coalesce(sum(value) FILTER (WHERE day > $cal_end), 0)
                    AS value_holdout
         FROM d GROUP BY cid ORDER BY cid""",
-                 {"cal_end": cal_end.date(), "hold_end": hold_end.date()}, **tables)
+                 {"cal_end": cal_end.date(), "hold_end": hold_end.date()}, engine, **tables)
 
 
 # ---------------------------------------------------------------------------

@@ -145,8 +145,9 @@ def _edge_sentence(which: str, g: Grain, period: pd.Timestamp, has: int, of: int
 
 def demand_panel(orders, by: list[str] | tuple = (), customers: pd.DataFrame | None = None,
                  products: pd.DataFrame | None = None, start=None, end=None,
-                 grain: str | None = None) -> pd.DataFrame:
-    """Units per series and period, every period present (zeros filled).
+                 grain: str | None = None, engine: str = "duckdb") -> pd.DataFrame:
+    """Units per series and period, every period present (zeros filled). ``engine``:
+    where the SQL runs (:data:`chainsight.sql.ENGINES`).
 
     ``grain``: ``day``, ``week`` (weeks start on Monday) or ``month``; empty: read from
     the data (:func:`infer_grain`). ``ds`` is the first day of each period; every
@@ -183,7 +184,7 @@ def demand_panel(orders, by: list[str] | tuple = (), customers: pd.DataFrame | N
         tables["prod"] = products[[S.PRODUCT_ID, S.CATEGORY]]
         joins.append(f"JOIN prod USING ({S.PRODUCT_ID})")
     days = query(f"SELECT DISTINCT CAST({S.TIMESTAMP} AS DATE) AS d FROM {src} o",
-                 **tables)["d"]
+                 engine=engine, **tables)["d"]
     g = _grain_named(grain) if grain else GRAINS[infer_grain(days)]
     sel = "".join(("coalesce(CAST(segment AS VARCHAR), 'new') AS segment" if k == "segment"
                    else k) + ", " for k in by)
@@ -191,7 +192,7 @@ def demand_panel(orders, by: list[str] | tuple = (), customers: pd.DataFrame | N
         SELECT {sel} CAST(date_trunc('{g.name}', {S.TIMESTAMP}) AS DATE) AS ds,
                sum({S.QUANTITY}) AS y
         FROM {src} o {' '.join(joins)}
-        GROUP BY ALL""", **tables)
+        GROUP BY ALL""", engine=engine, **tables)
     agg["ds"] = pd.to_datetime(agg["ds"])
     days = pd.DatetimeIndex(pd.to_datetime(days)).sort_values()
     partial = []

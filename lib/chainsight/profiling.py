@@ -73,7 +73,8 @@ def customer_features(orders: pd.DataFrame | str | Path,
                       customers: pd.DataFrame | None = None,
                       products: pd.DataFrame | None = None,
                       calendar: pd.DataFrame | None = None,
-                      as_of: str | pd.Timestamp | None = None) -> pd.DataFrame:
+                      as_of: str | pd.Timestamp | None = None,
+                      engine: str = "duckdb") -> pd.DataFrame:
     """One row per customer with RFM, behaviour and (where present) demographics.
 
     Required: orders (a DataFrame, or the path of a Parquet file, read out of core)
@@ -83,53 +84,56 @@ def customer_features(orders: pd.DataFrame | str | Path,
     revenue share per category); festival days (calendar: the share of purchase
     days in a festival window); demographics and city tier (customers). Only
     orders up to ``as_of`` (default: the last order) are used. Shares of lines
-    (discount, ship mode, channel, returns, ...) are per order line.
+    (discount, ship mode, channel, returns, ...) are per order line. ``engine``: where the
+    SQL runs (:data:`chainsight.sql.ENGINES`).
     """
     src, columns, tables = source(orders)
     S.require_columns(columns, "orders", S.REQUIRED["orders"])
     if as_of is None:
-        as_of = query(f"SELECT max({S.TIMESTAMP}) AS t FROM {src}", **tables)["t"].iloc[0]
+        as_of = query(f"SELECT max({S.TIMESTAMP}) AS t FROM {src}", engine=engine,
+                      **tables)["t"].iloc[0]
     as_of = pd.Timestamp(as_of)
     order_key = S.ORDER_ID if S.ORDER_ID in columns else \
         f"{S.CUSTOMER_ID} || '@' || CAST({S.TIMESTAMP} AS VARCHAR)"
     line_aggs = []
     if S.DISCOUNT in columns:
-        line_aggs.append(f"avg(CASE WHEN {S.DISCOUNT} > 0 THEN 1.0 ELSE 0 END) AS discount_share")
+        line_aggs.append(f"avg(CAST({S.DISCOUNT} > 0 AS DOUBLE)) AS discount_share")
     for flag, name in ((S.PROMO, "promo_share"), (S.RETURNED, "return_rate"),
                        (S.COMPLAINT, "complaint_rate"), (S.CUSTOMISED, "customised_share")):
         if flag in columns:
             line_aggs.append(f"avg(CAST({flag} AS DOUBLE)) AS {name}")
     if S.SHIP_MODE in columns:
         for mode in ("express", "standard", "economy", "pickup"):
-            line_aggs.append(f"avg(CASE WHEN {S.SHIP_MODE} = '{mode}' THEN 1.0 ELSE 0 END)"
-                             f" AS ship_{mode}")
+            line_aggs.append(f"avg(CAST({S.SHIP_MODE} = '{mode}' AS DOUBLE)) AS ship_{mode}")
     # Shares by channel and by category are pivoted from grouped rows, so that no
     # label from the data is ever written into the SQL text.
     shares = []
     if S.CHANNEL in columns:  # share of lines per channel
         shares.append(("channel", query(f"""
             SELECT {S.CUSTOMER_ID}, {S.CHANNEL} AS label, count(*) AS amount FROM {src}
-            WHERE {S.TIMESTAMP} <= $as_of GROUP BY 1, 2""", {"as_of": as_of}, **tables)))
+            WHERE {S.TIMESTAMP} <= $as_of GROUP BY 1, 2""", {"as_of": as_of}, engine,
+            **tables)))
     if _cols(products, S.PRODUCT_ID, S.CATEGORY):  # revenue share per category
         shares.append(("cat", query(f"""
             SELECT o.{S.CUSTOMER_ID}, p.{S.CATEGORY} AS label,
                    sum(o.{S.QUANTITY} * o.{S.UNIT_PRICE}) AS amount
             FROM {src} o LEFT JOIN (SELECT {S.PRODUCT_ID}, {S.CATEGORY} FROM products) p
                  USING ({S.PRODUCT_ID})
-            WHERE o.{S.TIMESTAMP} <= $as_of GROUP BY 1, 2""", {"as_of": as_of},
+            WHERE o.{S.TIMESTAMP} <= $as_of GROUP BY 1, 2""", {"as_of": as_of}, engine,
             **tables, products=products)))
     fest_agg = ""
     if _cols(calendar, S.DATE, S.EVENT_KIND):  # a semi-join on the few festival days
         tables["festival_days"] = pd.DataFrame({"day": pd.to_datetime(
             calendar.loc[calendar[S.EVENT_KIND] == "festival", S.DATE]).dt.date.unique()})
-        fest_agg = (", avg(CASE WHEN day IN (SELECT day FROM festival_days) THEN 1.0 "
-                    "ELSE 0 END) AS festival_share")
+        fest_agg = (", avg(CAST(day IN (SELECT day FROM festival_days) AS DOUBLE)) "
+                    "AS festival_share")
     extra = "".join(", " + a for a in line_aggs)
     main_cte = main_col = main_join = ""
     if S.CHANNEL in columns:  # the most used channel; ties go to the first name
-        main_cte = (f", chn AS (SELECT {S.CUSTOMER_ID}, {S.CHANNEL}, count(*) AS n FROM l "
-                    f"GROUP BY 1, 2), main AS (SELECT {S.CUSTOMER_ID}, first({S.CHANNEL} "
-                    f"ORDER BY n DESC, {S.CHANNEL}) AS main_channel FROM chn GROUP BY 1)")
+        main_cte = (f", chn AS (SELECT {S.CUSTOMER_ID}, {S.CHANNEL}, row_number() OVER ("
+                    f"PARTITION BY {S.CUSTOMER_ID} ORDER BY count(*) DESC, {S.CHANNEL}) AS rank"
+                    f" FROM l GROUP BY 1, 2), main AS (SELECT {S.CUSTOMER_ID}, {S.CHANNEL} AS "
+                    f"main_channel FROM chn WHERE rank = 1)")
         main_col = ", main.main_channel"
         main_join = f"LEFT JOIN main USING ({S.CUSTOMER_ID})"
     # Only the columns used: the line CTE is read several times, so it is kept narrow.
@@ -148,20 +152,23 @@ def customer_features(orders: pd.DataFrame | str | Path,
                 FROM gaps GROUP BY 1),
         base AS (
             SELECT l.{S.CUSTOMER_ID},
-                   date_diff('day', max(l.{S.TIMESTAMP}), $as_of) AS recency_days,
+                   date_diff('day', CAST(max(l.{S.TIMESTAMP}) AS DATE),
+                             CAST($as_of AS DATE)) AS recency_days,
                    count(DISTINCT {order_key}) AS frequency,
                    sum({S.QUANTITY} * {S.UNIT_PRICE}) AS monetary,
                    count(*) AS order_lines,
-                   date_diff('day', min(l.{S.TIMESTAMP}), $as_of) AS tenure_days,
+                   date_diff('day', CAST(min(l.{S.TIMESTAMP}) AS DATE),
+                             CAST($as_of AS DATE)) AS tenure_days,
                    avg({S.UNIT_PRICE}) AS avg_unit_price
                    {extra}
             FROM l GROUP BY l.{S.CUSTOMER_ID})
         {main_cte}
         SELECT base.*, monetary / frequency AS avg_order_value,
                order_lines / frequency AS basket_lines, ipt.purchase_days,
-               ipt.* EXCLUDE ({S.CUSTOMER_ID}, purchase_days) {main_col}
+               ipt.ipt_mean_days, ipt.ipt_cv{", ipt.festival_share" if fest_agg else ""}
+               {main_col}
         FROM base JOIN ipt USING ({S.CUSTOMER_ID}) {main_join}
-        ORDER BY {S.CUSTOMER_ID}""", {"as_of": as_of}, **tables)
+        ORDER BY {S.CUSTOMER_ID}""", {"as_of": as_of}, engine, **tables)
     for prefix, rows in shares:
         feats = _with_shares(feats, rows, prefix)
     # Column order: line shares with the other line features, category shares last.
@@ -623,7 +630,7 @@ class Profile:
 
 def build_profile(ds, k_range=range(3, 9), method: str = "mixture", seed: int = 42,
                   as_of: str | pd.Timestamp | None = None, horizon_weeks: float = 52,
-                  annual_discount_rate: float = 0.10) -> Profile:
+                  annual_discount_rate: float = 0.10, engine: str = "duckdb") -> Profile:
     """Build the customer profile of a dataset: features, RFM, CLV and segments.
 
     Parameters
@@ -632,6 +639,8 @@ def build_profile(ds, k_range=range(3, 9), method: str = "mixture", seed: int = 
     k_range, method, seed : segmentation (see :func:`segment_customers`).
     as_of : use only orders up to this time (default: all); CLV looks forward from it.
     horizon_weeks, annual_discount_rate : the CLV horizon and discounting.
+    engine : where the features and the RFM summary are aggregated
+        (:data:`chainsight.sql.ENGINES`); both give the same profile.
 
     The same parameters give the same profile.
     """
@@ -643,8 +652,8 @@ def build_profile(ds, k_range=range(3, 9), method: str = "mixture", seed: int = 
         raise ValueError(f"no orders up to {as_of}")
     as_of = pd.Timestamp(as_of) if as_of is not None else orders[S.TIMESTAMP].max()
     feats = customer_features(orders, tables.get("customers"), tables.get("products"),
-                              tables.get("calendar"), as_of=as_of)
-    summary = clv.rfm_summary(orders, calibration_end=as_of)
+                              tables.get("calendar"), as_of=as_of, engine=engine)
+    summary = clv.rfm_summary(orders, calibration_end=as_of, engine=engine)
     fit = clv.fit_value_models(summary, seed=seed)
     value = clv.customer_value(fit, summary, horizon_weeks, annual_discount_rate)
     cust = feats.merge(rfm_scores(feats), on=S.CUSTOMER_ID).merge(value, on=S.CUSTOMER_ID)
@@ -847,14 +856,16 @@ def _code_digest() -> str:
 
 def run_profile(ds, holdout_start: str | pd.Timestamp | None = "", *, seed: int = 42,
                 k_range=range(3, 9), method: str = "mixture", horizon_weeks: float = 52,
-                annual_discount_rate: float = 0.10, cache: bool = True) -> Profile:
+                annual_discount_rate: float = 0.10, cache: bool = True,
+                engine: str = "duckdb") -> Profile:
     """The report run's one profile, which every notebook keys its segments on.
 
     It learns from the orders before the run's holdout: ``holdout_start``, or when that
     is empty the last :data:`PROFILE_WEEKS` weeks (see
     :func:`chainsight.readiness.holdout_start`). The same data (dataset, scenario and
     mapping), date, seed and settings give the same profile; with ``cache`` it is built
-    once and read back by every notebook of the run (``data/generated/profiles/``)."""
+    once and read back by every notebook of the run (``data/generated/profiles/``), one
+    per ``engine`` (:func:`build_profile`), so that a run on Spark does run on it."""
     import os
     import pickle
 
@@ -867,8 +878,8 @@ def run_profile(ds, holdout_start: str | pd.Timestamp | None = "", *, seed: int 
                     horizon_weeks=float(horizon_weeks),
                     annual_discount_rate=float(annual_discount_rate))
     if not cache:
-        return build_profile(ds, as_of=as_of, **settings)
-    key = hashlib.sha256(repr((_fingerprint(ds), _code_digest(), str(as_of),
+        return build_profile(ds, as_of=as_of, engine=engine, **settings)
+    key = hashlib.sha256(repr((_fingerprint(ds), _code_digest(), str(as_of), engine,
                                sorted((k, repr(v)) for k, v in settings.items())))
                          .encode()).hexdigest()[:24]
     path = datasets.data_dir() / "generated" / "profiles" / f"{key}.pkl"
@@ -884,7 +895,7 @@ def run_profile(ds, holdout_start: str | pd.Timestamp | None = "", *, seed: int 
     for stale in path.parent.glob(f"{key}.*.part"):  # left by an interrupted run
         if time.time() - stale.stat().st_mtime > 3600:
             stale.unlink(missing_ok=True)
-    profile = build_profile(ds, as_of=as_of, **settings)
+    profile = build_profile(ds, as_of=as_of, engine=engine, **settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_suffix(f".{os.getpid()}.part")  # notebooks may run side by side
     with part.open("wb") as f:
