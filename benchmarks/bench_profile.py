@@ -7,6 +7,10 @@
 3. BG/NBD on 1M customers: summary from Parquet and fit, from the `large` synthetic base.
 4. The whole profile (features, CLV, segments) on the default synthetic data, with the
    adjusted Rand index of the segments against the hidden personas.
+5. The price of fitting the segments on a sample (what ``FIT_SAMPLE`` does above 50,000
+   customers): on default, fits on samples of 2,000 to 10,000 customers, everyone then
+   assigned, against the fit on all 20,000: time, the chosen k, agreement with the full
+   fit's segments and with the hidden personas (adjusted Rand index).
 
     python benchmarks/bench_profile.py [--lines 10000000] [--skip-large]
 """
@@ -117,6 +121,17 @@ def main() -> None:
     print(f"4. whole profile on default ({len(prof.customers):,} customers, "
           f"{len(ds.orders):,} lines): {t_prof:.1f} s; k = {prof.segmentation.k}, "
           f"adjusted Rand index vs hidden personas {ari:.3f}")
+
+    cust = prof.customers
+    t_all, full = timed(lambda: profiling.segment_customers(cust))
+    print(f"5. segments of {len(cust):,} customers fitted on all: {t_all:.1f} s, k = {full.k}, "
+          f"ARI vs personas {adjusted_rand_score(persona, full.labels):.3f}")
+    for m in (2_000, 5_000, 10_000):
+        t_m, seg = timed(lambda m=m: profiling.segment_customers(cust, fit_sample=m))
+        print(f"   fitted on {m:,} ({m / len(cust):.0%}), all assigned: {t_m:.1f} s "
+              f"(x{t_m / t_all:.2f} of the full fit's time), k = {seg.k}, ARI vs full fit "
+              f"{adjusted_rand_score(full.labels, seg.labels):.3f}, vs personas "
+              f"{adjusted_rand_score(persona, seg.labels):.3f}")
 
 
 if __name__ == "__main__":

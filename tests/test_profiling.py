@@ -114,6 +114,27 @@ def test_kmeans_option(small_profile):
         profiling.segment_customers(prof.customers, method="dbscan")
 
 
+def test_segments_fitted_on_a_sample_assign_everyone(small_profile):
+    """Above ``fit_sample`` customers the models are fitted on a sample and everyone is
+    assigned to the chosen model's most likely segment; on the whole base, the mixture's
+    assignment is its own labels, and a sample fit keeps most of the full fit's segments."""
+    ds, prof = small_profile
+    cust, full = prof.customers, prof.segmentation
+    assert full.fitted_on == len(cust)
+    assert (full.mixture.assign(full.layout) == full.labels).all()
+    k = full.k
+    seg = profiling.segment_customers(cust, k_range=range(k, k + 1), fit_sample=1_000)
+    assert seg.fitted_on == 1_000 and len(seg.labels) == len(cust)
+    assert len(np.unique(seg.labels)) == k
+    agree = adjusted_rand_score(full.labels, seg.labels)
+    assert agree > 0.5, f"adjusted Rand index with the full fit {agree:.3f}"
+    km = profiling.segment_customers(cust, k_range=range(3, 5), method="kmeans",
+                                     fit_sample=1_000)
+    assert km.fitted_on == 1_000 and len(km.labels) == len(cust)
+    with pytest.raises(ValueError, match="fit_sample must be at least 10 customers a segment"):
+        profiling.segment_customers(cust, fit_sample=50)
+
+
 def test_segment_cards(small_profile):
     _, prof = small_profile
     cards = prof.segments

@@ -25,8 +25,8 @@ def _notebook(path, body: str, params: str = "x = 1\n"):
 def fixture_notebooks(tmp_path):
     nbs = tmp_path / "notebooks"
     nbs.mkdir()
-    _notebook(nbs / "00_fine.ipynb", "from chainsight.report import record\n"
-              "record('twice_x', 2 * x)\nprint('SECRET_SOURCE_LINE')")
+    _notebook(nbs / "00_fine.ipynb", "from chainsight.report import record, record_versions\n"
+              "record('twice_x', 2 * x)\nprint('SECRET_SOURCE_LINE')\nrecord_versions()")
     _notebook(nbs / "01_broken.ipynb", "raise ValueError('deliberate failure for the test')")
     _notebook(nbs / "02_after.ipynb", "from chainsight.report import record\nrecord('y', y)",
               params="y = 0\n")
@@ -52,8 +52,12 @@ def test_failing_notebook_fails_the_run_but_not_the_others(fixture_notebooks, tm
     assert metrics["02_after"]["metrics"]["y"] == 5
     assert metrics["01_broken"]["status"] == "failed"
     assert "deliberate failure" in metrics["01_broken"]["error"]
+    # The kernel's peak memory, recorded by the last cell, is beside the run time.
+    peak = metrics["00_fine"]["metrics"][report.PEAK_MEMORY_KEY]
+    assert 0.01 < peak < 50
     index = (out / "index.html").read_text()
     assert "failed" in index and "deliberate failure" in index
+    assert f"peak memory {peak:.1f} GB" in index
     html = (out / "00_fine.html").read_text()
     assert "SECRET_SOURCE_LINE" in html  # the output is shown ...
     assert "print(" not in html  # ... but not the code

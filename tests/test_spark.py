@@ -12,10 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import papermill as pm
 import pytest
 
-from chainsight import clv, forecasting, profiling, sql
+from chainsight import clv, datasets, forecasting, profiling, sql
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,13 +36,12 @@ def _spark_or_skip() -> None:
 
 @pytest.fixture(scope="module")
 def both(small, tmp_path_factory):
-    """The small retailer's orders, in memory and as a Parquet file (read out of core;
-    Spark reads time stamps in microseconds, not pandas' nanoseconds)."""
+    """The small retailer's orders, in memory and as the Parquet file the generator writes
+    (read out of core by either engine: its time stamps are in microseconds, which Spark
+    reads, not pandas' nanoseconds, which it refuses)."""
     _spark_or_skip()
-    path = tmp_path_factory.mktemp("spark") / "orders.parquet"
-    small.orders.to_parquet(path, index=False, coerce_timestamps="us",
-                            allow_truncated_timestamps=True)
-    return small, path
+    folder = datasets.write_synthetic("small", 42, tmp_path_factory.mktemp("spark") / "small")
+    return small, folder / "orders.parquet"
 
 
 def assert_same(duck: pd.DataFrame, spark: pd.DataFrame) -> None:
@@ -88,6 +86,33 @@ def test_an_unknown_engine_is_a_clear_error():
         sql.query("SELECT 1 AS x", engine="postgres")
 
 
+def test_a_failing_spark_query_is_one_clear_error(both):
+    ds, _ = both
+    with pytest.raises(RuntimeError, match="Spark could not run a query") as err:
+        sql.query("SELECT no_such_column FROM orders", engine="spark", orders=ds.orders.head())
+    assert "no_such_column" in str(err.value) and len(str(err.value)) < 800
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+
+
+def test_a_cluster_address_is_checked_before_spark_starts(monkeypatch):
+    for key in ("CHAINSIGHT_SPARK_MASTER", "CHAINSIGHT_SPARK_REMOTE"):
+        monkeypatch.setenv(key, "")  # so that the test's own settings are undone after it
+        monkeypatch.delenv(key)
+    with pytest.raises(ValueError, match="spark_master must be a Spark master URL"):
+        sql.use_spark(master="http://cluster:8080")
+    with pytest.raises(ValueError, match="spark_remote must be a Spark Connect URL"):
+        sql.use_spark(remote="cluster:15002")
+    with pytest.raises(ValueError, match="not both"):
+        sql.use_spark("spark://a:7077", "sc://b:15002")
+    sql.use_spark()  # empty: the environment (or local[*]) stays in charge
+    assert "CHAINSIGHT_SPARK_MASTER" not in os.environ
+    sql.use_spark(remote="sc://b:15002")
+    assert os.environ["CHAINSIGHT_SPARK_REMOTE"] == "sc://b:15002"
+    sql.use_spark(master="spark://a:7077")
+    assert os.environ["CHAINSIGHT_SPARK_MASTER"] == "spark://a:7077"
+    assert "CHAINSIGHT_SPARK_REMOTE" not in os.environ
+
+
 def test_spark_stays_quiet_and_notebook_01_runs_on_it(both, quick_run, tmp_path):
     # Starting Spark writes nothing to the terminal (or a notebook's output).
     run = subprocess.run([sys.executable, "-c", "from chainsight import sql; "
@@ -95,14 +120,21 @@ def test_spark_stays_quiet_and_notebook_01_runs_on_it(both, quick_run, tmp_path)
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and run.stdout.strip() == "1", run.stderr[-2000:]
     assert run.stderr == "", run.stderr[-2000:]
-    # Notebook 01 with engine: spark gives the profile of the quick run on DuckDB.
-    out = pm.execute_notebook(str(ROOT / "notebooks" / "01_customer_profiles.ipynb"),
-                              str(tmp_path / "01.ipynb"), kernel_name="python3",
-                              parameters={"size": "small", "engine": "spark"},
-                              cwd=str(ROOT / "notebooks"), progress_bar=False)
-    from chainsight import report
+    # A cluster that cannot be reached is one line of error, not a Java stack trace.
+    down = subprocess.run(run.args, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "CHAINSIGHT_SPARK_MASTER": "spark://127.0.0.1:9"})
+    assert down.returncode != 0
+    last = down.stderr.strip().splitlines()[-1]
+    assert last.startswith("RuntimeError: Spark did not start on spark://127.0.0.1:9: "), last
+    assert "\tat org.apache" not in down.stderr and len(down.stderr.splitlines()) < 30
+    # The spark parameter set's notebook 01 gives the profile of the quick run on DuckDB.
+    from chainsight import cli, report
 
-    spark_metrics = report.read_metrics(out)
+    assert report.load_params(ROOT / "reports/params/spark.yaml").parameters["size"] == "small"
+    out = tmp_path / "spark"
+    assert cli.main(["report", "--params", str(ROOT / "reports/params/spark.yaml"),
+                     "--notebooks", "01", "--out", str(out)]) == 0
+    spark_metrics = report.read_run(out)["01_customer_profiles"]["metrics"]
     duck_metrics = quick_run[1]["01_customer_profiles"]["metrics"]
     assert spark_metrics["run_profile"] == duck_metrics["run_profile"]
     assert spark_metrics["holdout_comparisons"] == duck_metrics["holdout_comparisons"]

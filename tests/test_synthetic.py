@@ -262,6 +262,15 @@ def test_streamed_chunks_equal_in_memory(data_dir):
     assert json.loads((out / "truth" / "effects.json").read_text())["quality_incident"]["sku"]
     again = datasets.write_synthetic(1_200, seed=5, out=data_dir / "t", chunk_customers=500)
     pd.testing.assert_frame_equal(on_disk, pd.read_parquet(again / "orders.parquet"))
+    # Time stamps are stored in microseconds (what Spark reads; the generator makes none
+    # finer) and loaded as the contract's nanoseconds, to the same instants.
+    import pyarrow.parquet as pq
+
+    for table, col in (("orders", S.TIMESTAMP), ("calendar", S.DATE)):
+        assert str(pq.read_schema(out / f"{table}.parquet").field(col).type) == "timestamp[us]"
+    loaded = S.validate(on_disk, "orders")
+    assert loaded[S.TIMESTAMP].dtype == "datetime64[ns]"
+    assert (loaded[S.TIMESTAMP].to_numpy() == on_disk[S.TIMESTAMP].to_numpy()).all()
 
 
 def test_load_synthetic_generates_once_and_validates(data_dir):

@@ -288,15 +288,16 @@ def _write_synthetic(size: str | int, seed: int, out: Path, chunk_customers: int
                                 ("campaigns", campaigns), ("truth/customers", truth),
                                 ("truth/campaigns", campaign_truth)):
                 table = pa.Table.from_pandas(frame, preserve_index=False)
-                if name not in writers:
-                    writers[name] = pq.ParquetWriter(out / f"{name}.parquet", table.schema)
+                if name not in writers:  # microseconds: what Spark and DuckDB both read
+                    writers[name] = pq.ParquetWriter(out / f"{name}.parquet", table.schema,
+                                                     coerce_timestamps="us")
                 writers[name].write_table(table)
     finally:
         for w in writers.values():
             w.close()
     products.drop(columns="popularity").to_parquet(out / "products.parquet", index=False)
     sites.to_parquet(out / "sites.parquet", index=False)
-    calendar.to_parquet(out / "calendar.parquet", index=False)
+    calendar.to_parquet(out / "calendar.parquet", index=False, coerce_timestamps="us")
     synthetic._persona_table().to_csv(out / "truth" / "personas.csv", index=False)
     (out / "truth" / "effects.json").write_text(
         json.dumps(synthetic.effects_doc(effects, scenario), indent=2))

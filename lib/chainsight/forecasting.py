@@ -710,7 +710,7 @@ def compare_profile(orders, customers: pd.DataFrame, products: pd.DataFrame,
                     calendar: pd.DataFrame | None, origins=None, h: int = 8,
                     model: str = "gbm", share_window: int | None = None, level: float = 80,
                     season_length: int | None = None, seed: int = 0,
-                    grain: str | None = None) -> ProfileComparison:
+                    grain: str | None = None, engine: str = "duckdb") -> ProfileComparison:
     """Backtest profile-blind against profile-aware forecasts at three levels.
 
     ``customers`` gives each customer's segment (customer_id, segment), from a profile
@@ -726,15 +726,18 @@ def compare_profile(orders, customers: pd.DataFrame, products: pd.DataFrame,
     add them up to categories. Both go down to SKUs
     by each SKU's share within its category (blind) or within its segment x
     category (aware), each with its own tuned window, so both hierarchies add up.
-    ``grain``: the panels' period (see :func:`demand_panel`).
+    ``grain``, ``engine``: the panels' period and where they are aggregated (see
+    :func:`demand_panel`).
     """
     seg_keys = ["segment", S.CATEGORY]
-    cat = demand_panel(orders, [S.CATEGORY], products=products, grain=grain)
+    cat = demand_panel(orders, [S.CATEGORY], products=products, grain=grain, engine=engine)
     grain = cat.attrs["grain"]  # the same for every panel, also when read from the data
-    sku = demand_panel(orders, [S.CATEGORY, S.PRODUCT_ID], products=products, grain=grain)
-    seg = demand_panel(orders, seg_keys, customers=customers, products=products, grain=grain)
+    sku = demand_panel(orders, [S.CATEGORY, S.PRODUCT_ID], products=products, grain=grain,
+                       engine=engine)
+    seg = demand_panel(orders, seg_keys, customers=customers, products=products, grain=grain,
+                       engine=engine)
     seg_sku = demand_panel(orders, [*seg_keys, S.PRODUCT_ID], customers=customers,
-                           products=products, grain=grain)
+                           products=products, grain=grain, engine=engine)
     cal = period_calendar(calendar, cat["ds"].drop_duplicates()) if calendar is not None \
         else None
     origins = origins or default_origins(cat, h)
@@ -885,7 +888,7 @@ def profile_difference(cmp: ProfileComparison, level: str = "segment x category"
 
 def profile_differences(orders, segments: pd.DataFrame, products: pd.DataFrame,
                         calendar: pd.DataFrame | None, origins, h: int = 8, model: str = "gbm",
-                        seed: int = 0, grain: str | None = None
+                        seed: int = 0, grain: str | None = None, engine: str = "duckdb"
                         ) -> tuple[dict, ProfileComparison]:
     """The six comparisons a notebook states for the profile's forecast.
 
@@ -895,11 +898,13 @@ def profile_differences(orders, segments: pd.DataFrame, products: pd.DataFrame,
     (:func:`placebo_segments`); each over all weeks and, with a ``calendar``, over
     festival weeks. Returns the
     :class:`chainsight.compare.Paired` results by name, and the profile comparison.
+    ``engine``: where the panels are aggregated (:func:`demand_panel`).
     """
     cmp = compare_profile(orders, segments, products, calendar, origins=origins, h=h,
-                          model=model, seed=seed, grain=grain)
+                          model=model, seed=seed, grain=grain, engine=engine)
     placebo = compare_profile(orders, placebo_segments(segments, seed), products, calendar,
-                              origins=origins, h=h, model=model, seed=seed, grain=grain)
+                              origins=origins, h=h, model=model, seed=seed, grain=grain,
+                              engine=engine)
     # Festival periods are compared only where a calendar names them.
     unit = cmp.grain
     weeks = {None: f"all {unit}s", True: f"festival {unit}s"} if calendar is not None \

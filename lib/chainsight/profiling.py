@@ -260,6 +260,10 @@ BEHAVIOUR_BLOCKS = {
 BINARY_BLOCKS = ("discount_share", "festival_share")
 CATEGORICAL = (S.OCCUPATION, S.GENDER, S.INCOME_BAND, S.CITY_TIER)
 EVIDENCE_CAP = 5  # purchases a customer's behaviour counts for, at most
+# Customers the segment models are fitted on: above it, a random sample of this many is
+# fitted and every customer assigned to the chosen model's most likely segment (the
+# mixture's posterior; k-means' nearest centre). Default and small data fit on everyone.
+FIT_SAMPLE = 50_000
 
 
 @dataclass(frozen=True)
@@ -270,6 +274,29 @@ class MixtureData:
     counts: list[tuple[str, np.ndarray, list]]  # name, n x L effective counts, levels
     gaussian_mean: np.ndarray = field(default_factory=lambda: np.zeros(0))
     gaussian_sd: np.ndarray = field(default_factory=lambda: np.ones(0))
+
+    def rows(self, idx: np.ndarray) -> MixtureData:
+        """The same arrangement for the customers at positions ``idx`` (standardised as
+        for everyone, so a fit on them assigns everyone on one scale)."""
+        return MixtureData(self.gaussian[idx], self.gaussian_names,
+                           [(n, c[idx], lv) for n, c, lv in self.categorical],
+                           [(n, c[idx], lv) for n, c, lv in self.counts],
+                           self.gaussian_mean, self.gaussian_sd)
+
+    def blocks(self) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """What the mixture's likelihood reads: the continuous block with 0 where missing,
+        where it is present, and the count blocks (categoricals one-hot, then the
+        behaviour counts)."""
+        n = len(self.gaussian)
+        present = ~np.isnan(self.gaussian)
+        onehots = []
+        for _, codes, levels in self.categorical:
+            oh = np.zeros((n, len(levels)))
+            ok = codes >= 0
+            oh[np.flatnonzero(ok), codes[ok]] = 1
+            onehots.append(oh)
+        return (np.where(present, self.gaussian, 0.0), present,
+                onehots + [c for _, c, _ in self.counts])
 
 
 def mixture_data(features: pd.DataFrame, evidence_cap: int = EVIDENCE_CAP) -> MixtureData:
@@ -324,6 +351,30 @@ class MixtureFit:
     var: np.ndarray = field(default_factory=lambda: np.zeros(0))  # k x d
     log_categorical: list = field(default_factory=list)  # per categorical block: k x levels
     icl: float = np.nan  # BIC + 2 x entropy of the assignments (Biernacki et al. 2000)
+    log_blocks: list = field(default_factory=list)  # per count block (categoricals first)
+
+    def assign(self, data: MixtureData, chunk: int = 100_000) -> np.ndarray:
+        """Each customer's most likely segment under this fit (its E-step, in chunks)."""
+        out = np.empty(len(data.gaussian), dtype=int)
+        for lo in range(0, len(out), chunk):
+            G0, present, blocks = data.rows(np.arange(lo, min(lo + chunk, len(out)))).blocks()
+            out[lo:lo + len(G0)] = _log_joint(G0, present, blocks, self.log_weight, self.mu,
+                                              self.var, self.log_blocks).argmax(axis=1)
+        return out
+
+
+def _log_joint(G0: np.ndarray, present: np.ndarray, blocks: list[np.ndarray],
+               log_weight: np.ndarray, mu: np.ndarray, var: np.ndarray,
+               log_blocks: list[np.ndarray]) -> np.ndarray:
+    """log P(segment) + log P(customer | segment), customers x segments."""
+    lp = np.tile(log_weight, (len(G0), 1))
+    for d in range(G0.shape[1]):
+        ll = -0.5 * (np.log(2 * np.pi * var[:, d])[None, :]
+                     + (G0[:, [d]] - mu[None, :, d]) ** 2 / var[None, :, d])
+        lp += np.where(present[:, [d]], ll, 0.0)
+    for b, lpk in zip(blocks, log_blocks, strict=True):
+        lp += b @ lpk.T
+    return lp
 
 
 def fit_mixture(data: MixtureData, k: int, seed: int = 42, n_init: int = 2,
@@ -331,15 +382,8 @@ def fit_mixture(data: MixtureData, k: int, seed: int = 42, n_init: int = 2,
     """EM for the mixed-data mixture with ``k`` segments; best of ``n_init`` starts."""
     G = data.gaussian
     n = len(G)
-    present = ~np.isnan(G)
-    G0 = np.where(present, G, 0.0)
-    onehots = []
-    for _, codes, levels in data.categorical:
-        oh = np.zeros((n, len(levels)))
-        ok = codes >= 0
-        oh[np.flatnonzero(ok), codes[ok]] = 1
-        onehots.append(oh)
-    blocks = onehots + [c for _, c, _ in data.counts]
+    G0, present, blocks = data.blocks()
+    n_cat = len(data.categorical)
     rng = np.random.default_rng(seed)
     best = None
     for _ in range(n_init):
@@ -356,13 +400,7 @@ def fit_mixture(data: MixtureData, k: int, seed: int = 42, n_init: int = 2,
             logp = [np.log((R.T @ b + 0.01) / (R.T @ b + 0.01).sum(axis=1, keepdims=True))
                     for b in blocks]
             # E-step
-            lp = np.tile(np.log(nk / n), (n, 1))
-            for d in range(G.shape[1]):
-                ll = -0.5 * (np.log(2 * np.pi * var[:, d])[None, :]
-                             + (G0[:, [d]] - mu[None, :, d]) ** 2 / var[None, :, d])
-                lp += np.where(present[:, [d]], ll, 0.0)
-            for b, lpk in zip(blocks, logp, strict=True):
-                lp += b @ lpk.T
+            lp = _log_joint(G0, present, blocks, np.log(nk / n), mu, var, logp)
             total = logsumexp(lp, axis=1)
             ll_sum = float(total.sum())
             R = np.exp(lp - total[:, None])
@@ -373,12 +411,12 @@ def fit_mixture(data: MixtureData, k: int, seed: int = 42, n_init: int = 2,
         if best is None or ll_sum > best[0]:
             entropy = float(-np.sum(R * np.log(np.maximum(R, 1e-300))))
             best = (ll_sum, R.argmax(axis=1), it, converged,
-                    (np.log(nk / n), mu, var, logp[:len(onehots)]), entropy)
+                    (np.log(nk / n), mu, var, logp), entropy)
     n_params = (k - 1) + 2 * k * G.shape[1] + k * sum(b.shape[1] - 1 for b in blocks)
-    ll_sum, labels, it, converged, (log_w, mu, var, log_cat), entropy = best
+    ll_sum, labels, it, converged, (log_w, mu, var, log_blocks), entropy = best
     bic = -2 * ll_sum + n_params * np.log(n)
     return MixtureFit(k, labels, ll_sum, bic, n_params, it, converged, log_w, mu, var,
-                      log_cat, bic + 2 * entropy)
+                      log_blocks[:n_cat], bic + 2 * entropy, log_blocks)
 
 
 @dataclass(frozen=True)
@@ -389,10 +427,12 @@ class Segmentation:
     diagnostics: pd.DataFrame  # k, bic and icl (mixture), silhouette (k-means)
     mixture: MixtureFit | None = None  # the chosen mixture (method "mixture")
     layout: MixtureData | None = None  # how features were arranged for it
+    fitted_on: int = 0  # customers the models were fitted on (all, or FIT_SAMPLE of them)
 
 
 def segment_customers(features: pd.DataFrame, k_range=range(3, 9), method: str = "mixture",
-                      seed: int = 42, silhouette_sample: int = 4000) -> Segmentation:
+                      seed: int = 42, silhouette_sample: int = 4000,
+                      fit_sample: int = FIT_SAMPLE) -> Segmentation:
     """Segment customers, choosing k from ``k_range``.
 
     ``mixture``: the mixed-data mixture (:func:`fit_mixture`), k with the lowest ICL:
@@ -403,6 +443,12 @@ def segment_customers(features: pd.DataFrame, k_range=range(3, 9), method: str =
     ``kmeans``: k-means on the scaled :func:`segmentation_matrix`, k with the best
     silhouette (on a sample). Both criteria are computed for every k and returned
     in ``diagnostics``, so the two methods can be compared on one chart.
+
+    With more than ``fit_sample`` customers, both are fitted (and k chosen) on a random
+    sample of that many, and every customer is then assigned to the chosen model's most
+    likely segment: EM's cost grows with customers x segments x iterations, the
+    assignment's only with customers x segments. ``benchmarks/bench_profile.py`` measures
+    what the sample costs in agreement with a fit on everyone.
     """
     if method not in ("mixture", "kmeans"):
         raise ValueError(f"method must be 'mixture' or 'kmeans', not {method!r}")
@@ -410,23 +456,34 @@ def segment_customers(features: pd.DataFrame, k_range=range(3, 9), method: str =
     ks = [k for k in k_range if 2 <= k < n]
     if not ks:
         raise ValueError(f"too few customers ({n}) to segment into {list(k_range)} segments")
+    if fit_sample < max(ks) * 10:
+        raise ValueError(f"fit_sample must be at least 10 customers a segment "
+                         f"({max(ks) * 10} for k up to {max(ks)}), not {fit_sample}")
     data = mixture_data(features)
     X = StandardScaler().fit_transform(segmentation_matrix(features).to_numpy(float))
-    idx = np.random.default_rng(seed).choice(n, size=min(silhouette_sample, n), replace=False)
+    fit = (np.sort(np.random.default_rng(seed).choice(n, size=fit_sample, replace=False))
+           if n > fit_sample else None)
+    data_fit, X_fit = (data, X) if fit is None else (data.rows(fit), X[fit])
+    m = len(X_fit)
+    idx = np.random.default_rng(seed).choice(m, size=min(silhouette_sample, m), replace=False)
     rows, fits = [], {}
     for k in ks:
-        mix = fit_mixture(data, k, seed=seed)
-        km = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(X)
-        fits[k] = (mix, km.labels_)
+        mix = fit_mixture(data_fit, k, seed=seed)
+        km = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(X_fit)
+        fits[k] = (mix, km)
         rows.append({"k": k, "bic": mix.bic, "icl": mix.icl,
-                     "silhouette": silhouette_score(X[idx], km.labels_[idx]),
+                     "silhouette": silhouette_score(X_fit[idx], km.labels_[idx]),
                      "mixture_converged": mix.converged})
     diag = pd.DataFrame(rows)
     if method == "mixture":
         k = int(diag.loc[diag["icl"].idxmin(), "k"])
-        return Segmentation(np.asarray(fits[k][0].labels), method, k, diag, fits[k][0], data)
+        mix = fits[k][0]
+        labels = mix.labels if fit is None else mix.assign(data)
+        return Segmentation(np.asarray(labels), method, k, diag, mix, data, m)
     k = int(diag.loc[diag["silhouette"].idxmax(), "k"])
-    return Segmentation(np.asarray(fits[k][1]), method, k, diag)
+    km = fits[k][1]
+    return Segmentation(np.asarray(km.labels_ if fit is None else km.predict(X)), method, k,
+                        diag, fitted_on=m)
 
 
 def demographic_segments(seg: Segmentation, customers: pd.DataFrame) -> np.ndarray:
@@ -630,13 +687,14 @@ class Profile:
 
 def build_profile(ds, k_range=range(3, 9), method: str = "mixture", seed: int = 42,
                   as_of: str | pd.Timestamp | None = None, horizon_weeks: float = 52,
-                  annual_discount_rate: float = 0.10, engine: str = "duckdb") -> Profile:
+                  annual_discount_rate: float = 0.10, engine: str = "duckdb",
+                  fit_sample: int = FIT_SAMPLE) -> Profile:
     """Build the customer profile of a dataset: features, RFM, CLV and segments.
 
     Parameters
     ----------
     ds : a :class:`chainsight.datasets.Dataset` (or anything with ``tables``).
-    k_range, method, seed : segmentation (see :func:`segment_customers`).
+    k_range, method, seed, fit_sample : segmentation (see :func:`segment_customers`).
     as_of : use only orders up to this time (default: all); CLV looks forward from it.
     horizon_weeks, annual_discount_rate : the CLV horizon and discounting.
     engine : where the features and the RFM summary are aggregated
@@ -657,10 +715,12 @@ def build_profile(ds, k_range=range(3, 9), method: str = "mixture", seed: int = 
     fit = clv.fit_value_models(summary, seed=seed)
     value = clv.customer_value(fit, summary, horizon_weeks, annual_discount_rate)
     cust = feats.merge(rfm_scores(feats), on=S.CUSTOMER_ID).merge(value, on=S.CUSTOMER_ID)
-    seg = segment_customers(cust, k_range=k_range, method=method, seed=seed)
+    seg = segment_customers(cust, k_range=k_range, method=method, seed=seed,
+                            fit_sample=fit_sample)
     cust["segment"] = order_by_value(seg.labels, cust["clv"].to_numpy())
     settings = dict(k_range=range(min(k_range), max(k_range) + 1), method=method, seed=seed,
-                    horizon_weeks=horizon_weeks, annual_discount_rate=annual_discount_rate)
+                    horizon_weeks=horizon_weeks, annual_discount_rate=annual_discount_rate,
+                    engine=engine, fit_sample=fit_sample)
     return Profile(cust, segment_cards(cust), seg, fit, as_of, settings)
 
 
@@ -857,7 +917,7 @@ def _code_digest() -> str:
 def run_profile(ds, holdout_start: str | pd.Timestamp | None = "", *, seed: int = 42,
                 k_range=range(3, 9), method: str = "mixture", horizon_weeks: float = 52,
                 annual_discount_rate: float = 0.10, cache: bool = True,
-                engine: str = "duckdb") -> Profile:
+                engine: str = "duckdb", fit_sample: int = FIT_SAMPLE) -> Profile:
     """The report run's one profile, which every notebook keys its segments on.
 
     It learns from the orders before the run's holdout: ``holdout_start``, or when that
@@ -876,10 +936,11 @@ def run_profile(ds, holdout_start: str | pd.Timestamp | None = "", *, seed: int 
     as_of = start - pd.Timedelta(seconds=1)
     settings = dict(k_range=range(min(k_range), max(k_range) + 1), method=method, seed=seed,
                     horizon_weeks=float(horizon_weeks),
-                    annual_discount_rate=float(annual_discount_rate))
+                    annual_discount_rate=float(annual_discount_rate), engine=engine,
+                    fit_sample=int(fit_sample))
     if not cache:
-        return build_profile(ds, as_of=as_of, engine=engine, **settings)
-    key = hashlib.sha256(repr((_fingerprint(ds), _code_digest(), str(as_of), engine,
+        return build_profile(ds, as_of=as_of, **settings)
+    key = hashlib.sha256(repr((_fingerprint(ds), _code_digest(), str(as_of),
                                sorted((k, repr(v)) for k, v in settings.items())))
                          .encode()).hexdigest()[:24]
     path = datasets.data_dir() / "generated" / "profiles" / f"{key}.pkl"
@@ -895,7 +956,7 @@ def run_profile(ds, holdout_start: str | pd.Timestamp | None = "", *, seed: int 
     for stale in path.parent.glob(f"{key}.*.part"):  # left by an interrupted run
         if time.time() - stale.stat().st_mtime > 3600:
             stale.unlink(missing_ok=True)
-    profile = build_profile(ds, as_of=as_of, engine=engine, **settings)
+    profile = build_profile(ds, as_of=as_of, **settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     part = path.with_suffix(f".{os.getpid()}.part")  # notebooks may run side by side
     with part.open("wb") as f:

@@ -144,10 +144,13 @@ def forecast_differences(size: str | int, seed: int, effects: dict | None = None
     from chainsight import datasets, forecasting
 
     ds = datasets.load("synthetic", size=size, seed=seed, effects=effects)
-    cat = forecasting.demand_panel(ds.orders, [S.CATEGORY], products=ds.tables["products"])
+    settings = profile_settings or {"seed": seed}
+    engine = settings.get("engine", "duckdb")  # the run's engine aggregates here too
+    cat = forecasting.demand_panel(ds.orders, [S.CATEGORY], products=ds.tables["products"],
+                                   engine=engine)
     origins = forecasting.default_origins(cat, h=h, n_origins=n_origins, step=step)
-    profile, _ = profiling.decision_profile(ds, origins[0],
-                                            **(profile_settings or {"seed": seed}))
+    profile, _ = profiling.decision_profile(ds, origins[0], **settings)
     segments = profile.segments_for(ds.tables["customers"])
     return forecasting.profile_differences(ds.orders, segments, ds.tables["products"],
-                                           ds.tables["calendar"], origins, h, model, seed)[0]
+                                           ds.tables["calendar"], origins, h, model, seed,
+                                           engine=engine)[0]

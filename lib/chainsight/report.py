@@ -131,8 +131,13 @@ def record_ledger(ledger) -> None:
 
 
 def record_versions() -> dict:
-    """Record the versions of Python and the main libraries."""
+    """Record the versions of Python and the main libraries, and the kernel's peak
+    resident memory so far (:data:`PEAK_MEMORY_KEY`, GB; every notebook calls this last)."""
     import importlib.metadata as md
+    import resource
+
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+    record(PEAK_MEMORY_KEY, round(peak_kb / 1024**2, 2))
 
     pkgs = ["chainsight", "numpy", "pandas", "scipy", "scikit-learn", "statsforecast",
             "ortools", "duckdb", "pandera", "papermill"]
@@ -170,6 +175,7 @@ CONTROL_WORDS = ("placebo", "control", "effects off", "response off")
 BESIDE_WORDS = ("strawman", "without segments")
 HOLDOUT_KEY = "holdout_start"
 CURRENCY_KEY = "currency"  # the data's currency, which each notebook records
+PEAK_MEMORY_KEY = "peak_memory_gb"  # the kernel's peak resident memory, recorded at the end
 REPORT_DIR_PARAM = "report_dir"  # the run's folder, given to the notebook that sums it up
 COMPARISON_COLUMNS = ["notebook", "decision", "role", "metric", "unit", "n_units", "blind",
                       "aware", "difference", "lo", "hi", "level", "verdict",
@@ -595,7 +601,7 @@ def run_reports(params: ParamSet, notebooks_dir: Path, out_dir: Path,
     progress(f"Running {total} notebook(s) with parameter set '{params.name}' into {out_dir}")
 
     def report(i: int, r: NotebookResult) -> None:
-        msg = f"[{i}/{total}] {r.notebook}: {r.status} in {r.seconds:.1f} s"
+        msg = f"[{i}/{total}] {r.notebook}: {r.status}, {cost(r)}"
         progress(msg + (f"  ({r.error.splitlines()[0][:200]})" if r.error else ""))
 
     with _thread_cap(jobs if total > 1 else 1), _report_mode():
@@ -687,6 +693,13 @@ def _details(summary: str, body: str) -> str:
     return f"<details><summary>{summary}</summary>{body}</details>"
 
 
+def cost(r: NotebookResult) -> str:
+    """What a notebook took: its wall time and, once it ran to the end, its kernel's peak
+    memory."""
+    peak = r.metrics.get(PEAK_MEMORY_KEY)
+    return f"{r.seconds:.1f} s" + (f", peak memory {peak:.1f} GB" if peak is not None else "")
+
+
 def render_index(params: ParamSet, results: list[NotebookResult], started: str) -> str:
     """The run's first page: the cockpit's table, then one row per notebook (status,
     duration, its takeaways and skips, and the error of a failed one), then the run's
@@ -707,7 +720,7 @@ def render_index(params: ParamSet, results: list[NotebookResult], started: str) 
             items.append(f"<li class='failed'>Error: {html.escape(r.error)} (no HTML report; "
                          "the executed notebook with the error is in this folder)</li>")
         rows.append(f"<tr><td>{link}</td><td class='{r.status}'>{status_label(r)}</td>"
-                    f"<td>{r.seconds:.1f} s</td><td><ul>{''.join(items)}</ul></td></tr>")
+                    f"<td>{cost(r)}</td><td><ul>{''.join(items)}</ul></td></tr>")
     overview = ("<h2>Notebooks</h2><div class='wide'><table><tr><th>notebook</th>"
                 "<th>status</th><th>duration</th><th>key takeaways</th></tr>"
                 + "".join(rows) + "</table></div>")
@@ -725,7 +738,7 @@ def render_index(params: ParamSet, results: list[NotebookResult], started: str) 
                                              ["table", "outcome", "reason", "rows"])))
     for r in results:
         keys = [k for k in r.metrics if k not in (LEDGER_KEY, "versions", TAKEAWAYS_KEY,
-                                                  SKIPPED_KEY, CURRENCY_KEY)]
+                                                  SKIPPED_KEY, CURRENCY_KEY, PEAK_MEMORY_KEY)]
         if keys:
             details.append(_details(f"Key metrics: {html.escape(r.notebook)}", _table(
                 [{"metric": k.replace("_", " "), "value": _short(r.metrics[k])}

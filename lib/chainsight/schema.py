@@ -391,8 +391,20 @@ def _parse_datetimes(frame: pd.DataFrame, table: str, date_format: str | None,
                    "dropped and the time kept as written (set 'timezone' to convert instead)")
             ledger.note(table, f"{int(offset.sum()):,} value(s) of '{col}' had a UTC offset; "
                         f"it was {how}")
-        frame[col] = values
+        frame[col] = _nanoseconds(values, table, col, frame)
     return frame
+
+
+def _nanoseconds(values: pd.Series, table: str, col: str, frame: pd.DataFrame) -> pd.Series:
+    """Time stamps in pandas' nanoseconds, whatever unit the file stored (Parquet written
+    for Spark holds microseconds); a date nanoseconds cannot hold is an error."""
+    if values.dtype == "datetime64[ns]":
+        return values
+    lo, hi = pd.Timestamp.min, pd.Timestamp.max
+    outside = values.notna() & ((values < lo) | (values > hi))
+    if outside.any():
+        raise contract_error(table, col, f"dates outside {lo:%Y} to {hi:%Y}", frame, outside)
+    return values.astype("datetime64[ns]")
 
 
 def to_timestamps(values: pd.Series, date_format: str | None = None,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import duckdb
@@ -80,7 +81,28 @@ def _spark_query(sql: str, params: dict, tables: dict) -> pd.DataFrame:
     for cte in tree.find_all(sqlglot.exp.CTE):  # a planner's hint DuckDB reads, Spark not
         cte.set("materialized", None)
     text = tree.sql(dialect="spark")
-    return _as_duckdb_types(spark.sql(text, args=params).toPandas())
+    try:
+        with warnings.catch_warnings():  # Arrow's note on a failed collect: said below instead
+            warnings.simplefilter("ignore", UserWarning)
+            result = spark.sql(text, args=params).toPandas()
+    except Exception as err:  # a Java stack trace of hundreds of lines: its cause, said once
+        hint = ("; the result is collected in the driver: raise CHAINSIGHT_SPARK_DRIVER_MEMORY "
+                "(now " + _driver_memory() + ")") if "result" in str(err).lower() else ""
+        raise RuntimeError(f"Spark could not run a query: {_cause(err)}{hint}") from None
+    return _as_duckdb_types(result)
+
+
+def _cause(err: Exception) -> str:
+    """The line of a Spark error that says what went wrong (its last cause)."""
+    import re
+
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    caused = [ln for ln in lines if ln.startswith("Caused by:")]
+    if caused:
+        return caused[-1][:500]
+    said = [ln for ln in lines if ln.startswith("[")
+            or re.match(r":?\s*[a-z][\w.]*\.[A-Z]\w*(Exception|Error)\b", ln)]
+    return (said or lines or [type(err).__name__])[0].lstrip(": ")[:500]
 
 
 def _as_duckdb_types(frame: pd.DataFrame) -> pd.DataFrame:
@@ -101,11 +123,40 @@ def _as_duckdb_types(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def use_spark(master: str = "", remote: str = "") -> None:
+    """Where ``engine="spark"`` runs in this process (the notebooks' ``spark_master`` and
+    ``spark_remote`` parameters): a cluster's master URL (``spark://host:7077``, ``yarn``,
+    ``k8s://...``, ``local[4]``) or a Spark Connect URL (``sc://host:15002``). Empty
+    leaves ``$CHAINSIGHT_SPARK_MASTER`` / ``$CHAINSIGHT_SPARK_REMOTE`` as they are (by
+    default ``local[*]``); a value sets them, so :func:`spark_session` reads one place."""
+    if master and remote:
+        raise ValueError("give spark_master (a cluster) or spark_remote (Spark Connect), not "
+                         "both")
+    if master and not master.startswith(("local", "spark://", "yarn", "k8s://", "mesos://")):
+        raise ValueError(f"spark_master must be a Spark master URL (local[*], spark://host:7077,"
+                         f" yarn or k8s://...), not {master!r}")
+    if remote and not remote.startswith("sc://"):
+        raise ValueError(f"spark_remote must be a Spark Connect URL (sc://host:15002), not "
+                         f"{remote!r}")
+    if master:
+        os.environ["CHAINSIGHT_SPARK_MASTER"] = master
+        os.environ.pop("CHAINSIGHT_SPARK_REMOTE", None)
+    if remote:
+        os.environ["CHAINSIGHT_SPARK_REMOTE"] = remote
+
+
+def _driver_memory() -> str:
+    return os.environ.get("CHAINSIGHT_SPARK_DRIVER_MEMORY", "4g")
+
+
 def spark_session():
     """The Spark session queries run on: Spark Connect at ``$CHAINSIGHT_SPARK_REMOTE``
     (``sc://host:15002``), else a session on ``$CHAINSIGHT_SPARK_MASTER`` (default
     ``local[*]``, in this process). Quiet: no progress bars or start-up log in a notebook,
-    time stamps read as written (UTC session)."""
+    time stamps read as written (UTC session). The driver, where each aggregated result is
+    collected before it becomes a pandas frame, gets ``$CHAINSIGHT_SPARK_DRIVER_MEMORY``
+    (default 4g; Spark's own default of 1g cannot hold the features of a few million
+    customers)."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -118,6 +169,8 @@ def spark_session():
     if not remote:
         log = Path(__file__).parent / "log4j2.properties"
         builder = (builder.config("spark.ui.enabled", "false")
+                   .config("spark.driver.memory", _driver_memory())
+                   .config("spark.driver.maxResultSize", "0")  # the driver's memory limits
                    .config("spark.ui.showConsoleProgress", "false")
                    .config("spark.sql.shuffle.partitions", "8")
                    .config("spark.sql.execution.arrow.pyspark.enabled", "true")
@@ -126,9 +179,14 @@ def spark_session():
     # notebook would show: it is given /dev/null instead (its errors still reach Python).
     sys.stderr.flush()
     saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    where = remote or os.environ.get("CHAINSIGHT_SPARK_MASTER", "local[*]")
     try:
         os.dup2(null, 2)
         spark = builder.getOrCreate()
+    except Exception as err:  # an unreachable cluster: a Java trace of many lines
+        raise RuntimeError(f"Spark did not start on {where}: {_cause(err).rstrip('.')}. Check "
+                           "that the address is right and reachable from this machine, and "
+                           "that Java 17 or later is installed") from None
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -61,7 +61,7 @@ from chainsight.logistics import (
 )
 
 # Bumped whenever the generator's output changes, so cached data is regenerated.
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6
 SIZES = {"small": 3_000, "default": 20_000, "large": 1_000_000}
 START = pd.Timestamp("2023-01-01")
 END = pd.Timestamp("2025-12-31")
