@@ -10,9 +10,9 @@
 5. The price of fitting the segments on a sample (what ``FIT_SAMPLE`` does above 50,000
    customers): on default, fits on samples of 2,000 to 10,000 customers, everyone then
    assigned, against the fit on all 20,000: time, the chosen k, agreement with the full
-   fit's segments and with the hidden personas (adjusted Rand index).
+   fit's segments and with the hidden personas (adjusted Rand index), for each seed.
 
-    python benchmarks/bench_profile.py [--lines 10000000] [--skip-large]
+    python benchmarks/bench_profile.py [--lines 10000000] [--skip-large] [--seeds 42 43]
 """
 
 from __future__ import annotations
@@ -75,6 +75,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--lines", type=int, default=10_000_000)
     ap.add_argument("--skip-large", action="store_true")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[42, 43],
+                    help="default data seeds for section 5 (fitting the segments on a sample)")
     args = ap.parse_args()
 
     if not args.skip_large:
@@ -122,16 +124,23 @@ def main() -> None:
           f"{len(ds.orders):,} lines): {t_prof:.1f} s; k = {prof.segmentation.k}, "
           f"adjusted Rand index vs hidden personas {ari:.3f}")
 
-    cust = prof.customers
-    t_all, full = timed(lambda: profiling.segment_customers(cust))
-    print(f"5. segments of {len(cust):,} customers fitted on all: {t_all:.1f} s, k = {full.k}, "
-          f"ARI vs personas {adjusted_rand_score(persona, full.labels):.3f}")
-    for m in (2_000, 5_000, 10_000):
-        t_m, seg = timed(lambda m=m: profiling.segment_customers(cust, fit_sample=m))
-        print(f"   fitted on {m:,} ({m / len(cust):.0%}), all assigned: {t_m:.1f} s "
-              f"(x{t_m / t_all:.2f} of the full fit's time), k = {seg.k}, ARI vs full fit "
-              f"{adjusted_rand_score(full.labels, seg.labels):.3f}, vs personas "
-              f"{adjusted_rand_score(persona, seg.labels):.3f}")
+    for seed in args.seeds:
+        if seed != 42:
+            prof = profiling.build_profile(datasets.load("synthetic", "default", seed), seed=seed)
+            truth = datasets.load_truth("default", seed).customers
+            persona = prof.customers[[S.CUSTOMER_ID]].merge(truth, on=S.CUSTOMER_ID)["persona"]
+        cust = prof.customers
+        t_all, full = timed(lambda cust=cust, seed=seed: profiling.segment_customers(
+            cust, seed=seed))
+        print(f"5. seed {seed}: segments of {len(cust):,} customers fitted on all: {t_all:.1f} s, "
+              f"k = {full.k}, ARI vs personas {adjusted_rand_score(persona, full.labels):.3f}")
+        for m in (2_000, 5_000, 10_000):
+            t_m, seg = timed(lambda m=m, cust=cust, seed=seed: profiling.segment_customers(
+                cust, seed=seed, fit_sample=m))
+            print(f"   fitted on {m:,} ({m / len(cust):.0%}), all assigned: {t_m:.1f} s "
+                  f"(x{t_m / t_all:.2f} of the full fit's time), k = {seg.k}, ARI vs full fit "
+                  f"{adjusted_rand_score(full.labels, seg.labels):.3f}, vs personas "
+                  f"{adjusted_rand_score(persona, seg.labels):.3f}")
 
 
 if __name__ == "__main__":

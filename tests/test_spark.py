@@ -86,12 +86,18 @@ def test_an_unknown_engine_is_a_clear_error():
         sql.query("SELECT 1 AS x", engine="postgres")
 
 
-def test_a_failing_spark_query_is_one_clear_error(both):
+def test_a_failing_spark_query_is_one_clear_error(both, capfd, tmp_path):
     ds, _ = both
     with pytest.raises(RuntimeError, match="Spark could not run a query") as err:
-        sql.query("SELECT no_such_column FROM orders", engine="spark", orders=ds.orders.head())
-    assert "no_such_column" in str(err.value) and len(str(err.value)) < 800
+        sql.query("SELECT result FROM orders", engine="spark", orders=ds.orders.head())
+    assert "result" in str(err.value) and len(str(err.value)) < 800
+    assert "DRIVER_MEMORY" not in str(err.value)  # a missing column is not a memory problem
     assert err.value.__cause__ is None and err.value.__suppress_context__
+    assert "org.apache" not in capfd.readouterr().err  # no Java trace beside the error
+    nanos = tmp_path / "ns.parquet"
+    ds.orders.head().to_parquet(nanos)  # pandas' default: nanoseconds
+    with pytest.raises(RuntimeError, match="coerce_timestamps='us'"):
+        clv.rfm_summary(str(nanos), "2024-12-31", engine="spark")
 
 
 def test_a_cluster_address_is_checked_before_spark_starts(monkeypatch):

@@ -23,6 +23,7 @@ dates datetime64). The queries use only what both engines read the same way.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import warnings
@@ -74,8 +75,16 @@ def _spark_query(sql: str, params: dict, tables: dict) -> pd.DataFrame:
 
     spark = spark_session()
     for name, frame in tables.items():
-        view = (spark.read.parquet(str(frame)) if isinstance(frame, str | Path)
-                else spark.createDataFrame(frame))
+        try:
+            view = (spark.read.parquet(str(frame)) if isinstance(frame, str | Path)
+                    else spark.createDataFrame(frame))
+        except Exception as err:
+            nanos = "TIMESTAMP(NANOS" in str(err)
+            raise RuntimeError(
+                f"Spark could not read {frame if isinstance(frame, str | Path) else name}: "
+                + ("its time stamps are in nanoseconds, which Spark does not read; write it "
+                   "with to_parquet(..., coerce_timestamps='us')" if nanos else _cause(err))
+            ) from None
         view.createOrReplaceTempView(name)
     tree = sqlglot.parse_one(sql, read="duckdb")
     for cte in tree.find_all(sqlglot.exp.CTE):  # a planner's hint DuckDB reads, Spark not
@@ -86,8 +95,9 @@ def _spark_query(sql: str, params: dict, tables: dict) -> pd.DataFrame:
             warnings.simplefilter("ignore", UserWarning)
             result = spark.sql(text, args=params).toPandas()
     except Exception as err:  # a Java stack trace of hundreds of lines: its cause, said once
+        lost = any(k in str(err) for k in ("TaskResultLost", "maxResultSize", "OutOfMemory"))
         hint = ("; the result is collected in the driver: raise CHAINSIGHT_SPARK_DRIVER_MEMORY "
-                "(now " + _driver_memory() + ")") if "result" in str(err).lower() else ""
+                "(now " + _driver_memory() + ")") if lost else ""
         raise RuntimeError(f"Spark could not run a query: {_cause(err)}{hint}") from None
     return _as_duckdb_types(result)
 
@@ -185,14 +195,21 @@ def spark_session():
         spark = builder.getOrCreate()
     except Exception as err:  # an unreachable cluster: a Java trace of many lines
         raise RuntimeError(f"Spark did not start on {where}: {_cause(err).rstrip('.')}. Check "
-                           "that the address is right and reachable from this machine, and "
-                           "that Java 17 or later is installed") from None
+                           "that the address is right and reachable from this machine, that "
+                           "Java 17 or later is installed, and that "
+                           f"CHAINSIGHT_SPARK_DRIVER_MEMORY ({_driver_memory()}) is a Java "
+                           "memory size such as 4g") from None
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(null)
     if not remote:
         spark.sparkContext.setLogLevel("ERROR")
+    from pyspark.logger import PySparkLogger
+
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        # They write a failed query's Java trace to stderr; the error says its cause once.
+        PySparkLogger.getLogger(name).setLevel(logging.CRITICAL)
     return spark
 
 
